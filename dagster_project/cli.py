@@ -1,0 +1,194 @@
+"""`mirror`: the command line. Thin: it runs the same Dagster job the UI runs.
+
+    mirror run                       build everything from the landing zone and publish
+    mirror run --home DIR --landing DIR
+    mirror checks                    list the GX suites, their expectations and waivers
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
+
+DESCRIPTION = """\
+mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
+against what B says it imported from A, with the gap explained or flagged.
+
+Settings (flags win over the environment):
+  MIRROR_HOME     working folder (default ./warehouse); warehouse file MIRROR_HOME/mirror.duckdb,
+                  BI copy MIRROR_HOME/published/mirror.duckdb, Parquet in MIRROR_HOME/exports/
+  MIRROR_LANDING  folder of raw files by source: comtrade/ (default: the embedded sample)
+  DAGSTER_HOME    Dagster run history (default MIRROR_HOME/dagster), shared with `dagster dev`
+
+Examples:
+  mirror run                                  # the embedded sample into ./warehouse
+  mirror run --home /srv/mirror --landing /data/customs
+  mirror checks                               # what the reconciliation checks enforce
+"""
+
+_QUIET_ENV = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+}
+
+
+def _prepare_dagster_home(settings: Settings) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
+    from dagster import DagsterEventType
+
+    ingest: list[str] = []
+    built: dict[str, list[str]] = defaultdict(list)
+    checks: list[tuple[str, bool, str, str]] = []
+    failures: list[str] = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.step_materialization_data.materialization
+            key = mat.asset_key.to_user_string()
+            meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+            if key == "raw/comtrade_final":
+                ingest.append(
+                    f"comtrade: {meta.get('files_loaded', 0)} files loaded, "
+                    f"{meta.get('files_unchanged', 0)} unchanged, {meta.get('files_refused', 0)} refused; "
+                    f"{meta.get('rows_loaded_this_run', 0)} rows loaded "
+                    f"({meta.get('dagster/row_count', '?')} in raw.comtrade_final)"
+                )
+            built[key.split("/")[0]].append(key.split("/", 1)[-1])
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
+            checks.append((ev.check_name, ev.passed, ev.severity.value, str(meta.get("summary", ""))))
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            err = event.event_specific_data.error
+            failures.append(f"{event.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}")
+
+    lines = [f"mirror run {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s", ""]
+    lines += ["Ingest:"] + [f"  {line}" for line in ingest or ["(no Comtrade ingest ran)"]]
+    lines += ["", "Built:"]
+    for schema in ("raw", "reference", "staging", "intermediate", "marts", "published"):
+        if built.get(schema):
+            lines.append(f"  {schema:<12} {', '.join(sorted(built[schema]))}")
+    gx = [c for c in checks if c[0].startswith("gx_")]
+    dbt_tests = [c for c in checks if not c[0].startswith("gx_")]
+    lines += ["", "Checks:"]
+    lines.append(
+        f"  dbt tests    {sum(c[1] for c in dbt_tests)} passed, {sum(not c[1] for c in dbt_tests)} failed"
+    )
+    for name, passed, severity, summary in gx:
+        lines.append(f"  {name:<24} {'PASSED' if passed else 'FAILED'} ({severity.lower()}): {summary}")
+    for name, passed, severity, _ in dbt_tests:
+        if not passed:
+            lines.append(f"  dbt test failed ({severity}): {name}")
+    if failures:
+        lines += ["", "Failures:"] + [f"  {f}" for f in failures]
+    lines += [
+        "",
+        f"Warehouse:   {settings.duckdb_path}",
+        f"Published:   {settings.published_duckdb_path}"
+        + ("" if "published" in built else "  (NOT updated by this run)"),
+        f"Exports:     {settings.exports_dir}",
+        f"Run history: {os.environ.get('DAGSTER_HOME')} (open with `uv run dagster dev`)",
+        f"dbt log:     {settings.home / 'logs' / 'last_run.log'}",
+    ]
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(args.home, args.landing)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    _prepare_dagster_home(settings)
+    started = time.monotonic()
+
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import MIRROR_JOB_NAME, build_definitions
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(MIRROR_JOB_NAME)
+    log_level = "DEBUG" if args.verbose else "WARNING"
+    print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
+    log_path = settings.home / "logs" / "last_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log_file:
+        # dbt's own log lines go to stdout; keep them in a file unless --verbose
+        sink = sys.stdout if args.verbose else log_file
+        with contextlib.redirect_stdout(sink):
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )
+    print("\n".join(_summarise(result, settings, time.monotonic() - started)))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"Peak memory: {peak_mb:.0f} MB (this process), {child_mb:.0f} MB (largest child: dbt)")
+    return 0 if result.success else 1
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    from dagster_project.quality.suites import load_suites
+
+    for suite in load_suites(EXPECTATIONS_DIR):
+        print(f"{suite.path.name}: {suite.qualified_table} [{suite.severity}] {suite.description}")
+        for spec in suite.expectations:
+            print(f"  - {spec.name}" + (f": {spec.description}" if spec.description else ""))
+        for w in suite.waivers:
+            print(f"  waiver {w.id}: {w.exporter_iso3}->{w.importer_iso3} HS {w.hs6}, expires {w.expires} — {w.reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mirror", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser(
+        "run",
+        help="ingest the landing zone, build the marts, run the checks, publish",
+        description=(
+            "Materialise every asset: ingest -> dbt (staging, intermediate, marts) -> GX checks "
+            "-> publish. Exit code 0 when every blocking check passed, 1 otherwise (nothing is "
+            "published then)."
+        ),
+    )
+    run.add_argument("--home", help="working folder (overrides MIRROR_HOME; default ./warehouse)")
+    run.add_argument("--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Dagster and dbt logs")
+    run.set_defaults(func=cmd_run)
+    checks = sub.add_parser("checks", help="list the reconciliation checks, their expectations and waivers")
+    checks.set_defaults(func=cmd_checks)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"mirror: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Great Expectations 1.24 on DuckDB: the shim and a read-only validation session.
+
+GX's SQL engine runs ``with engine.connect() as c: r = c.execute(q)`` and fetches after the
+block. duckdb-engine's cursor *is* the connection, so closing it empties the result and every
+expectation "fails" with ``list index out of range`` while nothing is raised. GX keeps SQLite on
+one persisted connection; registering DuckDB as such a dialect makes results survive. This
+patches a private symbol: GX is pinned exactly and ``tests/unit/test_gx_duckdb_shim.py`` fails
+if it stops working. Upstream fix to watch: GX PR #12084 (native DuckDB engine).
+
+GX is imported lazily (about 4 s): nothing here is imported when definitions load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class _DuckDBDialect(str):
+    value = "duckdb"
+
+
+def install_duckdb_shim() -> None:
+    """Make GX keep one persisted connection for ``duckdb://`` engines (idempotent)."""
+    import great_expectations.execution_engine.sqlalchemy_execution_engine as sae
+
+    if not any(getattr(d, "value", None) == "duckdb" for d in sae._PERSISTED_CONNECTION_DIALECTS):
+        sae._PERSISTED_CONNECTION_DIALECTS = (
+            *sae._PERSISTED_CONNECTION_DIALECTS,
+            _DuckDBDialect("duckdb"),
+        )
+
+
+@contextmanager
+def read_only_datasource(duckdb_path: Path, name: str = "warehouse") -> Iterator[Any]:
+    """An ephemeral GX context with one read-only SQL datasource on ``duckdb_path``.
+
+    Both engines GX creates are disposed on exit, so the DuckDB file is free again.
+    """
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    install_duckdb_shim()
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    ds = ctx.data_sources.add_sql(
+        name=name,
+        connection_string=f"duckdb:///{duckdb_path}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    try:
+        yield ds
+    finally:
+        ds.get_execution_engine().engine.dispose()
+        ds.get_engine().dispose()

@@ -1,0 +1,56 @@
+"""Canary: GX must compute real metrics on a DuckDB file (the shim in quality/gx_duckdb.py).
+
+Without the shim every expectation 'fails' with 'list index out of range' and nothing raises;
+these tests would then see success=False / no observed value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.quality.gx_duckdb import read_only_datasource
+
+
+@pytest.fixture(scope="module")
+def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gx") / "tiny.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.t AS SELECT range AS x FROM range(7)")
+    con.close()
+    return path
+
+
+def test_gx_reports_real_observed_value_on_duckdb(tiny_warehouse: Path) -> None:
+    import great_expectations as gx
+
+    with read_only_datasource(tiny_warehouse) as ds:
+        batch = ds.add_table_asset(name="t", table_name="t", schema_name="marts") \
+            .add_batch_definition_whole_table("all").get_batch()
+        result = batch.validate(gx.expectations.ExpectTableRowCountToBeBetween(min_value=7, max_value=7))
+        assert result.success, result.exception_info
+        assert result.result["observed_value"] == 7
+
+
+def test_gx_failing_expectation_fails_for_the_right_reason(tiny_warehouse: Path) -> None:
+    import great_expectations as gx
+
+    with read_only_datasource(tiny_warehouse) as ds:
+        batch = ds.add_table_asset(name="t", table_name="t", schema_name="marts") \
+            .add_batch_definition_whole_table("all").get_batch()
+        result = batch.validate(
+            gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query="select * from {batch} where x > 4")
+        )
+        assert not result.success
+        assert not result.exception_info.get("raised_exception", False), result.exception_info
+        assert result.result["observed_value"] == 2
+
+
+def test_file_is_free_after_the_session(tiny_warehouse: Path) -> None:
+    with read_only_datasource(tiny_warehouse) as ds:
+        ds.add_table_asset(name="t", table_name="t", schema_name="marts")
+    con = duckdb.connect(str(tiny_warehouse))  # read-write: fails if GX still holds the file
+    con.close()
