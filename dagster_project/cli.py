@@ -1,8 +1,8 @@
 """`mirror`: the command line. Thin: it runs the same Dagster job the UI runs.
 
-    mirror run                       build everything from the landing zone and publish
-    mirror run --home DIR --landing DIR
-    mirror checks                    list the GX suites, their expectations and waivers
+mirror run                       build everything from the landing zone and publish
+mirror run --home DIR --landing DIR
+mirror checks                    list the GX suites, their expectations and waivers
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
             if key == "raw/comtrade_final":
                 ingest.append(
                     f"comtrade: {meta.get('files_loaded', 0)} files loaded, "
-                    f"{meta.get('files_unchanged', 0)} unchanged, {meta.get('files_refused', 0)} refused; "
+                    f"{meta.get('files_unchanged', 0)} unchanged, "
+                    f"{meta.get('files_refused', 0)} refused; "
                     f"{meta.get('rows_loaded_this_run', 0)} rows loaded "
                     f"({meta.get('dagster/row_count', '?')} in raw.comtrade_final)"
                 )
@@ -76,10 +77,14 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
-            checks.append((ev.check_name, ev.passed, ev.severity.value, str(meta.get("summary", ""))))
+            checks.append(
+                (ev.check_name, ev.passed, ev.severity.value, str(meta.get("summary", "")))
+            )
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             err = event.event_specific_data.error
-            failures.append(f"{event.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}")
+            failures.append(
+                f"{event.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
+            )
 
     lines = [f"mirror run {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s", ""]
     lines += ["Ingest:"] + [f"  {line}" for line in ingest or ["(no Comtrade ingest ran)"]]
@@ -90,11 +95,12 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
     gx = [c for c in checks if c[0].startswith("gx_")]
     dbt_tests = [c for c in checks if not c[0].startswith("gx_")]
     lines += ["", "Checks:"]
-    lines.append(
-        f"  dbt tests    {sum(c[1] for c in dbt_tests)} passed, {sum(not c[1] for c in dbt_tests)} failed"
-    )
+    passed = sum(c[1] for c in dbt_tests)
+    lines.append(f"  dbt tests    {passed} passed, {len(dbt_tests) - passed} failed")
     for name, passed, severity, summary in gx:
-        lines.append(f"  {name:<24} {'PASSED' if passed else 'FAILED'} ({severity.lower()}): {summary}")
+        lines.append(
+            f"  {name:<24} {'PASSED' if passed else 'FAILED'} ({severity.lower()}): {summary}"
+        )
     for name, passed, severity, _ in dbt_tests:
         if not passed:
             lines.append(f"  dbt test failed ({severity}): {name}")
@@ -154,7 +160,10 @@ def cmd_checks(args: argparse.Namespace) -> int:
         for spec in suite.expectations:
             print(f"  - {spec.name}" + (f": {spec.description}" if spec.description else ""))
         for w in suite.waivers:
-            print(f"  waiver {w.id}: {w.exporter_iso3}->{w.importer_iso3} HS {w.hs6}, expires {w.expires} — {w.reason}")
+            print(
+                f"  waiver {w.id}: {w.exporter_iso3}->{w.importer_iso3} HS {w.hs6}, "
+                f"expires {w.expires} — {w.reason}"
+            )
     return 0
 
 
@@ -173,10 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--home", help="working folder (overrides MIRROR_HOME; default ./warehouse)")
-    run.add_argument("--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)")
+    run.add_argument(
+        "--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)"
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Dagster and dbt logs")
     run.set_defaults(func=cmd_run)
-    checks = sub.add_parser("checks", help="list the reconciliation checks, their expectations and waivers")
+    checks = sub.add_parser(
+        "checks", help="list the reconciliation checks, their expectations and waivers"
+    )
     checks.set_defaults(func=cmd_checks)
     return parser
 

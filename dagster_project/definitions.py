@@ -28,7 +28,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Ingest the landing zone, build the dbt models, run the checks, publish.",
     )
     return dg.Definitions(
-        assets=[raw_reference_tables, raw_comtrade_final, mirror_dbt_assets, published_mirror_warehouse],
+        assets=[
+            raw_reference_tables,
+            raw_comtrade_final,
+            mirror_dbt_assets,
+            published_mirror_warehouse,
+        ],
         asset_checks=build_gx_checks(),
         jobs=[mirror_job],
         executor=dg.in_process_executor,
@@ -39,7 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 duckdb_path=str(settings.published_duckdb_path),
                 exports_dir=str(settings.exports_dir),
             ),
-            "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
+            "dbt": DbtCliResource(
+                project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)
+            ),
         },
     )
 

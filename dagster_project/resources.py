@@ -20,7 +20,9 @@ class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file."""
 
 
-def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, *, read_only: bool = False, wait_seconds: float = 10.0
+) -> duckdb.DuckDBPyConnection:
     """Open ``path``; retry briefly on a lock, then fail with a message that names the cause."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)

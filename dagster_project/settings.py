@@ -47,12 +47,18 @@ class Settings:
         return self.home / "exports"
 
     @classmethod
-    def from_env(cls, home: str | Path | None = None, landing: str | Path | None = None) -> Settings:
+    def from_env(
+        cls, home: str | Path | None = None, landing: str | Path | None = None
+    ) -> Settings:
         """Resolve settings: explicit arguments win over the environment, then defaults."""
-        home_path = Path(home or os.environ.get("MIRROR_HOME") or "warehouse").expanduser().resolve()
-        landing_path = Path(
-            landing or os.environ.get("MIRROR_LANDING") or SAMPLE_LANDING
-        ).expanduser().resolve()
+        home_path = (
+            Path(home or os.environ.get("MIRROR_HOME") or "warehouse").expanduser().resolve()
+        )
+        landing_path = (
+            Path(landing or os.environ.get("MIRROR_LANDING") or SAMPLE_LANDING)
+            .expanduser()
+            .resolve()
+        )
         if not landing_path.is_dir():
             raise SettingsError(
                 f"MIRROR_LANDING={landing_path} is not a folder; point it at a folder laid out "

@@ -1,6 +1,5 @@
 """Dagster assets that move landing files and reference data into ``raw.*``."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +18,10 @@ class LandingZone(dg.ConfigurableResource):
 
 
 def _outcome_table(outcomes: list) -> dg.MetadataValue:
-    lines = ["| file | status | read | loaded | quarantined | message |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| file | status | read | loaded | quarantined | message |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         f"| {o.path.name} | {o.status} | {o.rows_read} | {o.rows_loaded} | {o.rows_quarantined} "
         f"| {o.message.replace('|', '/')} |"
@@ -56,9 +58,13 @@ def raw_comtrade_final(
             log=context.log.warning,
         )
         total_rows = con.execute(f"SELECT count(*) FROM {comtrade.RAW_TABLE}").fetchone()[0]
-    by_status = {s: sum(1 for o in outcomes if o.status == s) for s in ("loaded", "unchanged", "duplicate", "refused")}
+    by_status = {
+        s: sum(1 for o in outcomes if o.status == s)
+        for s in ("loaded", "unchanged", "duplicate", "refused")
+    }
     context.log.info(
-        "comtrade: " + ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+        "comtrade: "
+        + ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
         + f"; {sum(o.rows_loaded for o in outcomes)} rows loaded"
     )
     return dg.MaterializeResult(

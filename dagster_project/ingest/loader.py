@@ -63,7 +63,9 @@ def ingest_files(
             if known and known[1] == "loaded":
                 reason += "; the previously loaded version of this file stays in the warehouse"
             outcome = FileOutcome(path, source, "refused", message=reason)
-            registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now)
+            registry.record(
+                con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now
+            )
         except BaseException:
             con.execute("ROLLBACK")
             raise

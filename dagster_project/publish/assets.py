@@ -1,6 +1,5 @@
 """The published copy of the marts: what BI tools read."""
 
-
 from pathlib import Path
 
 import dagster as dg

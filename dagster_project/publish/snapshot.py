@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-
 PUBLISHED_SCHEMAS = ("marts",)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -72,7 +71,9 @@ def publish(
         con.execute("ATTACH ? AS publication", [str(tmp_db)])
         for schema, table in tables:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{schema}")
-            con.execute(f"CREATE TABLE publication.{schema}.{table} AS SELECT * FROM {schema}.{table}")
+            con.execute(
+                f"CREATE TABLE publication.{schema}.{table} AS SELECT * FROM {schema}.{table}"
+            )
             counts[f"{schema}.{table}"] = con.execute(
                 f"SELECT count(*) FROM publication.{schema}.{table}"
             ).fetchone()[0]

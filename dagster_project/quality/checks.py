@@ -1,6 +1,5 @@
 """GX suites from ``expectations/`` as Dagster asset checks (blocking when severity is error)."""
 
-
 from pathlib import Path
 
 import dagster as dg

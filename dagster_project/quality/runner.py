@@ -93,12 +93,16 @@ def _observed(result: Any) -> tuple[Any, int | None]:
     return observed, unexpected
 
 
-def run_suite(suite: Suite, duckdb_path: Path, *, today: dt.date | None = None, top_n: int = 10) -> SuiteOutcome:
+def run_suite(
+    suite: Suite, duckdb_path: Path, *, today: dt.date | None = None, top_n: int = 10
+) -> SuiteOutcome:
     """Validate ``suite`` on its table (read-only, in-database) and collect context rows."""
     today = today or dt.date.today()
     outcomes: list[ExpectationOutcome] = []
     with read_only_datasource(duckdb_path) as ds:
-        asset = ds.add_table_asset(name=suite.table, table_name=suite.table, schema_name=suite.schema)
+        asset = ds.add_table_asset(
+            name=suite.table, table_name=suite.table, schema_name=suite.schema
+        )
         batch = asset.add_batch_definition_whole_table("whole table").get_batch()
         for spec in suite.expectations:
             result = batch.validate(to_gx_expectation(spec, suite, today))
@@ -106,7 +110,9 @@ def run_suite(suite: Suite, duckdb_path: Path, *, today: dt.date | None = None, 
             raised = exc.get("raised_exception") if isinstance(exc, dict) else False
             if not raised and isinstance(exc, dict):
                 # GX nests metric errors one level down, keyed by metric id
-                nested = [v for v in exc.values() if isinstance(v, dict) and v.get("raised_exception")]
+                nested = [
+                    v for v in exc.values() if isinstance(v, dict) and v.get("raised_exception")
+                ]
                 if nested:
                     raised, exc = True, nested[0]
             observed, unexpected = _observed(result)
@@ -127,10 +133,11 @@ def run_suite(suite: Suite, duckdb_path: Path, *, today: dt.date | None = None, 
         columns = {r[0] for r in con.execute(f"describe {table}").fetchall()}
         breaches = waived = 0
         top: list[dict[str, Any]] = []
-        if _MIRROR_COLUMNS <= columns:
+        if columns >= _MIRROR_COLUMNS:
             waived_sql = suite.waived_sql(today)
             breaches, waived = con.execute(
-                f"select count(*), count(*) filter (where {waived_sql}) from {table} where status = 'breach'"
+                f"select count(*), count(*) filter (where {waived_sql}) "
+                f"from {table} where status = 'breach'"
             ).fetchone()
             cur = con.execute(
                 _TOP_BREACHES_SQL.replace("{waived}", waived_sql).replace("{table}", table), [top_n]

@@ -122,7 +122,9 @@ def _parse_waiver(raw: dict[str, Any], where: str) -> Waiver:
         try:
             expires = dt.date.fromisoformat(expires)
         except ValueError as exc:
-            raise SuiteError(f"{where}: waiver {values['id']!r} expires {expires!r} is not YYYY-MM-DD") from exc
+            raise SuiteError(
+                f"{where}: waiver {values['id']!r} expires {expires!r} is not YYYY-MM-DD"
+            ) from exc
     if not isinstance(expires, dt.date):
         raise SuiteError(f"{where}: waiver {values['id']!r} needs an expiry date (YYYY-MM-DD)")
     unknown = set(raw) - {*required, "freq", "period_from", "period_to", "owner"}
@@ -175,7 +177,9 @@ def load_suite(path: Path) -> Suite:
     where = path.name
     for key in ("suite", "schema", "table"):
         if not isinstance(raw.get(key), str) or not _IDENT.match(raw[key]):
-            raise SuiteError(f"{where}: '{key}' must be a lower-case identifier, got {raw.get(key)!r}")
+            raise SuiteError(
+                f"{where}: '{key}' must be a lower-case identifier, got {raw.get(key)!r}"
+            )
     severity = raw.get("severity", "error")
     if severity not in SEVERITIES:
         raise SuiteError(f"{where}: severity must be one of {SEVERITIES}, got {severity!r}")

@@ -95,9 +95,7 @@ def _read_header(path: Path) -> list[str]:
     return [h.strip() for h in header]
 
 
-def load_file(
-    con, path: Path, *, sha256: str, loaded_at: dt.datetime
-) -> tuple[int, int, str]:
+def load_file(con, path: Path, *, sha256: str, loaded_at: dt.datetime) -> tuple[int, int, str]:
     """Append ``path``'s rows to ``raw.comtrade_final``; return (rows read, rows loaded, format).
 
     Runs inside the caller's transaction. Raises :class:`FileRefusedError` for a file whose
@@ -121,9 +119,7 @@ def load_file(
                       escape = '"', strict_mode = true, null_padding = false)
     """
     try:
-        con.execute(
-            sql, [str(path), sha256, release_date_from_name(path), loaded_at, str(path)]
-        )
+        con.execute(sql, [str(path), sha256, release_date_from_name(path), loaded_at, str(path)])
     except Exception as exc:  # duckdb raises several types for malformed CSV
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileRefusedError(f"malformed CSV: {first_line}") from exc

@@ -39,7 +39,9 @@ def load_reference_table(
     """Replace ``raw.<table>`` with the CSV's rows; return the row count."""
     path = reference_dir / ref.relative_path
     if not path.is_file():
-        raise FileNotFoundError(f"reference file {path} is missing (see data/reference/PROVENANCE.md)")
+        raise FileNotFoundError(
+            f"reference file {path} is missing (see data/reference/PROVENANCE.md)"
+        )
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     # ref.table comes from the fixed REFERENCE_TABLES list above, never from input.
     con.execute(

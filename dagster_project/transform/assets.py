@@ -1,6 +1,5 @@
 """dbt models and seeds as Dagster assets; dbt tests become asset checks."""
 
-
 from collections.abc import Iterator, Mapping
 from typing import Any
 

@@ -8,7 +8,8 @@ Crude oil (270900) on the importer side is shaped by real public registers copie
 ``data/real/``:
 
 * 2019: EU Crude Oil Imports Register (DG Energy), ``data/real/coir/coir_2013_2019_monthly.csv``;
-* 2020-01..2023-12: Eurostat ``nrg_ti_coifpm``, ``data/real/eurostat/estat_nrg_ti_coifpm_vol_val.csv.gz``.
+* 2020-01..2023-12: Eurostat ``nrg_ti_coifpm``,
+  ``data/real/eurostat/estat_nrg_ti_coifpm_vol_val.csv.gz``.
 
 Everything else (gaps, 2024, China, Kazakhstan's own declarations, non-oil products) is
 invented with a seeded pseudo-random generator. The values are NOT official Comtrade
@@ -27,9 +28,9 @@ import gzip
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Iterable
 
 REPO = Path(__file__).resolve().parents[2]
 REAL = REPO / "data" / "real"
@@ -48,16 +49,55 @@ MONTHS = [(y, m) for y in YEARS for m in range(1, 13)]
 BBL_PER_TONNE = Decimal("7.6")  # CPC Blend, API ~45 degrees
 CIF_FOB = Decimal("1.06")
 
-HEADER = (
-    "typeCode,freqCode,refPeriodId,refYear,refMonth,period,reporterCode,reporterISO,"
-    "reporterDesc,flowCode,flowDesc,partnerCode,partnerISO,partnerDesc,partner2Code,"
-    "partner2ISO,partner2Desc,classificationCode,classificationSearchCode,"
-    "isOriginalClassification,cmdCode,cmdDesc,aggrLevel,isLeaf,customsCode,customsDesc,"
-    "mosCode,motCode,motDesc,qtyUnitCode,qtyUnitAbbr,qty,isQtyEstimated,altQtyUnitCode,"
-    "altQtyUnitAbbr,altQty,isAltQtyEstimated,netWgt,isNetWgtEstimated,grossWgt,"
-    "isGrossWgtEstimated,cifvalue,fobvalue,primaryValue,legacyEstimationFlag,isReported,"
-    "isAggregate"
-).split(",")
+HEADER = [
+    "typeCode",
+    "freqCode",
+    "refPeriodId",
+    "refYear",
+    "refMonth",
+    "period",
+    "reporterCode",
+    "reporterISO",
+    "reporterDesc",
+    "flowCode",
+    "flowDesc",
+    "partnerCode",
+    "partnerISO",
+    "partnerDesc",
+    "partner2Code",
+    "partner2ISO",
+    "partner2Desc",
+    "classificationCode",
+    "classificationSearchCode",
+    "isOriginalClassification",
+    "cmdCode",
+    "cmdDesc",
+    "aggrLevel",
+    "isLeaf",
+    "customsCode",
+    "customsDesc",
+    "mosCode",
+    "motCode",
+    "motDesc",
+    "qtyUnitCode",
+    "qtyUnitAbbr",
+    "qty",
+    "isQtyEstimated",
+    "altQtyUnitCode",
+    "altQtyUnitAbbr",
+    "altQty",
+    "isAltQtyEstimated",
+    "netWgt",
+    "isNetWgtEstimated",
+    "grossWgt",
+    "isGrossWgtEstimated",
+    "cifvalue",
+    "fobvalue",
+    "primaryValue",
+    "legacyEstimationFlag",
+    "isReported",
+    "isAggregate",
+]
 
 # Comtrade area codes (NOT ISO numeric for FRA/ITA/USA/CHE), ISO-3 and Comtrade names.
 AREAS: dict[str, tuple[int, str]] = {
@@ -94,10 +134,26 @@ PRODUCTS: dict[str, str] = {
 
 EU_CRUDE_IMPORTERS = ["AUT", "DEU", "CZE", "ITA", "NLD", "FRA", "ESP", "ROU"]
 TAL_IMPORTERS = ["ITA", "AUT", "DEU", "CZE"]  # KZ declares their crude all to Italy
-EUROSTAT_GEO = {"AT": "AUT", "DE": "DEU", "CZ": "CZE", "IT": "ITA", "NL": "NLD",
-                "FR": "FRA", "ES": "ESP", "RO": "ROU"}
-COIR_NAMES = {"Austria": "AUT", "Germany": "DEU", "Czech Republic": "CZE", "Italy": "ITA",
-              "Netherlands": "NLD", "France": "FRA", "Spain": "ESP", "Romania": "ROU"}
+EUROSTAT_GEO = {
+    "AT": "AUT",
+    "DE": "DEU",
+    "CZ": "CZE",
+    "IT": "ITA",
+    "NL": "NLD",
+    "FR": "FRA",
+    "ES": "ESP",
+    "RO": "ROU",
+}
+COIR_NAMES = {
+    "Austria": "AUT",
+    "Germany": "DEU",
+    "Czech Republic": "CZE",
+    "Italy": "ITA",
+    "Netherlands": "NLD",
+    "France": "FRA",
+    "Spain": "ESP",
+    "Romania": "ROU",
+}
 CZE_RATIO_YEAR = 2014  # last full calendar year in which COIR has both Czechia and Austria
 
 # Share of AUT/DEU/CZE crude imports from KZ consigned from Italy (partner2 = ITA, via TAL);
@@ -203,7 +259,9 @@ def read_coir() -> tuple[dict[tuple[str, Month], VolVal], dict[tuple[str, int], 
 
 def read_eurostat() -> tuple[dict[tuple[str, Month], dict[str, Decimal]], set[tuple[str, Month]]]:
     """Published KZ_* sums per importer/month/indicator, and the set of confidential cells."""
-    published: dict[tuple[str, Month], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    published: dict[tuple[str, Month], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
     confidential: set[tuple[str, Month]] = set()
     with gzip.open(EUROSTAT_GZ, "rt", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -269,11 +327,20 @@ def crude_importer_series() -> tuple[dict[tuple[str, Month], VolVal], dict[Month
 # Record model
 # --------------------------------------------------------------------------------------
 
+
 class Rec:
     """One monthly total record of a reporter/flow/partner/product, with optional breakdowns."""
 
-    def __init__(self, reporter: str, flow: str, partner: str, cmd: str, ym: Month,
-                 value: Decimal, wgt: Decimal) -> None:
+    def __init__(
+        self,
+        reporter: str,
+        flow: str,
+        partner: str,
+        cmd: str,
+        ym: Month,
+        value: Decimal,
+        wgt: Decimal,
+    ) -> None:
         self.reporter, self.flow, self.partner, self.cmd, self.ym = reporter, flow, partner, cmd, ym
         self.value, self.wgt = q2(value), q3(wgt)
         # breakdown rows: (kind, code) -> (value, weight); kind in customs/mot/partner2
@@ -294,8 +361,19 @@ BREAKDOWN_DESC = {
 }
 
 
-def make_row(freq: str, year: int, month: int | None, reporter: str, flow: str, partner: str,
-             cmd: str, value: Decimal, wgt: Decimal, kind: str = "", code: str = "") -> list[str]:
+def make_row(
+    freq: str,
+    year: int,
+    month: int | None,
+    reporter: str,
+    flow: str,
+    partner: str,
+    cmd: str,
+    value: Decimal,
+    wgt: Decimal,
+    kind: str = "",
+    code: str = "",
+) -> list[str]:
     rcode, rdesc = AREAS[reporter]
     pcode, pdesc = AREAS[partner]
     p2iso, customs, mot = "W00", "C00", "0"
@@ -313,35 +391,82 @@ def make_row(freq: str, year: int, month: int | None, reporter: str, flow: str, 
         ref_id, ref_month, period = f"{year}{month:02d}01", str(month), f"{year}{month:02d}"
     v = fmt(value)
     return [
-        "C", freq, ref_id, str(year), ref_month, period, str(rcode), reporter, rdesc,
-        flow, "Export" if flow == "X" else "Import", str(pcode), partner, pdesc,
-        str(p2code), p2iso, p2desc, "H5" if year <= 2021 else "H6", "HS", "True",
-        cmd, PRODUCTS[cmd], "6", "True",
-        customs, BREAKDOWN_DESC.get(("customs", customs), "TOTAL CPC"), "0",
-        mot, BREAKDOWN_DESC.get(("mot", mot), "TOTAL MOT"),
-        "8", "kg", fmt(wgt), "False", "-1", "N/A", "", "False",
-        fmt(wgt), "False", "", "False",
-        v if flow == "M" else "", v if flow == "X" else "", v,
-        "0", "True", "False",
+        "C",
+        freq,
+        ref_id,
+        str(year),
+        ref_month,
+        period,
+        str(rcode),
+        reporter,
+        rdesc,
+        flow,
+        "Export" if flow == "X" else "Import",
+        str(pcode),
+        partner,
+        pdesc,
+        str(p2code),
+        p2iso,
+        p2desc,
+        "H5" if year <= 2021 else "H6",
+        "HS",
+        "True",
+        cmd,
+        PRODUCTS[cmd],
+        "6",
+        "True",
+        customs,
+        BREAKDOWN_DESC.get(("customs", customs), "TOTAL CPC"),
+        "0",
+        mot,
+        BREAKDOWN_DESC.get(("mot", mot), "TOTAL MOT"),
+        "8",
+        "kg",
+        fmt(wgt),
+        "False",
+        "-1",
+        "N/A",
+        "",
+        "False",
+        fmt(wgt),
+        "False",
+        "",
+        "False",
+        v if flow == "M" else "",
+        v if flow == "X" else "",
+        v,
+        "0",
+        "True",
+        "False",
     ]
 
 
 def rec_rows(freq: str, year: int, month: int | None, r: Rec) -> list[list[str]]:
     rows = [make_row(freq, year, month, r.reporter, r.flow, r.partner, r.cmd, r.value, r.wgt)]
     for (kind, code), (v, w) in sorted(r.breakdown.items()):
-        rows.append(make_row(freq, year, month, r.reporter, r.flow, r.partner, r.cmd, v, w, kind, code))
+        rows.append(
+            make_row(freq, year, month, r.reporter, r.flow, r.partner, r.cmd, v, w, kind, code)
+        )
     return rows
 
 
 def sort_key(row: list[str]) -> tuple:
     h = {c: i for i, c in enumerate(HEADER)}
-    return (row[h["period"]], row[h["flowCode"]], int(row[h["partnerCode"]]), row[h["cmdCode"]],
-            row[h["customsCode"]], int(row[h["motCode"]]), int(row[h["partner2Code"]]))
+    return (
+        row[h["period"]],
+        row[h["flowCode"]],
+        int(row[h["partnerCode"]]),
+        row[h["cmdCode"]],
+        row[h["customsCode"]],
+        int(row[h["motCode"]]),
+        int(row[h["partner2Code"]]),
+    )
 
 
 # --------------------------------------------------------------------------------------
 # Generation
 # --------------------------------------------------------------------------------------
+
 
 def build_records() -> list[Rec]:
     rng = random.Random(SEED)
@@ -354,10 +479,19 @@ def build_records() -> list[Rec]:
             vol, val = final[(iso, ym)]
             if vol <= 0:
                 continue
-            imports[iso] = Rec(iso, "M", "KAZ", "270900", ym, val * 1000, vol * 1_000_000 / BBL_PER_TONNE)
+            imports[iso] = Rec(
+                iso, "M", "KAZ", "270900", ym, val * 1000, vol * 1_000_000 / BBL_PER_TONNE
+            )
         chn_vol = Decimal(1000) + dec(rng.uniform(0, 500))
-        imports["CHN"] = Rec("CHN", "M", "KAZ", "270900", ym, chn_vol * price[ym] * 1000,
-                             chn_vol * 1_000_000 / BBL_PER_TONNE)
+        imports["CHN"] = Rec(
+            "CHN",
+            "M",
+            "KAZ",
+            "270900",
+            ym,
+            chn_vol * price[ym] * 1000,
+            chn_vol * 1_000_000 / BBL_PER_TONNE,
+        )
         for iso, share in TAL_CONSIGNED_SHARE.items():
             if iso in imports:
                 imports[iso].split("partner2", "ITA", "KAZ", share)
@@ -372,14 +506,18 @@ def build_records() -> list[Rec]:
             wgt = sum((r.wgt for r in tal), Decimal(0))
             e = dec(rng.uniform(-0.02, 0.02))
             n = dec(rng.uniform(-0.01, 0.01))
-            recs.append(Rec("KAZ", "X", "ITA", "270900", ym, cif / CIF_FOB * (1 + e), wgt * (1 + n)))
+            recs.append(
+                Rec("KAZ", "X", "ITA", "270900", ym, cif / CIF_FOB * (1 + e), wgt * (1 + n))
+            )
         for iso in ["NLD", "FRA", "ESP", "ROU", "CHN"]:
             if iso not in imports:
                 continue
             e = dec(rng.uniform(-0.03, 0.03))
             n = dec(rng.uniform(-0.01, 0.01))
             r = imports[iso]
-            recs.append(Rec("KAZ", "X", iso, "270900", ym, r.value / CIF_FOB / (1 + e), r.wgt * (1 + n)))
+            recs.append(
+                Rec("KAZ", "X", iso, "270900", ym, r.value / CIF_FOB / (1 + e), r.wgt * (1 + n))
+            )
         # --- non-oil products: exporter first, then the mirror
         for (cmd, partner), (base, uv, p_trade) in sorted(NON_OIL.items()):
             has_trade = rng.random() < p_trade
@@ -396,8 +534,17 @@ def build_records() -> list[Rec]:
                 x.split("customs", "C01", "C02", CUSTOMS_C01_SHARE)
             recs.append(x)
             if partner != "_X":  # "Areas, nes" has no mirror
-                recs.append(Rec(partner, "M", "KAZ", cmd, ym, x.value * CIF_FOB * dec(1 + e),
-                                x.wgt * dec(1 + n2)))
+                recs.append(
+                    Rec(
+                        partner,
+                        "M",
+                        "KAZ",
+                        cmd,
+                        ym,
+                        x.value * CIF_FOB * dec(1 + e),
+                        x.wgt * dec(1 + n2),
+                    )
+                )
     return recs
 
 
@@ -421,9 +568,15 @@ def annualise(recs: list[Rec]) -> dict[tuple[str, str, str, str, int], Rec]:
 def revise(recs: list[Rec]) -> list[Rec]:
     """Revised 2023-03 records of ITA and DEU (values only; weights unchanged)."""
     by_key = {(r.reporter, r.flow, r.partner, r.cmd, r.ym): r for r in recs}
-    exports = {(r.partner, r.cmd): r for r in recs if r.reporter == "KAZ" and r.ym == REVISION_PERIOD}
-    plan = [("ITA", "270900", Decimal("1.02")), ("ITA", "740311", Decimal("1.02")),
-            ("DEU", "270900", Decimal("0.97")), ("DEU", "720241", Decimal("0.97"))]
+    exports = {
+        (r.partner, r.cmd): r for r in recs if r.reporter == "KAZ" and r.ym == REVISION_PERIOD
+    }
+    plan = [
+        ("ITA", "270900", Decimal("1.02")),
+        ("ITA", "740311", Decimal("1.02")),
+        ("DEU", "270900", Decimal("0.97")),
+        ("DEU", "720241", Decimal("0.97")),
+    ]
     out: list[Rec] = []
     for reporter, cmd, factor in plan:
         old = by_key[(reporter, "M", "KAZ", cmd, REVISION_PERIOD)]
@@ -466,14 +619,16 @@ def build() -> None:
         n = write_csv(OUT / name, sorted(rows, key=sort_key))
         print(f"{name}: {n} rows")
     rev_rows = [row for r in revise(recs) for row in rec_rows("M", r.ym[0], r.ym[1], r)]
-    rev_rows.sort(key=lambda row: (row[7],) + sort_key(row))
-    name = f"comtrade_final_M_ITA-DEU_{REVISION_PERIOD[0]}{REVISION_PERIOD[1]:02d}_released-{REVISION_RELEASE}.csv"
+    rev_rows.sort(key=lambda row: (row[7], *sort_key(row)))
+    period = f"{REVISION_PERIOD[0]}{REVISION_PERIOD[1]:02d}"
+    name = f"comtrade_final_M_ITA-DEU_{period}_released-{REVISION_RELEASE}.csv"
     print(f"{name}: {write_csv(OUT / name, rev_rows)} rows")
 
 
 # --------------------------------------------------------------------------------------
 # Self-check
 # --------------------------------------------------------------------------------------
+
 
 def check() -> None:
     files = sorted(OUT.glob("comtrade_final_*.csv"))
@@ -491,7 +646,7 @@ def check() -> None:
         if f not in originals:
             continue
         for row in rows[1:]:
-            d = dict(zip(HEADER, row))
+            d = dict(zip(HEADER, row, strict=True))
             assert d["cmdCode"] in PRODUCTS and len(d["cmdCode"]) == 6
             assert (d["cifvalue"] == "") == (d["flowCode"] == "X")
             assert (d["fobvalue"] == "") == (d["flowCode"] == "M")
@@ -513,17 +668,19 @@ def check() -> None:
     worst = Decimal(0)
     for freq in ("A", "M"):
         for k, (fob, _) in totals[freq].items():
-            rep, flow, partner, cmd = k[:4]
+            rep, _flow, partner, cmd = k[:4]
             if rep != "KAZ" or partner == "_X" or (cmd == "270900" and partner in TAL_IMPORTERS):
                 continue
-            cif = totals[freq][(partner, "M", "KAZ", cmd) + k[4:]][0]
+            cif = totals[freq][(partner, "M", "KAZ", cmd, *k[4:])][0]
             gap = abs(cif / CIF_FOB - fob) / max(cif / CIF_FOB, fob)
             worst = max(worst, gap)
             assert gap <= Decimal("0.05"), (freq, k, gap)
         # every non-crude import has its export counterpart
         for k in totals[freq]:
             if k[1] == "M":
-                assert ("KAZ", "X", k[0], k[3]) + k[4:] in totals[freq] or k[3] == "270900" and k[0] in TAL_IMPORTERS, k
+                assert ("KAZ", "X", k[0], k[3], *k[4:]) in totals[freq] or (
+                    k[3] == "270900" and k[0] in TAL_IMPORTERS
+                ), k
     # TAL: KZ->ITA crude export far exceeds ITA's own crude import from KZ, every year
     for y in map(str, YEARS):
         x = totals["A"][("KAZ", "X", "ITA", "270900", y)][0]
@@ -535,7 +692,15 @@ def check() -> None:
     assert len(revisions) == 1, revisions
     with revisions[0].open(newline="", encoding="utf-8") as fh:
         rev = list(csv.DictReader(fh))
-    assert 3 <= sum(1 for d in rev if (d["customsCode"], d["motCode"], d["partner2Code"]) == ("C00", "0", "0")) <= 6
+    assert (
+        3
+        <= sum(
+            1
+            for d in rev
+            if (d["customsCode"], d["motCode"], d["partner2Code"]) == ("C00", "0", "0")
+        )
+        <= 6
+    )
     for d in rev:
         assert d["freqCode"] == "M" and d["reporterISO"] in ("ITA", "DEU"), d
         assert d["period"] == f"{REVISION_PERIOD[0]}{REVISION_PERIOD[1]:02d}", d
@@ -543,10 +708,14 @@ def check() -> None:
         assert key in totals["M"], key
         if d["cmdCode"] != "270900":
             cif = Decimal(d["cifvalue"])
-            fob = totals["M"][("KAZ", "X", d["reporterISO"], d["cmdCode"], d["refYear"], d["refMonth"])][0]
+            fob = totals["M"][
+                ("KAZ", "X", d["reporterISO"], d["cmdCode"], d["refYear"], d["refMonth"])
+            ][0]
             assert abs(cif / CIF_FOB - fob) / max(cif / CIF_FOB, fob) <= Decimal("0.05"), d
-    print(f"check OK: {len(files)} files, {len(totals['A'])} annual and {len(totals['M'])} monthly "
-          f"total records, worst mirror gap {worst:.4f}")
+    print(
+        f"check OK: {len(files)} files, {len(totals['A'])} annual and {len(totals['M'])} monthly "
+        f"total records, worst mirror gap {worst:.4f}"
+    )
 
 
 if __name__ == "__main__":

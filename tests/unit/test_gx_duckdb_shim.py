@@ -28,9 +28,14 @@ def test_gx_reports_real_observed_value_on_duckdb(tiny_warehouse: Path) -> None:
     import great_expectations as gx
 
     with read_only_datasource(tiny_warehouse) as ds:
-        batch = ds.add_table_asset(name="t", table_name="t", schema_name="marts") \
-            .add_batch_definition_whole_table("all").get_batch()
-        result = batch.validate(gx.expectations.ExpectTableRowCountToBeBetween(min_value=7, max_value=7))
+        batch = (
+            ds.add_table_asset(name="t", table_name="t", schema_name="marts")
+            .add_batch_definition_whole_table("all")
+            .get_batch()
+        )
+        result = batch.validate(
+            gx.expectations.ExpectTableRowCountToBeBetween(min_value=7, max_value=7)
+        )
         assert result.success, result.exception_info
         assert result.result["observed_value"] == 7
 
@@ -39,10 +44,15 @@ def test_gx_failing_expectation_fails_for_the_right_reason(tiny_warehouse: Path)
     import great_expectations as gx
 
     with read_only_datasource(tiny_warehouse) as ds:
-        batch = ds.add_table_asset(name="t", table_name="t", schema_name="marts") \
-            .add_batch_definition_whole_table("all").get_batch()
+        batch = (
+            ds.add_table_asset(name="t", table_name="t", schema_name="marts")
+            .add_batch_definition_whole_table("all")
+            .get_batch()
+        )
         result = batch.validate(
-            gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query="select * from {batch} where x > 4")
+            gx.expectations.UnexpectedRowsExpectation(
+                unexpected_rows_query="select * from {batch} where x > 4"
+            )
         )
         assert not result.success
         assert not result.exception_info.get("raised_exception", False), result.exception_info

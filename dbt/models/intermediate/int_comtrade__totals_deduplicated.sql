@@ -6,7 +6,8 @@ with
 declarations as (
 
     select * from {{ ref('stg_comtrade__final') }}
-    where not is_breakdown
+    where
+        not is_breakdown
         and aggr_level = 6
 
 ),

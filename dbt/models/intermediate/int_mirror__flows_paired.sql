@@ -13,7 +13,11 @@ declarations as (
 
 areas as (
 
-    select comtrade_code, iso3, area_type from {{ ref('stg_reference__country_codes') }}
+    select
+        comtrade_code,
+        iso3,
+        area_type
+    from {{ ref('stg_reference__country_codes') }}
 
 ),
 
@@ -88,11 +92,12 @@ final as (
         or coalesce(imports.import_delivery_count, 0) > 1 as is_revised
     from exports
     full outer join imports
-        on exports.freq = imports.freq
-        and exports.period = imports.period
-        and exports.exporter_iso3 = imports.exporter_iso3
-        and exports.importer_iso3 = imports.importer_iso3
-        and exports.hs6 = imports.hs6
+        on
+            exports.freq = imports.freq
+            and exports.period = imports.period
+            and exports.exporter_iso3 = imports.exporter_iso3
+            and exports.importer_iso3 = imports.importer_iso3
+            and exports.hs6 = imports.hs6
 
 )
 

@@ -1,0 +1,97 @@
+"""One materialised warehouse per scenario, shared by every end-to-end test (session scope)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
+
+
+@dataclass(frozen=True)
+class MirrorRun:
+    home: Path
+    landing: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "mirror.duckdb"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.warehouse), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def mirror_run(home: Path, landing: Path) -> MirrorRun:
+    """`mirror run` in a child process with a clean environment, as a user would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIRROR_", "DAGSTER_HOME"))}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster_project.cli",
+            "run",
+            "--home",
+            str(home),
+            "--landing",
+            str(landing),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return MirrorRun(home, landing, proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> MirrorRun:
+    """The embedded sample, built once."""
+    return mirror_run(tmp_path_factory.mktemp("sample_home"), SAMPLE_COMTRADE.parent)
+
+
+@pytest.fixture(scope="session")
+def breach_run(tmp_path_factory: pytest.TempPathFactory) -> MirrorRun:
+    """The sample with France's 2021 annual crude import from Kazakhstan inflated by 50%:
+    a breach nobody waived, so the blocking check must fail the run."""
+    landing = tmp_path_factory.mktemp("breach_landing")
+    shutil.copytree(SAMPLE_COMTRADE, landing / "comtrade")
+    path = next((landing / "comtrade").glob("comtrade_final_A_FRA_*.csv"))
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    changed = 0
+    for row in rows:
+        is_total = (row["customsCode"], row["motCode"], row["partner2Code"]) == ("C00", "0", "0")
+        if is_total and (row["period"], row["partnerCode"], row["cmdCode"]) == (
+            "2021",
+            "398",
+            "270900",
+        ):
+            for col in ("cifvalue", "primaryValue"):
+                row[col] = f"{float(row[col]) * 1.5:.2f}"
+            changed += 1
+    assert changed == 1, "expected exactly one FRA 2021 crude total row in the sample"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return mirror_run(tmp_path_factory.mktemp("breach_home"), landing)

@@ -1,0 +1,175 @@
+"""Comtrade format: header checks, typing-free raw load, registry idempotency, refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.ingest.loader import ingest_files
+from dagster_project.sources import comtrade
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    c.execute("CREATE SCHEMA raw")
+    c.execute(comtrade.create_table_sql())
+    return c
+
+
+def ingest(con: duckdb.DuckDBPyConnection, *paths: Path):
+    return ingest_files(
+        con,
+        source="comtrade",
+        raw_table=comtrade.RAW_TABLE,
+        paths=list(paths),
+        load_file=comtrade.load_file,
+        log=lambda _msg: None,
+    )
+
+
+def test_the_47_delivered_columns_and_metadata_are_in_the_raw_table(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    columns = [r[0] for r in con.execute("describe raw.comtrade_final").fetchall()]
+    assert columns[:47] == list(comtrade.COLUMNS)
+    assert len(comtrade.COLUMNS) == 47
+    assert columns[47:] == [
+        "_source_file",
+        "_file_sha256",
+        "_file_release_date",
+        "_loaded_at",
+        "_row_number",
+    ]
+
+
+def test_release_date_is_read_from_the_file_name() -> None:
+    assert comtrade.release_date_from_name(Path("x_released-2025-09-30.csv")) == dt.date(
+        2025, 9, 30
+    )
+    assert comtrade.release_date_from_name(Path("x_released-2025-13-40.csv")) is None
+    assert comtrade.release_date_from_name(Path("x.csv")) is None
+
+
+def test_rows_load_as_delivered_text_with_lineage(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path
+) -> None:
+    [outcome] = ingest(con, mini_comtrade)
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == ("loaded", 12, 12)
+    row = con.execute(
+        "select cmdCode, partnerCode, _row_number, _file_release_date from raw.comtrade_final "
+        "order by _row_number limit 1"
+    ).fetchone()
+    first_data_line = mini_comtrade.read_text().splitlines()[1].split(",")
+    assert row[0] == first_data_line[20] and row[1] == first_data_line[11]
+    assert row[2] == 1 and row[3] == dt.date(2025, 6, 30)
+    registry = con.execute(
+        "select status, rows_read, rows_loaded, rows_quarantined from raw.file_registry"
+    ).fetchall()
+    assert registry == [("loaded", 12, 12, 0)]
+
+
+def test_leading_zero_hs_codes_stay_strings(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    from tests.conftest import sample_file
+
+    src = sample_file("A", "KAZ").read_text(encoding="utf-8").splitlines(keepends=True)
+    onion_rows = [line for line in src if ",070310," in line]
+    assert onion_rows, "the sample must contain HS 070310"
+    path = tmp_path / "onions.csv"
+    path.write_text(src[0] + "".join(onion_rows), encoding="utf-8")
+    ingest(con, path)
+    codes = {
+        r[0] for r in con.execute("select distinct cmdCode from raw.comtrade_final").fetchall()
+    }
+    assert codes == {"070310"}
+
+
+def test_same_bytes_twice_is_a_no_op(con: duckdb.DuckDBPyConnection, mini_comtrade: Path) -> None:
+    ingest(con, mini_comtrade)
+    [again] = ingest(con, mini_comtrade)
+    assert again.status == "unchanged"
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
+
+
+def test_same_bytes_under_another_name_is_a_duplicate(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path, tmp_path: Path
+) -> None:
+    twin = tmp_path / "copy_of_mini.csv"
+    twin.write_bytes(mini_comtrade.read_bytes())
+    outcomes = ingest(con, mini_comtrade, twin)
+    assert [o.status for o in outcomes] == ["loaded", "duplicate"]
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
+
+
+def test_new_bytes_at_a_known_path_replace_that_files_rows(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path
+) -> None:
+    ingest(con, mini_comtrade)
+    lines = mini_comtrade.read_text().splitlines(keepends=True)
+    mini_comtrade.write_text("".join(lines[:6]))
+    [outcome] = ingest(con, mini_comtrade)
+    assert (outcome.status, outcome.rows_loaded) == ("loaded", 5)
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 5
+
+
+def test_gzip_and_utf8_bom_are_read(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path, tmp_path: Path
+) -> None:
+    gz = tmp_path / "mini.csv.gz"
+    gz.write_bytes(gzip.compress(mini_comtrade.read_bytes()))
+    bom = tmp_path / "bom.csv"
+    text = mini_comtrade.read_text().splitlines(keepends=True)
+    bom.write_text("\ufeff" + "".join([text[0], *text[5:8]]), encoding="utf-8")
+    outcomes = ingest(con, gz, bom)
+    assert [(o.status, o.rows_loaded) for o in outcomes] == [("loaded", 12), ("loaded", 3)]
+    assert (
+        con.execute("select count(*) from raw.comtrade_final where typeCode = 'C'").fetchone()[0]
+        == 15
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"typeCode,freqCode\nC,A\n", "missing required column"),
+        ("typeCode,période\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_structurally_wrong_files_are_refused_with_a_reason(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    [outcome] = ingest(con, path)
+    assert outcome.status == "refused"
+    assert reason in outcome.message
+    row = con.execute("select status, message from raw.file_registry").fetchone()
+    assert row[0] == "refused" and reason in row[1]
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 0
+
+
+def test_a_refused_file_does_not_stop_the_good_ones(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "a_bad.csv"
+    bad.write_text("hello\n")
+    outcomes = ingest(con, bad, mini_comtrade)
+    assert [o.status for o in outcomes] == ["refused", "loaded"]
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
+
+
+def test_a_ragged_row_refuses_the_whole_file_atomically(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path
+) -> None:
+    ingest(con, mini_comtrade)
+    mini_comtrade.write_text(mini_comtrade.read_text() + "C,A,2019,too,few,columns\n")
+    [outcome] = ingest(con, mini_comtrade)
+    assert outcome.status == "refused"
+    assert "malformed CSV" in outcome.message and "previously loaded version" in outcome.message
+    # the earlier version of the file is still there, whole
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
