@@ -1,0 +1,120 @@
+"""`dagster dev` from the repo root serves the asset graph, and a run launched the way the UI
+launches it (GraphQL launchRun) materialises everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+LAUNCH = """
+mutation($selector: JobOrPipelineSelector!) {
+  launchRun(executionParams: {selector: $selector, runConfigData: "{}"}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+STATUS = 'query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }'
+GROUPS = "{ assetNodes { groupName assetKey { path } } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+def _restore_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    tmp = tmp_path_factory.mktemp("dagster_dev")
+    (tmp / "dagster_home").mkdir()
+    (tmp / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIRROR_")}
+    env.update(DAGSTER_HOME=str(tmp / "dagster_home"), MIRROR_HOME=str(tmp / "home"))
+    port = _free_port()
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.Popen(
+        [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=(tmp / "dev.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_restore_signals,  # background shells may start us with SIGTERM ignored
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("dagster dev did not start:\n" + (tmp / "dev.log").read_text()[-3000:])
+                time.sleep(1)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_ui_shows_the_layered_asset_graph(dagster_dev: int) -> None:
+    nodes = _graphql(dagster_dev, GROUPS)["assetNodes"]
+    groups = {n["groupName"] for n in nodes}
+    assert {"ingest", "staging", "intermediate", "marts", "publish"} <= groups
+    keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
+    assert "marts/fct_mirror_trade" in keys
+
+
+def test_a_run_launched_like_the_ui_succeeds(dagster_dev: int) -> None:
+    selector = {
+        "repositoryLocationName": "mirror",
+        "repositoryName": "__repository__",
+        "jobName": "mirror_build",
+    }
+    launched = _graphql(dagster_dev, LAUNCH, {"selector": selector})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 300
+    status = None
+    while time.monotonic() < deadline:
+        status = _graphql(dagster_dev, STATUS, {"id": run_id})["runOrError"]["status"]
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(2)
+    assert status == "SUCCESS"
