@@ -30,6 +30,7 @@ def check_metadata(outcome: SuiteOutcome) -> dict[str, dg.MetadataValue | str | 
             "hs6": w.hs6,
             "expires": w.expires.isoformat(),
             "state": "active" if w.is_active(today) else "EXPIRED",
+            "breach_rows_covered": outcome.waiver_hits.get(w.id, 0),
             "reason": w.reason,
         }
         for w in suite.waivers

@@ -55,6 +55,7 @@ class SuiteOutcome:
     breaches: int = 0
     waived_breaches: int = 0
     top_breaches: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    waiver_hits: dict[str, int] = field(default_factory=dict)  # active waiver id -> breach rows
 
     @property
     def success(self) -> bool:
@@ -72,6 +73,15 @@ class SuiteOutcome:
         )
         if self.breaches:
             text += f"; {self.breaches} breach rows, {self.waived_breaches} waived"
+        if self.waiver_hits:
+            text += (
+                " ("
+                + ", ".join(
+                    f"{w.id}: {self.waiver_hits.get(w.id, 0)} rows, expires {w.expires}"
+                    for w in self.suite.active_waivers(self.evaluated_on)
+                )
+                + ")"
+            )
         if self.failed:
             text += "; failed: " + ", ".join(o.name for o in self.failed)
         expired = self.suite.expired_waivers(self.evaluated_on)
@@ -133,6 +143,7 @@ def run_suite(
         columns = {r[0] for r in con.execute(f"describe {table}").fetchall()}
         breaches = waived = 0
         top: list[dict[str, Any]] = []
+        hits: dict[str, int] = {}
         if columns >= _MIRROR_COLUMNS:
             waived_sql = suite.waived_sql(today)
             breaches, waived = con.execute(
@@ -144,6 +155,11 @@ def run_suite(
             )
             names = [d[0] for d in cur.description]
             top = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            for waiver in suite.active_waivers(today):
+                hits[waiver.id] = con.execute(
+                    f"select count(*) from {table} "
+                    f"where status = 'breach' and {waiver.sql_condition()}"
+                ).fetchone()[0]
     finally:
         con.close()
     return SuiteOutcome(
@@ -154,4 +170,5 @@ def run_suite(
         breaches=breaches,
         waived_breaches=waived,
         top_breaches=tuple(top),
+        waiver_hits=hits,
     )

@@ -30,7 +30,7 @@ mutation($selector: JobOrPipelineSelector!) {
   }
 }
 """
-STATUS = 'query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }'
+STATUS = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
 GROUPS = "{ assetNodes { groupName assetKey { path } } }"
 
 
@@ -82,7 +82,9 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("dagster dev did not start:\n" + (tmp / "dev.log").read_text()[-3000:])
+                    pytest.fail(
+                        "dagster dev did not start:\n" + (tmp / "dev.log").read_text()[-3000:]
+                    )
                 time.sleep(1)
         yield port
     finally:

@@ -185,6 +185,8 @@ def test_the_waiver_stops_covering_the_breach_once_expired(sample_run: MirrorRun
     before = run_suite(suite, sample_run.warehouse, today=waiver.expires)
     after = run_suite(suite, sample_run.warehouse, today=waiver.expires + dt.timedelta(days=1))
     assert before.success and before.waived_breaches == before.breaches > 0
+    assert before.waiver_hits == {waiver.id: before.breaches}
+    assert f"{waiver.id}: {before.breaches} rows, expires {waiver.expires}" in before.one_line()
     assert not after.success and after.waived_breaches == 0
     assert {o.name for o in after.failed} >= {
         "no_unwaived_breach",
