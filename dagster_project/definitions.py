@@ -9,11 +9,17 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.ingest.assets import LandingZone, raw_comtrade_final, raw_reference_tables
+from dagster_project.ingest.assets import (
+    LandingZone,
+    build_ingest_asset,
+    raw_reference_tables,
+    shared_ingest_tables,
+)
 from dagster_project.publish.assets import PublishTarget, published_mirror_warehouse
 from dagster_project.quality.checks import build_gx_checks
 from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
+from dagster_project.sources import LANDING_SOURCES
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
@@ -30,7 +36,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             raw_reference_tables,
-            raw_comtrade_final,
+            *shared_ingest_tables,
+            *(build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES),
             mirror_dbt_assets,
             published_mirror_warehouse,
         ],

@@ -1,14 +1,22 @@
-"""Dagster assets that move landing files and reference data into ``raw.*``."""
+"""Dagster assets that move landing files and reference data into ``raw.*``.
 
+One asset per landing source (built from its :class:`SourceSpec`), one multi-asset for the
+reference tables, and the two shared tables every ingest writes (registry, quarantine).
+"""
+
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.ingest.landing import scan
 from dagster_project.ingest.loader import ingest_files
+from dagster_project.ingest.registry import FileOutcome
+from dagster_project.ingest.spec import SourceSpec, files_of
 from dagster_project.resources import Warehouse
 from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
+from dagster_project.sources import reference
+
+STATUSES = ("loaded", "unchanged", "duplicate", "refused")
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -17,7 +25,7 @@ class LandingZone(dg.ConfigurableResource):
     path: str
 
 
-def _outcome_table(outcomes: list) -> dg.MetadataValue:
+def outcome_table(outcomes: Sequence[FileOutcome]) -> dg.MetadataValue:
     lines = [
         "| file | status | read | loaded | quarantined | message |",
         "|---|---|---|---|---|---|",
@@ -30,54 +38,54 @@ def _outcome_table(outcomes: list) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-@dg.asset(
-    key=["raw", "comtrade_final"],
-    group_name="ingest",
-    kinds={"duckdb", "python"},
-    description=(
-        "UN Comtrade final data files from the landing zone (`comtrade/`), every delivered "
-        "column kept as text plus load metadata. Files already loaded (same bytes) are skipped; "
-        "files with a wrong structure are refused with a reason in raw.file_registry."
-    ),
-)
-def raw_comtrade_final(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone
-) -> dg.MaterializeResult:
-    paths = scan(Path(landing.path), comtrade.SOURCE, comtrade.FILE_PATTERNS)
-    if not paths:
-        context.log.warning(f"no Comtrade files under {Path(landing.path) / comtrade.SOURCE}")
-    with warehouse.connection() as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        con.execute(comtrade.create_table_sql())
-        outcomes = ingest_files(
-            con,
-            source=comtrade.SOURCE,
-            raw_table=comtrade.RAW_TABLE,
-            paths=paths,
-            load_file=comtrade.load_file,
-            log=context.log.warning,
-        )
-        total_rows = con.execute(f"SELECT count(*) FROM {comtrade.RAW_TABLE}").fetchone()[0]
-    by_status = {
-        s: sum(1 for o in outcomes if o.status == s)
-        for s in ("loaded", "unchanged", "duplicate", "refused")
+def ingest_metadata(
+    outcomes: Sequence[FileOutcome], total_rows: int, landing: Path
+) -> dict[str, object]:
+    by_status = {s: sum(1 for o in outcomes if o.status == s) for s in STATUSES}
+    return {
+        "files_seen": len(outcomes),
+        **{f"files_{s}": n for s, n in by_status.items()},
+        "rows_loaded_this_run": sum(o.rows_loaded for o in outcomes),
+        "rows_quarantined_this_run": sum(o.rows_quarantined for o in outcomes),
+        "dagster/row_count": total_rows,
+        "files": outcome_table(outcomes),
+        "landing": dg.MetadataValue.path(str(landing)),
     }
-    context.log.info(
-        "comtrade: "
-        + ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
-        + f"; {sum(o.rows_loaded for o in outcomes)} rows loaded"
+
+
+def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
+    """The ingest asset of one source: new or changed files of ``landing/<source>/`` → raw."""
+    schema, table = spec.raw_table.split(".")
+
+    @dg.asset(
+        key=[schema, table],
+        group_name="ingest",
+        deps=[*deps],
+        kinds={"duckdb", "python"},
+        description=(
+            f"{spec.description}: files under the landing zone's `{spec.name}/` into "
+            f"{spec.raw_table} as delivered. Same bytes are skipped; bad rows go to "
+            "raw.quarantine; unusable files are refused with a reason in raw.file_registry."
+        ),
     )
-    return dg.MaterializeResult(
-        metadata={
-            "files_seen": len(outcomes),
-            **{f"files_{s}": n for s, n in by_status.items()},
-            "rows_loaded_this_run": sum(o.rows_loaded for o in outcomes),
-            "rows_quarantined_this_run": sum(o.rows_quarantined for o in outcomes),
-            "dagster/row_count": total_rows,
-            "files": _outcome_table(outcomes),
-            "landing": dg.MetadataValue.path(str(Path(landing.path) / comtrade.SOURCE)),
-        }
-    )
+    def _ingest(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone
+    ) -> dg.MaterializeResult:
+        paths = files_of(Path(landing.path), spec)
+        if not paths:
+            context.log.warning(f"no {spec.name} files under {Path(landing.path) / spec.name}")
+        with warehouse.connection() as con:
+            outcomes = ingest_files(con, spec, paths, log=context.log.warning)
+            total = con.execute(f"SELECT count(*) FROM {spec.raw_table}").fetchone()[0]
+        meta = ingest_metadata(outcomes, total, Path(landing.path) / spec.name)
+        context.log.info(
+            f"{spec.name}: {meta['files_loaded']} loaded, {meta['files_unchanged']} unchanged, "
+            f"{meta['files_refused']} refused; {meta['rows_loaded_this_run']} rows loaded, "
+            f"{meta['rows_quarantined_this_run']} quarantined"
+        )
+        return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
+
+    return _ingest
 
 
 @dg.multi_asset(
@@ -103,3 +111,28 @@ def raw_reference_tables(warehouse: Warehouse):
                     "file": dg.MetadataValue.path(str(REFERENCE_DIR / ref.relative_path)),
                 },
             )
+
+
+# Written by every ingest asset (one row per file version / per rejected row); declared so
+# the dbt models that read them have a documented upstream in the `ingest` group.
+shared_ingest_tables = [
+    dg.AssetSpec(
+        key=["raw", "file_registry"],
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=(
+            "One row per landing file version: path, sha256, size, source, detected format, "
+            "rows read/loaded/quarantined, status (loaded, superseded, refused, duplicate), "
+            "message, first/last seen. Written by every ingest asset."
+        ),
+    ),
+    dg.AssetSpec(
+        key=["raw", "quarantine"],
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=(
+            "Rows that could not be read or typed: source, file, sha256, line, column, raw "
+            "value, reason, the raw record. Written by every ingest asset."
+        ),
+    ),
+]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -11,65 +10,84 @@ from tqdm import tqdm
 
 from dagster_project.ingest import registry
 from dagster_project.ingest.landing import sha256_of
+from dagster_project.ingest.quarantine import QUARANTINE_DDL
 from dagster_project.ingest.registry import FileOutcome, FileRefusedError
-
-# (connection, path, sha256, loaded_at) -> (rows read, rows loaded, detected format)
-FileLoader = Callable[..., tuple[int, int, str]]
+from dagster_project.ingest.spec import SourceSpec, naive_utc_now
 
 
 def ingest_files(
     con: duckdb.DuckDBPyConnection,
-    *,
-    source: str,
-    raw_table: str,
+    spec: SourceSpec,
     paths: Sequence[Path],
-    load_file: FileLoader,
+    *,
     log: Callable[[str], None] = print,
     progress: bool = False,
 ) -> list[FileOutcome]:
-    """Load each file unless its bytes are already loaded; one transaction per file.
+    """Load each file version once; one transaction per file.
 
-    A refused file leaves the warehouse as it was before it; the others still load.
+    New bytes at a known path supersede the previous version (whose rows stay in raw as
+    history). A refused file changes nothing but its registry row; the others still load.
     """
     registry.ensure_registry(con)
+    con.execute(QUARANTINE_DDL)
+    spec.ensure_tables(con)
     outcomes: list[FileOutcome] = []
-    for path in tqdm(paths, desc=f"ingest {source}", unit="file", disable=not progress):
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        sha = sha256_of(path)
-        size = path.stat().st_size
-        known = registry.previous_sha(con, path)
-        if known and known[0] == sha and known[1] in ("loaded", "refused", "duplicate"):
-            registry.touch(con, path, now)
-            outcome = FileOutcome(path, source, "unchanged", message=f"already {known[1]}")
-            outcomes.append(outcome)
-            continue
-        twin = registry.loaded_elsewhere(con, path, sha)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if twin:
-                outcome = FileOutcome(
-                    path, source, "duplicate", message=f"same bytes already loaded from {twin}"
-                )
-                fmt = None
-            else:
-                con.execute(f"DELETE FROM {raw_table} WHERE _source_file = ?", [str(path)])
-                read, loaded, fmt = load_file(con, path, sha256=sha, loaded_at=now)
-                outcome = FileOutcome(path, source, "loaded", rows_read=read, rows_loaded=loaded)
-            registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=fmt, now=now)
-            con.execute("COMMIT")
-        except FileRefusedError as exc:
-            con.execute("ROLLBACK")
-            reason = str(exc)
-            if known and known[1] == "loaded":
-                reason += "; the previously loaded version of this file stays in the warehouse"
-            outcome = FileOutcome(path, source, "refused", message=reason)
-            registry.record(
-                con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now
-            )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        if outcome.status != "loaded":
-            log(f"{source}: {outcome.as_line()}")
+    for path in tqdm(paths, desc=f"ingest {spec.name}", unit="file", disable=not progress):
+        outcome = _ingest_one(con, spec, path)
+        if outcome.status not in ("loaded", "unchanged"):
+            log(f"{spec.name}: {outcome.as_line()}")
         outcomes.append(outcome)
     return outcomes
+
+
+def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) -> FileOutcome:
+    now = naive_utc_now()
+    sha = sha256_of(path)
+    size = path.stat().st_size
+    status = registry.version_status(con, path, sha)
+    if status == "superseded":
+        con.execute("BEGIN TRANSACTION")
+        registry.reactivate(con, path, sha, now)
+        con.execute("COMMIT")
+        return FileOutcome(path, spec.name, "loaded", message="earlier version is current again")
+    if status is not None:
+        registry.touch(con, path, sha, now)
+        return FileOutcome(path, spec.name, "unchanged", message=f"already {status}")
+    twin = registry.loaded_elsewhere(con, path, sha)
+    if twin:
+        outcome = FileOutcome(
+            path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
+        )
+        registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now)
+        return outcome
+    previous = registry.current_version(con, path)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = spec.load_file(con, path, sha256=sha, loaded_at=now)
+        registry.supersede(con, path, now)
+        message = f"revision of {previous[:12]}" if previous else ""
+        outcome = FileOutcome(
+            path, spec.name, "loaded", result.rows_read, result.rows_loaded,
+            result.rows_quarantined, message,
+        )  # fmt: skip
+        registry.record(
+            con,
+            outcome,
+            sha256=sha,
+            size_bytes=size,
+            detected_format=result.detected_format,
+            now=now,
+        )
+        con.execute("COMMIT")
+        return outcome
+    except FileRefusedError as exc:
+        con.execute("ROLLBACK")
+        reason = str(exc)
+        if previous:
+            reason += "; the previously loaded version of this file stays current"
+        outcome = FileOutcome(path, spec.name, "refused", message=reason)
+        registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now)
+        return outcome
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

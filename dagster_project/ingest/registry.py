@@ -1,8 +1,9 @@
-"""``raw.file_registry``: one row per landing file, the memory that makes ingest idempotent.
+"""``raw.file_registry``: one row per landing file *version* (path x sha256).
 
-A file is ``loaded`` (its rows are in the raw table), ``refused`` (nothing loaded; ``message``
-says why) or ``duplicate`` (the same bytes are already loaded from another path). Loading the
-same bytes again is a no-op; new bytes at a known path replace that file's rows atomically.
+A version is ``loaded`` (its rows are the current ones for that path), ``superseded`` (a newer
+version of the same path was loaded; its rows stay in raw for history), ``refused`` (nothing
+loaded; ``message`` says why) or ``duplicate`` (the same bytes are already loaded from another
+path). Loading the same bytes again is a no-op.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ REGISTRY_TABLE = "raw.file_registry"
 
 REGISTRY_DDL = f"""
 CREATE TABLE IF NOT EXISTS {REGISTRY_TABLE} (
-    path              VARCHAR PRIMARY KEY,
+    path              VARCHAR NOT NULL,
     sha256            VARCHAR NOT NULL,
     size_bytes        BIGINT NOT NULL,
     source            VARCHAR NOT NULL,
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS {REGISTRY_TABLE} (
     status            VARCHAR NOT NULL,
     message           VARCHAR,
     first_seen        TIMESTAMP NOT NULL,
-    last_seen         TIMESTAMP NOT NULL
+    last_seen         TIMESTAMP NOT NULL,
+    PRIMARY KEY (path, sha256)
 )
 """
 
@@ -62,16 +64,22 @@ def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(REGISTRY_DDL)
 
 
-def previous_sha(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[str, str] | None:
-    """(sha256, status) recorded for ``path``, if the registry knows it."""
+def version_status(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) -> str | None:
     row = con.execute(
-        f"SELECT sha256, status FROM {REGISTRY_TABLE} WHERE path = ?", [str(path)]
+        f"SELECT status FROM {REGISTRY_TABLE} WHERE path = ? AND sha256 = ?", [str(path), sha256]
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    return row[0] if row else None
+
+
+def current_version(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+    row = con.execute(
+        f"SELECT sha256 FROM {REGISTRY_TABLE} WHERE path = ? AND status = 'loaded'", [str(path)]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def loaded_elsewhere(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) -> str | None:
-    """Another path whose identical bytes are already loaded, if any."""
+    """Another path whose identical bytes are loaded, if any."""
     row = con.execute(
         f"SELECT path FROM {REGISTRY_TABLE} WHERE sha256 = ? AND status = 'loaded' AND path <> ?",
         [sha256, str(path)],
@@ -79,8 +87,30 @@ def loaded_elsewhere(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) ->
     return row[0] if row else None
 
 
-def touch(con: duckdb.DuckDBPyConnection, path: Path, now: dt.datetime) -> None:
-    con.execute(f"UPDATE {REGISTRY_TABLE} SET last_seen = ? WHERE path = ?", [now, str(path)])
+def touch(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, now: dt.datetime) -> None:
+    con.execute(
+        f"UPDATE {REGISTRY_TABLE} SET last_seen = ? WHERE path = ? AND sha256 = ?",
+        [now, str(path), sha256],
+    )
+
+
+def supersede(con: duckdb.DuckDBPyConnection, path: Path, now: dt.datetime) -> None:
+    """Mark the loaded version of ``path`` superseded (its rows stay, as history)."""
+    con.execute(
+        f"UPDATE {REGISTRY_TABLE} SET status = 'superseded', last_seen = ? "
+        "WHERE path = ? AND status = 'loaded'",
+        [now, str(path)],
+    )
+
+
+def reactivate(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, now: dt.datetime) -> None:
+    """A path went back to bytes loaded before: that version is current again."""
+    supersede(con, path, now)
+    con.execute(
+        f"UPDATE {REGISTRY_TABLE} SET status = 'loaded', last_seen = ? "
+        "WHERE path = ? AND sha256 = ?",
+        [now, str(path), sha256],
+    )
 
 
 def record(
@@ -92,16 +122,15 @@ def record(
     detected_format: str | None,
     now: dt.datetime,
 ) -> None:
-    """Insert or update the registry row of ``outcome.path`` (call inside the load transaction)."""
+    """Insert or update the registry row of this file version."""
     con.execute(
         f"""
         INSERT INTO {REGISTRY_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (path) DO UPDATE SET
-            sha256 = excluded.sha256, size_bytes = excluded.size_bytes,
-            source = excluded.source, detected_format = excluded.detected_format,
-            rows_read = excluded.rows_read, rows_loaded = excluded.rows_loaded,
-            rows_quarantined = excluded.rows_quarantined, status = excluded.status,
-            message = excluded.message, last_seen = excluded.last_seen
+        ON CONFLICT (path, sha256) DO UPDATE SET
+            size_bytes = excluded.size_bytes, source = excluded.source,
+            detected_format = excluded.detected_format, rows_read = excluded.rows_read,
+            rows_loaded = excluded.rows_loaded, rows_quarantined = excluded.rows_quarantined,
+            status = excluded.status, message = excluded.message, last_seen = excluded.last_seen
         """,
         [
             str(outcome.path), sha256, size_bytes, outcome.source, detected_format,

@@ -1,0 +1,14 @@
+"""One module per source: how its files look and how they become raw rows.
+
+``LANDING_SOURCES`` lists every landing source the warehouse ingests (and the Dagster asset
+keys each ingest depends on, e.g. reference tables used to validate codes).
+"""
+
+import dagster as dg
+
+from dagster_project.ingest.spec import SourceSpec
+from dagster_project.sources import comtrade
+
+LANDING_SOURCES: tuple[tuple[SourceSpec, tuple[dg.AssetKey, ...]], ...] = (
+    (comtrade.SPEC, (dg.AssetKey(["raw", "ref_comtrade_country_codes"]),)),
+)

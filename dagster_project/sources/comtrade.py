@@ -2,8 +2,9 @@
 
 Files are the CSV the Comtrade API / ``comtradeapicall`` deliver (47 columns, header row).
 Every column is stored as delivered (VARCHAR: codes keep their leading zeros, nothing is
-rounded); typing happens in dbt staging. A release date in the file name
-(``..._released-2025-09-30.csv``) orders revisions: for the same key the later release wins.
+rounded); typing happens in dbt staging. Rows that cannot be typed are quarantined with the
+reason. A release date in the file name (``..._released-2025-09-30.csv``) orders revisions:
+for the same key the later release wins.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from dagster_project.ingest.registry import FileRefusedError
+import duckdb
+
+from dagster_project.ingest import quarantine as q
+from dagster_project.ingest.spec import LoadResult, SourceSpec
+from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "comtrade"
 RAW_TABLE = "raw.comtrade_final"
+COUNTRY_CODES_TABLE = "raw.ref_comtrade_country_codes"
 
 # The 47 columns of Comtrade final data, in delivery order.
 COLUMNS: tuple[str, ...] = (
@@ -31,12 +37,10 @@ COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 # Without these a row cannot be placed in a mirror pair; a file lacking one is refused.
-REQUIRED_COLUMNS: frozenset[str] = frozenset(
-    {
-        "freqCode", "refYear", "refMonth", "period", "reporterCode", "flowCode",
-        "partnerCode", "partner2Code", "cmdCode", "aggrLevel", "customsCode", "motCode",
-        "primaryValue",
-    }
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "freqCode", "refYear", "refMonth", "period", "reporterCode", "flowCode",
+    "partnerCode", "partner2Code", "cmdCode", "aggrLevel", "customsCode", "motCode",
+    "primaryValue",
 )  # fmt: skip
 
 FILE_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz")
@@ -44,10 +48,54 @@ FILE_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz")
 METADATA_COLUMNS: dict[str, str] = {
     "_source_file": "VARCHAR NOT NULL",
     "_file_sha256": "VARCHAR NOT NULL",
-    "_file_release_date": "DATE",
     "_loaded_at": "TIMESTAMP NOT NULL",
     "_row_number": "BIGINT NOT NULL",
+    "_file_release_date": "DATE",
 }
+
+_KNOWN_AREA = (
+    "try_cast({c} as integer) not in "
+    f"(select cast(comtrade_code as integer) from {COUNTRY_CODES_TABLE})"
+)
+_REQUIRED = (
+    "freqCode",
+    "period",
+    "reporterCode",
+    "flowCode",
+    "partnerCode",
+    "cmdCode",
+    "primaryValue",
+)
+_INTEGERS = (
+    "refYear",
+    "refMonth",
+    "reporterCode",
+    "partnerCode",
+    "partner2Code",
+    "aggrLevel",
+    "mosCode",
+    "motCode",
+)
+_NUMBERS = ("qty", "altQty", "netWgt", "grossWgt", "cifvalue", "fobvalue", "primaryValue")
+_NON_NEGATIVE = ("primaryValue", "cifvalue", "fobvalue", "netWgt", "qty")
+
+# Row rules, in the order they are tried; the first that fails names the quarantine reason.
+ROW_RULES: tuple[q.Rule, ...] = (
+    *(q.required(c) for c in _REQUIRED),
+    q.one_of("freqCode", ("A", "M")),
+    *(q.integer(c) for c in _INTEGERS),
+    q.Rule("flowCode", "not regexp_full_match({c}, '[A-Z]{1,4}')", "not a Comtrade flow code"),
+    q.Rule(
+        "cmdCode",
+        "not regexp_full_match({c}, 'TOTAL|[0-9]{2}|[0-9]{4}|[0-9]{5}|[0-9]{6}')",
+        "HS code must be 2, 4 or 6 digits (5 = a lost leading zero)",
+    ),
+    *(q.number(c) for c in _NUMBERS),
+    *(q.non_negative(c) for c in _NON_NEGATIVE),
+    q.Rule("reporterCode", _KNOWN_AREA, "unknown Comtrade area code"),
+    q.Rule("partnerCode", _KNOWN_AREA, "unknown Comtrade area code"),
+    q.Rule("partner2Code", _KNOWN_AREA, "unknown Comtrade area code"),
+)  # fmt: skip
 
 _RELEASE_RE = re.compile(r"released-(\d{4}-\d{2}-\d{2})")
 
@@ -70,63 +118,52 @@ def release_date_from_name(path: Path) -> dt.date | None:
         return None
 
 
-def check_header(header: list[str]) -> tuple[list[str], list[str]]:
-    """Return (missing required columns, unknown extra columns) for a file's header."""
-    present = set(header)
-    missing = sorted(REQUIRED_COLUMNS - present)
-    extra = [c for c in header if c not in COLUMNS]
-    return missing, extra
+def load_file(
+    con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
+) -> LoadResult:
+    """Append ``path``'s rows to ``raw.comtrade_final`` (bad rows to ``raw.quarantine``).
 
-
-def _read_header(path: Path) -> list[str]:
-    import csv
-    import gzip
-
-    opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
-            header = next(csv.reader(fh), None)
-    except UnicodeDecodeError as exc:
-        raise FileRefusedError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except (OSError, EOFError) as exc:
-        raise FileRefusedError(f"unreadable: {exc}") from exc
-    if not header:
-        raise FileRefusedError("empty file: no header row")
-    return [h.strip() for h in header]
-
-
-def load_file(con, path: Path, *, sha256: str, loaded_at: dt.datetime) -> tuple[int, int, str]:
-    """Append ``path``'s rows to ``raw.comtrade_final``; return (rows read, rows loaded, format).
-
-    Runs inside the caller's transaction. Raises :class:`FileRefusedError` for a file whose
-    structure is wrong, before anything is written.
+    Runs inside the caller's transaction; raises FileRefusedError for a file whose structure
+    is wrong, before anything is written.
     """
-    header = _read_header(path)
-    missing, extra = check_header(header)
-    if missing:
-        raise FileRefusedError(
-            "not Comtrade final data: missing required column(s) " + ", ".join(missing)
-        )
-    present = set(header)
-    select_cols = ", ".join(f'"{c}"' if c in present else f'NULL AS "{c}"' for c in COLUMNS)
-    # Column names come from the fixed COLUMNS allow-list; the path and metadata are bound.
-    sql = f"""
-        INSERT INTO {RAW_TABLE}
-        SELECT {select_cols},
-               ? AS _source_file, ? AS _file_sha256, ?::DATE AS _file_release_date,
-               ? AS _loaded_at, row_number() OVER () AS _row_number
-        FROM read_csv(?, all_varchar = true, header = true, delim = ',', quote = '"',
-                      escape = '"', strict_mode = true, null_padding = false)
-    """
-    try:
-        con.execute(sql, [str(path), sha256, release_date_from_name(path), loaded_at, str(path)])
-    except Exception as exc:  # duckdb raises several types for malformed CSV
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileRefusedError(f"malformed CSV: {first_line}") from exc
-    loaded = con.execute(
-        f"SELECT count(*) FROM {RAW_TABLE} WHERE _source_file = ?", [str(path)]
+    has_reference = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'ref_comtrade_country_codes'"
     ).fetchone()[0]
-    fmt = "comtrade_final_csv" + ("+gzip" if path.name.endswith(".gz") else "")
-    if extra:
-        fmt += f" (+{len(extra)} unknown column(s) ignored: {', '.join(extra[:5])})"
-    return loaded, loaded, fmt
+    if not has_reference:
+        raise RuntimeError(
+            f"{COUNTRY_CODES_TABLE} is missing: load the reference tables before Comtrade files"
+        )
+    staged = stage_delimited(
+        con, path, known_columns=COLUMNS, required_columns=REQUIRED_COLUMNS,
+        source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
+    )  # fmt: skip
+    result = q.split_and_insert(
+        con,
+        staged=INCOMING,
+        raw_table=RAW_TABLE,
+        columns=COLUMNS,
+        rules=ROW_RULES,
+        source=SOURCE,
+        path=path,
+        sha256=sha256,
+        loaded_at=loaded_at,
+        detected_format=f"comtrade final data ({staged.describe()})",
+        extra_values={"_file_release_date": release_date_from_name(path)},
+    )
+    return LoadResult(
+        rows_read=result.rows_read + staged.rows_rejected,
+        rows_loaded=result.rows_loaded,
+        rows_quarantined=result.rows_quarantined + staged.rows_rejected,
+        detected_format=result.detected_format,
+    )
+
+
+SPEC = SourceSpec(
+    name=SOURCE,
+    raw_table=RAW_TABLE,
+    patterns=FILE_PATTERNS,
+    create_sql=(create_table_sql(),),
+    load_file=load_file,
+    description="UN Comtrade final data (API CSV, 47 columns)",
+)

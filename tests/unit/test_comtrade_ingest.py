@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import gzip
+import io
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.sources import comtrade
+from dagster_project.settings import REFERENCE_DIR
+from dagster_project.sources import comtrade, reference
 
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    c.execute("CREATE SCHEMA raw")
-    c.execute(comtrade.create_table_sql())
+    for ref in reference.REFERENCE_TABLES:
+        reference.load_reference_table(c, ref, REFERENCE_DIR)
+    comtrade.SPEC.ensure_tables(c)
     return c
 
 
 def ingest(con: duckdb.DuckDBPyConnection, *paths: Path):
-    return ingest_files(
-        con,
-        source="comtrade",
-        raw_table=comtrade.RAW_TABLE,
-        paths=list(paths),
-        load_file=comtrade.load_file,
-        log=lambda _msg: None,
-    )
+    return ingest_files(con, comtrade.SPEC, list(paths), log=lambda _msg: None)
 
 
 def test_the_47_delivered_columns_and_metadata_are_in_the_raw_table(
@@ -41,9 +38,9 @@ def test_the_47_delivered_columns_and_metadata_are_in_the_raw_table(
     assert columns[47:] == [
         "_source_file",
         "_file_sha256",
-        "_file_release_date",
         "_loaded_at",
         "_row_number",
+        "_file_release_date",
     ]
 
 
@@ -105,15 +102,33 @@ def test_same_bytes_under_another_name_is_a_duplicate(
     assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
 
 
-def test_new_bytes_at_a_known_path_replace_that_files_rows(
+CURRENT_ROWS = """
+    select count(*) from raw.comtrade_final as r
+    join raw.file_registry as f on r._source_file = f.path and r._file_sha256 = f.sha256
+    where f.status = 'loaded'
+"""
+
+
+def test_new_bytes_at_a_known_path_supersede_the_old_version(
     con: duckdb.DuckDBPyConnection, mini_comtrade: Path
 ) -> None:
+    original = mini_comtrade.read_bytes()
     ingest(con, mini_comtrade)
     lines = mini_comtrade.read_text().splitlines(keepends=True)
     mini_comtrade.write_text("".join(lines[:6]))
     [outcome] = ingest(con, mini_comtrade)
     assert (outcome.status, outcome.rows_loaded) == ("loaded", 5)
-    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 5
+    assert outcome.message.startswith("revision of ")
+    assert con.execute(CURRENT_ROWS).fetchone()[0] == 5
+    # the old version's rows stay queryable as history
+    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 17
+    statuses = con.execute("select status from raw.file_registry order by first_seen").fetchall()
+    assert statuses == [("superseded",), ("loaded",)]
+    # going back to the first bytes makes that version current again, without reloading
+    mini_comtrade.write_bytes(original)
+    [back] = ingest(con, mini_comtrade)
+    assert back.status == "loaded" and back.rows_loaded == 0
+    assert con.execute(CURRENT_ROWS).fetchone()[0] == 12
 
 
 def test_gzip_and_utf8_bom_are_read(
@@ -163,13 +178,60 @@ def test_a_refused_file_does_not_stop_the_good_ones(
     assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
 
 
-def test_a_ragged_row_refuses_the_whole_file_atomically(
+def test_unreadable_and_untypable_rows_are_quarantined_with_line_and_reason(
     con: duckdb.DuckDBPyConnection, mini_comtrade: Path
 ) -> None:
-    ingest(con, mini_comtrade)
-    mini_comtrade.write_text(mini_comtrade.read_text() + "C,A,2019,too,few,columns\n")
+    lines = mini_comtrade.read_text().splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    cells = next(csv.reader([lines[3]]))
+    negative = cells.copy()
+    negative[header.index("primaryValue")] = "-5"
+    unknown = cells.copy()
+    unknown[header.index("partnerCode")] = "999999"
+    text = [
+        *lines[:3],  # lines 1-3: header + 2 good rows
+        "C,A,2019,too,few,columns\n",  # line 4: ragged
+        to_csv(negative),  # line 5: negative value
+        *lines[4:6],  # lines 6-7: good
+        to_csv(unknown),  # line 8: unknown area code
+    ]
+    mini_comtrade.write_text("".join(text))
     [outcome] = ingest(con, mini_comtrade)
-    assert outcome.status == "refused"
-    assert "malformed CSV" in outcome.message and "previously loaded version" in outcome.message
-    # the earlier version of the file is still there, whole
-    assert con.execute("select count(*) from raw.comtrade_final").fetchone()[0] == 12
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined) == (
+        "loaded",
+        7,
+        4,
+        3,
+    )
+    quarantined = con.execute(
+        "select line_number, column_name, raw_value, reason from raw.quarantine order by line_number"
+    ).fetchall()
+    assert quarantined[0][0] == 4 and quarantined[0][3].startswith(
+        "unreadable line: MISSING COLUMNS"
+    )
+    assert quarantined[1] == (5, "primaryValue", "-5", "negative value")
+    assert quarantined[2] == (8, "partnerCode", "999999", "unknown Comtrade area code")
+    rows = con.execute("select _row_number from raw.comtrade_final order by 1").fetchall()
+    assert [r[0] for r in rows] == [1, 2, 5, 6]  # data row = file line - 1, around the gaps
+
+
+def to_csv(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
+
+
+def test_semicolon_crlf_and_utf16_files_load(
+    con: duckdb.DuckDBPyConnection, mini_comtrade: Path, tmp_path: Path
+) -> None:
+    rows = list(csv.reader(io.StringIO(mini_comtrade.read_text())))
+    semi = tmp_path / "semi.csv"
+    with semi.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, delimiter=";", lineterminator="\r\n").writerows(rows[:4])
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_text(to_csv(rows[0]) + to_csv(rows[5]) + to_csv(rows[6]), encoding="utf-16")
+    outcomes = ingest(con, semi, utf16)
+    assert [(o.status, o.rows_loaded) for o in outcomes] == [("loaded", 3), ("loaded", 2)]
+    formats = dict(con.execute("select path, detected_format from raw.file_registry").fetchall())
+    assert "semicolon-delimited" in formats[str(semi)] and "UTF-16" in formats[str(utf16)]
+    assert con.execute("select count(distinct cmdCode) from raw.comtrade_final").fetchone()[0] >= 1

@@ -15,6 +15,7 @@ EXPECTED_ASSETS = {
     "staging/stg_reference__country_codes": "staging",
     "staging/stg_reference__hs2022_products": "staging",
     "intermediate/int_comtrade__totals_deduplicated": "intermediate",
+    "intermediate/int_comtrade__revisions": "intermediate",
     "intermediate/int_mirror__flows_paired": "intermediate",
     "marts/fct_mirror_trade": "marts",
     "marts/dim_country": "marts",
@@ -31,6 +32,12 @@ def test_asset_keys_and_groups_are_as_documented() -> None:
         if graph.get(key).is_materializable
     }
     assert actual == EXPECTED_ASSETS
+    shared = {
+        key.to_user_string(): graph.get(key).group_name
+        for key in graph.get_all_asset_keys()
+        if not graph.get(key).is_materializable
+    }
+    assert shared == {"raw/file_registry": "ingest", "raw/quarantine": "ingest"}
 
 
 def test_the_gx_check_is_blocking_and_sits_on_the_mirror_mart() -> None:

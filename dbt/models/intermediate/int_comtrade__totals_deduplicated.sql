@@ -1,6 +1,6 @@
--- Comtrade declarations at the total level (no breakdown rows), HS6 only, one row per
--- key: when a later release re-delivers a key, the later release wins (ties: the later load,
--- then the later file name). `delivery_count` > 1 marks revised keys.
+-- Comtrade declarations at the total level (no breakdown rows), HS6 only, from current file
+-- versions, one row per key: when a later release re-delivers a key, the later release wins
+-- (ties: the later load, then the later file name). `delivery_count` > 1 marks revised keys.
 with
 
 declarations as (
@@ -9,6 +9,7 @@ declarations as (
     where
         not is_breakdown
         and aggr_level = 6
+        and is_current_file_version
 
 ),
 

@@ -1,10 +1,34 @@
--- One row per delivered Comtrade row: typed, renamed, with the breakdown flag.
--- Nothing is filtered here; deduplication of revisions happens in intermediate.
+-- One row per delivered Comtrade row, from every file version (current or superseded):
+-- typed, renamed, with the breakdown flag and whether its file version is current.
+-- Nothing is filtered here; revisions are resolved in intermediate.
 with
 
 source as (
 
     select * from {{ source('raw', 'comtrade_final') }}
+
+),
+
+file_versions as (
+
+    select
+        path,
+        sha256,
+        status
+    from {{ source('raw', 'file_registry') }}
+
+),
+
+versioned as (
+
+    select
+        source.*,
+        coalesce(file_versions.status = 'loaded', false) as is_current_file_version
+    from source
+    left join file_versions
+        on
+            source._source_file = file_versions.path
+            and source._file_sha256 = file_versions.sha256
 
 ),
 
@@ -55,9 +79,10 @@ renamed as (
         _file_sha256 as file_sha256,
         _file_release_date as file_release_date,
         _loaded_at as loaded_at,
-        _row_number as source_row_number
+        _row_number as source_row_number,
+        is_current_file_version
 
-    from source
+    from versioned
 
 ),
 

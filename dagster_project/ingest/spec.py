@@ -1,0 +1,58 @@
+"""What every source module provides to the shared ingest machinery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Counts of one file's load. Always: rows_read == rows_loaded + rows_quarantined."""
+
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    detected_format: str
+
+    def __post_init__(self) -> None:
+        if self.rows_read != self.rows_loaded + self.rows_quarantined:
+            raise AssertionError(
+                f"row accounting broken: read {self.rows_read} != loaded {self.rows_loaded} "
+                f"+ quarantined {self.rows_quarantined}"
+            )
+
+
+# (connection, path, *, sha256, loaded_at) -> LoadResult; raises FileRefusedError.
+FileLoader = Callable[..., LoadResult]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One landing source: its folder, file patterns, raw table(s) and loader."""
+
+    name: str  # landing sub-folder and registry `source`
+    raw_table: str  # schema-qualified; rows carry _source_file and _file_sha256
+    patterns: tuple[str, ...]
+    create_sql: tuple[str, ...]  # idempotent DDL for its raw table(s)
+    load_file: FileLoader
+    description: str
+
+    def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        for statement in self.create_sql:
+            con.execute(statement)
+
+
+def naive_utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def files_of(landing: Path, spec: SourceSpec) -> list[Path]:
+    from dagster_project.ingest.landing import scan
+
+    return scan(landing, spec.name, spec.patterns)
