@@ -33,6 +33,7 @@ Settings (flags win over the environment):
 Examples:
   mirror run                                  # the embedded sample into ./warehouse
   mirror run --home /srv/mirror --landing /data/customs
+  mirror ingest --landing /data/customs       # only load new files; see raw.file_registry
   mirror checks                               # what the reconciliation checks enforce
 """
 
@@ -65,14 +66,16 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
             mat = event.step_materialization_data.materialization
             key = mat.asset_key.to_user_string()
             meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-            if key == "raw/comtrade_final":
+            if "files_seen" in meta:
                 ingest.append(
-                    f"comtrade: {meta.get('files_loaded', 0)} files loaded, "
+                    f"{key.split('/')[-1]}: {meta.get('files_loaded', 0)} files loaded, "
                     f"{meta.get('files_unchanged', 0)} unchanged, "
                     f"{meta.get('files_refused', 0)} refused; "
-                    f"{meta.get('rows_loaded_this_run', 0)} rows loaded "
-                    f"({meta.get('dagster/row_count', '?')} in raw.comtrade_final)"
+                    f"{meta.get('rows_loaded_this_run', 0)} rows loaded, "
+                    f"{meta.get('rows_quarantined_this_run', 0)} quarantined "
+                    f"({meta.get('dagster/row_count', '?')} rows in {key.replace('/', '.')})"
                 )
+                ingest += [f"    {line}" for line in _problem_files(meta.get("files"))]
             built[key.split("/")[0]].append(key.split("/", 1)[-1])
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
@@ -86,8 +89,9 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
                 f"{event.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
             )
 
-    lines = [f"mirror run {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s", ""]
-    lines += ["Ingest:"] + [f"  {line}" for line in ingest or ["(no Comtrade ingest ran)"]]
+    verb = "run" if built.get("marts") or not result.success else "ingest"
+    lines = [f"mirror {verb} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s", ""]
+    lines += ["Ingest:"] + [f"  {line}" for line in ingest or ["(no ingest ran)"]]
     lines += ["", "Built:"]
     for schema in ("raw", "reference", "staging", "intermediate", "marts", "published"):
         if built.get(schema):
@@ -118,7 +122,30 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
     return lines
 
 
+def _problem_files(table: object) -> list[str]:
+    """Refused/duplicate files and files with quarantined rows, from the ingest metadata table."""
+    text = str(getattr(table, "md_str", table) or "")
+    problems = []
+    for row in text.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if len(cells) == 6 and (cells[1] in ("refused", "duplicate") or cells[4] not in ("0", "")):
+            problems.append(f"{cells[1]} {cells[0]}: {cells[5] or cells[4] + ' rows quarantined'}")
+    return problems
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from dagster_project.definitions import MIRROR_JOB_NAME
+
+    return _execute(args, MIRROR_JOB_NAME)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from dagster_project.definitions import INGEST_JOB_NAME
+
+    return _execute(args, INGEST_JOB_NAME)
+
+
+def _execute(args: argparse.Namespace, job_name: str) -> int:
     settings = Settings.from_env(args.home, args.landing)
     settings.home.mkdir(parents=True, exist_ok=True)
     for key, value in _QUIET_ENV.items():
@@ -128,10 +155,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from dagster import DagsterInstance
 
-    from dagster_project.definitions import MIRROR_JOB_NAME, build_definitions
+    from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
-    job = defs.resolve_job_def(MIRROR_JOB_NAME)
+    job = defs.resolve_job_def(job_name)
     log_level = "DEBUG" if args.verbose else "WARNING"
     print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
     log_path = settings.home / "logs" / "last_run.log"
@@ -167,6 +194,16 @@ def cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_location_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--home", help="working folder (overrides MIRROR_HOME; default ./warehouse)"
+    )
+    parser.add_argument(
+        "--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Dagster and dbt logs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirror", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,12 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
             "published then)."
         ),
     )
-    run.add_argument("--home", help="working folder (overrides MIRROR_HOME; default ./warehouse)")
-    run.add_argument(
-        "--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)"
-    )
-    run.add_argument("-v", "--verbose", action="store_true", help="show Dagster and dbt logs")
+    _add_location_flags(run)
     run.set_defaults(func=cmd_run)
+    ingest = sub.add_parser(
+        "ingest",
+        help="only load new or changed landing files into raw (no dbt, no checks, no publish)",
+        description=(
+            "Load every new or changed file of the landing zone into raw.* (the same step the "
+            "landing sensor launches), then print what happened to each file. Files already "
+            "loaded are skipped; bad rows go to raw.quarantine; unusable files are refused "
+            "with a reason in raw.file_registry."
+        ),
+    )
+    _add_location_flags(ingest)
+    ingest.set_defaults(func=cmd_ingest)
     checks = sub.add_parser(
         "checks", help="list the reconciliation checks, their expectations and waivers"
     )

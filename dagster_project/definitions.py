@@ -1,4 +1,4 @@
-"""The one Definitions of the mirror code location: assets, checks, resources, job.
+"""The one Definitions of the mirror code location: assets, checks, jobs, sensor, resources.
 
 Everything touching the warehouse runs in one process (in-process executor): DuckDB allows a
 single writer per file.
@@ -15,6 +15,7 @@ from dagster_project.ingest.assets import (
     raw_reference_tables,
     shared_ingest_tables,
 )
+from dagster_project.ingest.sensors import build_landing_sensor
 from dagster_project.publish.assets import PublishTarget, published_mirror_warehouse
 from dagster_project.quality.checks import build_gx_checks
 from dagster_project.resources import Warehouse
@@ -24,25 +25,41 @@ from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
 MIRROR_JOB_NAME = "mirror_build"
+INGEST_JOB_NAME = "mirror_ingest"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
-    mirror_job = dg.define_asset_job(
-        MIRROR_JOB_NAME,
-        selection=dg.AssetSelection.all(),
-        description="Ingest the landing zone, build the dbt models, run the checks, publish.",
-    )
+    ingest_assets = [build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES]
+    assets = [
+        raw_reference_tables,
+        *shared_ingest_tables,
+        *ingest_assets,
+        mirror_dbt_assets,
+        published_mirror_warehouse,
+    ]
+    materialisable = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
+    sensor_targets = [
+        (spec, sorted(dg.AssetSelection.assets(*ingest.keys).downstream().resolve(materialisable)))
+        for (spec, _), ingest in zip(LANDING_SOURCES, ingest_assets, strict=True)
+    ]
     return dg.Definitions(
-        assets=[
-            raw_reference_tables,
-            *shared_ingest_tables,
-            *(build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES),
-            mirror_dbt_assets,
-            published_mirror_warehouse,
-        ],
+        assets=assets,
         asset_checks=build_gx_checks(),
-        jobs=[mirror_job],
+        jobs=[
+            dg.define_asset_job(
+                MIRROR_JOB_NAME,
+                selection=dg.AssetSelection.all(),
+                description="Ingest the landing zone, build the dbt models, check, publish.",
+            ),
+            dg.define_asset_job(
+                INGEST_JOB_NAME,
+                selection=dg.AssetSelection.groups("ingest")
+                - dg.AssetSelection.assets(mirror_dbt_assets),  # the seeds wait for `run`
+                description="Only ingest new or changed landing files and reference tables.",
+            ),
+        ],
+        sensors=[build_landing_sensor(sensor_targets, MIRROR_JOB_NAME)],
         executor=dg.in_process_executor,
         resources={
             "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),

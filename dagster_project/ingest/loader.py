@@ -42,15 +42,24 @@ def ingest_files(
 
 def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) -> FileOutcome:
     now = naive_utc_now()
+    stat = path.stat()
+    size, modified = stat.st_size, stat.st_mtime_ns
+    untouched = registry.seen_unchanged(con, path, size, modified)
+    if untouched:
+        registry.touch(con, path, untouched[0], now)
+        return FileOutcome(path, spec.name, "unchanged", message=f"already {untouched[1]}")
     sha = sha256_of(path)
-    size = path.stat().st_size
     status = registry.version_status(con, path, sha)
     if status == "superseded":
         con.execute("BEGIN TRANSACTION")
         registry.reactivate(con, path, sha, now)
         con.execute("COMMIT")
         return FileOutcome(path, spec.name, "loaded", message="earlier version is current again")
-    if status is not None:
+    if status is not None:  # same bytes, touched file: remember the new mtime
+        con.execute(
+            f"UPDATE {registry.REGISTRY_TABLE} SET modified_ns = ? WHERE path = ? AND sha256 = ?",
+            [modified, str(path), sha],
+        )
         registry.touch(con, path, sha, now)
         return FileOutcome(path, spec.name, "unchanged", message=f"already {status}")
     twin = registry.loaded_elsewhere(con, path, sha)
@@ -58,7 +67,15 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
         outcome = FileOutcome(
             path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
         )
-        registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now)
+        registry.record(
+            con,
+            outcome,
+            sha256=sha,
+            size_bytes=size,
+            modified_ns=modified,
+            detected_format=None,
+            now=now,
+        )
         return outcome
     previous = registry.current_version(con, path)
     con.execute("BEGIN TRANSACTION")
@@ -75,6 +92,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
             outcome,
             sha256=sha,
             size_bytes=size,
+            modified_ns=modified,
             detected_format=result.detected_format,
             now=now,
         )
@@ -86,7 +104,15 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
         if previous:
             reason += "; the previously loaded version of this file stays current"
         outcome = FileOutcome(path, spec.name, "refused", message=reason)
-        registry.record(con, outcome, sha256=sha, size_bytes=size, detected_format=None, now=now)
+        registry.record(
+            con,
+            outcome,
+            sha256=sha,
+            size_bytes=size,
+            modified_ns=modified,
+            detected_format=None,
+            now=now,
+        )
         return outcome
     except BaseException:
         con.execute("ROLLBACK")

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS {REGISTRY_TABLE} (
     path              VARCHAR NOT NULL,
     sha256            VARCHAR NOT NULL,
     size_bytes        BIGINT NOT NULL,
+    modified_ns       BIGINT,
     source            VARCHAR NOT NULL,
     detected_format   VARCHAR,
     rows_read         BIGINT,
@@ -71,6 +72,20 @@ def version_status(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) -> s
     return row[0] if row else None
 
 
+def seen_unchanged(
+    con: duckdb.DuckDBPyConnection, path: Path, size_bytes: int, modified_ns: int
+) -> tuple[str, str] | None:
+    """(sha256, status) of the version last seen at ``path`` with this size and mtime: the
+    file has not been touched since, so it need not be read or hashed again."""
+    row = con.execute(
+        f"SELECT sha256, status FROM {REGISTRY_TABLE} "
+        "WHERE path = ? AND size_bytes = ? AND modified_ns = ? "
+        "AND status IN ('loaded', 'refused', 'duplicate') ORDER BY last_seen DESC LIMIT 1",
+        [str(path), size_bytes, modified_ns],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def current_version(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
     row = con.execute(
         f"SELECT sha256 FROM {REGISTRY_TABLE} WHERE path = ? AND status = 'loaded'", [str(path)]
@@ -119,21 +134,23 @@ def record(
     *,
     sha256: str,
     size_bytes: int,
+    modified_ns: int,
     detected_format: str | None,
     now: dt.datetime,
 ) -> None:
     """Insert or update the registry row of this file version."""
     con.execute(
         f"""
-        INSERT INTO {REGISTRY_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO {REGISTRY_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (path, sha256) DO UPDATE SET
-            size_bytes = excluded.size_bytes, source = excluded.source,
+            size_bytes = excluded.size_bytes, modified_ns = excluded.modified_ns,
+            source = excluded.source,
             detected_format = excluded.detected_format, rows_read = excluded.rows_read,
             rows_loaded = excluded.rows_loaded, rows_quarantined = excluded.rows_quarantined,
             status = excluded.status, message = excluded.message, last_seen = excluded.last_seen
         """,
         [
-            str(outcome.path), sha256, size_bytes, outcome.source, detected_format,
+            str(outcome.path), sha256, size_bytes, modified_ns, outcome.source, detected_format,
             outcome.rows_read, outcome.rows_loaded, outcome.rows_quarantined,
             outcome.status, outcome.message or None, now, now,
         ],

@@ -41,7 +41,7 @@ def test_run_succeeds_and_summarises(sample_run: MirrorRun) -> None:
     assert sample_run.returncode == 0, sample_run.stdout + sample_run.stderr
     out = sample_run.stdout
     assert "mirror run succeeded" in out
-    assert "comtrade: 27 files loaded, 0 unchanged, 0 refused" in out
+    assert "comtrade_final: 27 files loaded, 0 unchanged, 0 refused" in out
     assert "marts        dim_country, dim_product, fct_mirror_trade" in out
     assert "gx_fct_mirror_trade      PASSED (error)" in out
     assert "waived" in out
@@ -210,7 +210,7 @@ def test_a_second_run_changes_nothing(sample_run: MirrorRun) -> None:
         before = con.execute(checksum).fetchone()
     again = mirror_run(sample_run.home, sample_run.landing)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "comtrade: 0 files loaded, 27 unchanged, 0 refused; 0 rows loaded" in again.stdout
+    assert "comtrade_final: 0 files loaded, 27 unchanged, 0 refused; 0 rows loaded, 0 quarantined" in again.stdout
     with again.connect() as con:
         assert con.execute(checksum).fetchone() == before
 
