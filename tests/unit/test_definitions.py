@@ -8,6 +8,9 @@ from dagster_project.definitions import MIRROR_JOB_NAME, defs
 
 EXPECTED_ASSETS = {
     "raw/comtrade_final": "ingest",
+    "raw/comext_monthly": "ingest",
+    "raw/ref_ecb_eur_usd_monthly": "ingest",
+    "staging/stg_comext__monthly": "staging",
     "raw/ref_comtrade_country_codes": "ingest",
     "raw/ref_hs2022_products": "ingest",
     "reference/mirror_tolerances": "ingest",
