@@ -210,7 +210,10 @@ def test_a_second_run_changes_nothing(sample_run: MirrorRun) -> None:
         before = con.execute(checksum).fetchone()
     again = mirror_run(sample_run.home, sample_run.landing)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "comtrade_final: 0 files loaded, 27 unchanged, 0 refused; 0 rows loaded, 0 quarantined" in again.stdout
+    assert (
+        "comtrade_final: 0 files loaded, 27 unchanged, 0 refused; 0 rows loaded, 0 quarantined"
+        in again.stdout
+    )
     with again.connect() as con:
         assert con.execute(checksum).fetchone() == before
 
