@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
+from dagster_project.sources.comtrade_api import add_fetch_parser
 
 DESCRIPTION = """\
 mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
@@ -35,6 +36,7 @@ Examples:
   mirror run --home /srv/mirror --landing /data/customs
   mirror ingest --landing /data/customs       # only load new files; see raw.file_registry
   mirror checks                               # what the reconciliation checks enforce
+  mirror fetch comtrade --reporters KZ,IT --hs 2709 --years 2019-2024 --freq A --landing DIR
 """
 
 _QUIET_ENV = {
@@ -236,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checks", help="list the reconciliation checks, their expectations and waivers"
     )
     checks.set_defaults(func=cmd_checks)
+    add_fetch_parser(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from dagster_project.quality.checks import build_gx_checks
 from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES
+from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
@@ -60,6 +61,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
         ],
         sensors=[build_landing_sensor(sensor_targets, MIRROR_JOB_NAME)],
+        schedules=[comtrade_fetch_schedule],
         executor=dg.in_process_executor,
         resources={
             "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),

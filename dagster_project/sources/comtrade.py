@@ -1,21 +1,42 @@
 """UN Comtrade *final data*: how its files look and how they become ``raw.comtrade_final`` rows.
 
-Files are the CSV the Comtrade API / ``comtradeapicall`` deliver (47 columns, header row).
+Three shapes of the same 47 columns are ingested from ``landing/comtrade/``:
+
+* CSV as the Comtrade API / ``comtradeapicall`` / ``mirror fetch comtrade`` deliver it
+  (header row; ``*.csv``, ``*.csv.gz``);
+* Comtrade **bulk** final files as ``comtradeapicall.bulkDownloadFinalFile`` saves them:
+  gzip-compressed tab-separated text named
+  ``COMTRADE-FINAL-{type}{freq}{reporter:03}{period}{classification}[{publicationDate}].gz``
+  (``.txt`` when decompressed; ``COMBINED-COMTRADE-FINAL-...`` when combined). The
+  publication date in brackets is the release date. A bulk file without ``aggrLevel``
+  gets it from the length of ``cmdCode``;
+* saved **JSON API responses** (``*.json``, ``*.json.gz``): the ``data`` array of a
+  final-data response ``{"elementCount": .., "data": [{..47 fields..}], ...}``. Values are
+  kept as JSON text (``true``/``false``, numbers as written); anything that is not such a
+  response is refused with a one-line reason.
+
+All three land in the same temp table ``_incoming`` (VARCHAR columns + ``_row_number``) and
+go through the same ROW_RULES / ``split_and_insert``.
+
 Every column is stored as delivered (VARCHAR: codes keep their leading zeros, nothing is
 rounded); typing happens in dbt staging. Rows that cannot be typed are quarantined with the
-reason. A release date in the file name (``..._released-2025-09-30.csv``) orders revisions:
+reason. A release date in the file name (``..._released-2025-09-30.csv`` or a bulk file's
+``[2025-09-30]``) orders revisions:
 for the same key the later release wins.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.ingest import quarantine as q
+from dagster_project.ingest.quarantine import quote_ident
+from dagster_project.ingest.registry import FileRefusedError
 from dagster_project.ingest.spec import LoadResult, SourceSpec
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
@@ -43,7 +64,17 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "primaryValue",
 )  # fmt: skip
 
-FILE_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz")
+# Bulk files may lack aggrLevel (it is derived from cmdCode then).
+BULK_REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in REQUIRED_COLUMNS if c != "aggrLevel")
+
+BULK_PATTERNS: tuple[str, ...] = (
+    "COMTRADE-FINAL-*.gz",
+    "COMTRADE-FINAL-*.txt",
+    "COMBINED-COMTRADE-FINAL-*.gz",
+    "COMBINED-COMTRADE-FINAL-*.txt",
+)
+JSON_PATTERNS: tuple[str, ...] = ("*.json", "*.json.gz")
+FILE_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz", *BULK_PATTERNS, *JSON_PATTERNS)
 
 METADATA_COLUMNS: dict[str, str] = {
     "_source_file": "VARCHAR NOT NULL",
@@ -98,6 +129,10 @@ ROW_RULES: tuple[q.Rule, ...] = (
 )  # fmt: skip
 
 _RELEASE_RE = re.compile(r"released-(\d{4}-\d{2}-\d{2})")
+# comtradeapicall's bulk names: COMTRADE-FINAL-CA3982023H6[2024-07-02].gz
+_BULK_NAME_RE = re.compile(r"^(?:COMBINED-)?COMTRADE-FINAL-.*\.(?:gz|txt)$")
+_BULK_RELEASE_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2})\]")
+_NO_PUBLICATION_DATE = dt.date(1900, 1, 1)  # comtradeapicall's stand-in for "none"
 
 
 def create_table_sql() -> str:
@@ -108,14 +143,113 @@ def create_table_sql() -> str:
 
 
 def release_date_from_name(path: Path) -> dt.date | None:
-    """The ``released-YYYY-MM-DD`` stamp in a file name, if any (invalid dates are ignored)."""
-    match = _RELEASE_RE.search(path.name)
+    """The ``released-YYYY-MM-DD`` stamp (or a bulk file's ``[YYYY-MM-DD]``) in a file name.
+
+    Invalid dates and comtradeapicall's ``[1900-01-01]`` placeholder give None.
+    """
+    match = _RELEASE_RE.search(path.name) or _BULK_RELEASE_RE.search(path.name)
     if not match:
         return None
     try:
-        return dt.date.fromisoformat(match.group(1))
+        date = dt.date.fromisoformat(match.group(1))
     except ValueError:
         return None
+    return None if date == _NO_PUBLICATION_DATE else date
+
+
+def file_kind(path: Path) -> str:
+    """'bulk', 'json' or 'csv': which reader a landing file needs (by its name)."""
+    name = path.name
+    if _BULK_NAME_RE.match(name):
+        return "bulk"
+    if name.lower().endswith((".json", ".json.gz")):
+        return "json"
+    return "csv"
+
+
+def stage_json_response(
+    con: duckdb.DuckDBPyConnection, path: Path, *, max_bytes: int | None = None
+) -> int:
+    """Read a saved Comtrade final-data JSON response into temp table ``_incoming``.
+
+    Every known column becomes VARCHAR (JSON text as delivered; absent keys NULL) plus
+    ``_row_number`` (1 = the first element of ``data``). Raises FileRefusedError (one line)
+    for anything that is not a final-data response. Returns the number of rows staged.
+    """
+    limit = max_bytes or max(path.stat().st_size * 2, 16 * 1024 * 1024)
+    try:
+        docs = con.execute(
+            "SELECT json_type(json) AS t, json_type(json, '$.data') AS dt, "
+            "json_array_length(json, '$.data') AS n, "
+            "json_extract_string(json, '$.error') AS err, "
+            "json_extract_string(json, '$.statusCode') AS status "
+            "FROM read_json_objects(?, format = 'unstructured', "
+            f"maximum_object_size = {int(limit)})",
+            [str(path)],
+        ).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileRefusedError(f"not a Comtrade JSON response: unreadable JSON ({first})") from exc
+    if len(docs) != 1 or docs[0][0] != "OBJECT":
+        raise FileRefusedError(
+            "not a Comtrade JSON response: expected one JSON object with a `data` array"
+        )
+    _type, data_type, _n, error, status = docs[0]
+    if data_type != "ARRAY":
+        detail = f" (statusCode {status}: {error})" if error else ""
+        raise FileRefusedError(f"not a Comtrade JSON response: no `data` array{detail}")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _json_records AS
+        SELECT unnest(json_extract(json, '$.data[*]')) AS rec,
+               unnest(range(1, json_array_length(json, '$.data')::BIGINT + 1)) AS _row_number
+        FROM read_json_objects(?, format = 'unstructured', maximum_object_size = {int(limit)})
+        """,
+        [str(path)],
+    )
+    not_objects = con.execute(
+        "SELECT count(*) FROM _json_records WHERE json_type(rec) <> 'OBJECT'"
+    ).fetchone()[0]
+    if not_objects:
+        raise FileRefusedError(
+            f"not a Comtrade JSON response: {not_objects} element(s) of `data` are not objects"
+        )
+    keys = {
+        r[0]
+        for r in con.execute("SELECT DISTINCT unnest(json_keys(rec)) FROM _json_records").fetchall()
+    }
+    rows = con.execute("SELECT count(*) FROM _json_records").fetchone()[0]
+    missing = [c for c in REQUIRED_COLUMNS if c not in keys]
+    if rows and missing:
+        raise FileRefusedError(
+            f"not Comtrade final data: `data` records lack field(s) {', '.join(missing)}"
+        )
+    # Column names come from the COLUMNS allow-list, never from the file.
+    select = ", ".join(
+        f"json_extract_string(rec, {_json_path(c)}) AS {quote_ident(c)}" for c in COLUMNS
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {INCOMING} AS "
+        f"SELECT {select}, _row_number FROM _json_records ORDER BY _row_number"
+    )
+    con.execute("DROP TABLE _json_records")
+    return rows
+
+
+def _json_path(column: str) -> str:
+    """SQL literal of the JSON path of an allow-listed column name."""
+    return "'" + json.dumps("$." + column)[1:-1].replace("'", "''") + "'"
+
+
+def _derive_missing_aggr_level(con: duckdb.DuckDBPyConnection, header: tuple[str, ...]) -> None:
+    """Bulk files without ``aggrLevel``: the HS level is the length of ``cmdCode``."""
+    if "aggrLevel" in header:
+        return
+    con.execute(
+        f"UPDATE {INCOMING} SET \"aggrLevel\" = CASE WHEN \"cmdCode\" = 'TOTAL' THEN '0' "
+        "WHEN regexp_full_match(\"cmdCode\", '[0-9]{5}') THEN '6' "
+        'ELSE cast(length("cmdCode") AS VARCHAR) END WHERE "cmdCode" IS NOT NULL'
+    )
 
 
 def load_file(
@@ -134,10 +268,24 @@ def load_file(
         raise RuntimeError(
             f"{COUNTRY_CODES_TABLE} is missing: load the reference tables before Comtrade files"
         )
-    staged = stage_delimited(
-        con, path, known_columns=COLUMNS, required_columns=REQUIRED_COLUMNS,
-        source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
-    )  # fmt: skip
+    kind = file_kind(path)
+    rows_rejected = 0
+    if kind == "json":
+        stage_json_response(con, path)
+        detected = "comtrade final data (JSON API response)"
+        line_offset = 0  # a JSON record has no header line: report its position in `data`
+    else:
+        staged = stage_delimited(
+            con, path, known_columns=COLUMNS,
+            required_columns=BULK_REQUIRED_COLUMNS if kind == "bulk" else REQUIRED_COLUMNS,
+            source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
+        )  # fmt: skip
+        if kind == "bulk":
+            _derive_missing_aggr_level(con, staged.header)
+        rows_rejected = staged.rows_rejected
+        prefix = "comtrade bulk final file" if kind == "bulk" else "comtrade final data"
+        detected = f"{prefix} ({staged.describe()})"
+        line_offset = 1
     result = q.split_and_insert(
         con,
         staged=INCOMING,
@@ -148,13 +296,14 @@ def load_file(
         path=path,
         sha256=sha256,
         loaded_at=loaded_at,
-        detected_format=f"comtrade final data ({staged.describe()})",
+        detected_format=detected,
         extra_values={"_file_release_date": release_date_from_name(path)},
+        line_offset=line_offset,
     )
     return LoadResult(
-        rows_read=result.rows_read + staged.rows_rejected,
+        rows_read=result.rows_read + rows_rejected,
         rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined + staged.rows_rejected,
+        rows_quarantined=result.rows_quarantined + rows_rejected,
         detected_format=result.detected_format,
     )
 
@@ -165,5 +314,5 @@ SPEC = SourceSpec(
     patterns=FILE_PATTERNS,
     create_sql=(create_table_sql(),),
     load_file=load_file,
-    description="UN Comtrade final data (API CSV, 47 columns)",
+    description="UN Comtrade final data (API CSV, bulk .gz, saved JSON responses; 47 columns)",
 )

@@ -11,6 +11,7 @@ EXPECTED_ASSETS = {
     "raw/comext_monthly": "ingest",
     "raw/ref_ecb_eur_usd_monthly": "ingest",
     "staging/stg_comext__monthly": "staging",
+    "staging/stg_comtrade__consignment": "staging",
     "raw/eurostat_nrg_ti_coifpm": "ingest",
     "raw/coir_crude_imports": "ingest",
     "reference/coir_country_names": "ingest",
