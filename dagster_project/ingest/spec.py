@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
+
+# Load metadata every raw table carries after its delivered columns.
+LOAD_METADATA_COLUMNS: dict[str, str] = {
+    "_source_file": "VARCHAR NOT NULL",
+    "_file_sha256": "VARCHAR NOT NULL",
+    "_loaded_at": "TIMESTAMP NOT NULL",
+    "_row_number": "BIGINT NOT NULL",
+}
+
+
+def raw_table_ddl(
+    table: str, delivered: Sequence[str], extra: Mapping[str, str] | None = None
+) -> str:
+    """``CREATE TABLE IF NOT EXISTS``: delivered columns as VARCHAR (as the file has them),
+    then the load metadata, then source-specific ``extra`` columns with their types."""
+    from dagster_project.ingest.quarantine import quote_ident
+
+    cols = [f"{quote_ident(c)} VARCHAR" for c in delivered]
+    cols += [f"{name} {type_}" for name, type_ in {**LOAD_METADATA_COLUMNS, **(extra or {})}.items()]
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,14 @@ class LoadResult:
                 f"row accounting broken: read {self.rows_read} != loaded {self.rows_loaded} "
                 f"+ quarantined {self.rows_quarantined}"
             )
+
+    def plus_rejected(self, rejected: int) -> LoadResult:
+        """Add lines the reader could not parse (already in raw.quarantine) to the counts."""
+        return replace(
+            self,
+            rows_read=self.rows_read + rejected,
+            rows_quarantined=self.rows_quarantined + rejected,
+        )
 
 
 # (connection, path, *, sha256, loaded_at) -> LoadResult; raises FileRefusedError.

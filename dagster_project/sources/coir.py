@@ -37,7 +37,7 @@ import duckdb
 
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec
+from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "coir"
@@ -73,13 +73,6 @@ LAYOUT_COLUMNS: dict[str, str] = {
     "_reporter_filled": "BOOLEAN",  # reporting country forward-filled from its block
 }
 STAGED_COLUMNS: tuple[str, ...] = (*COLUMNS, *LAYOUT_COLUMNS)
-
-METADATA_COLUMNS: dict[str, str] = {
-    "_source_file": "VARCHAR NOT NULL",
-    "_file_sha256": "VARCHAR NOT NULL",
-    "_loaded_at": "TIMESTAMP NOT NULL",
-    "_row_number": "BIGINT NOT NULL",
-}
 
 FILE_PATTERNS: tuple[str, ...] = ("*.xlsx", "*.xls", "*.csv", "*.csv.gz")
 
@@ -123,10 +116,7 @@ ROW_RULES: tuple[q.Rule, ...] = (
 
 
 def create_table_sql() -> str:
-    cols = [f"{q.quote_ident(c)} VARCHAR" for c in COLUMNS]
-    cols += [f"{name} {type_}" for name, type_ in LAYOUT_COLUMNS.items()]
-    cols += [f"{name} {type_}" for name, type_ in METADATA_COLUMNS.items()]
-    return f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (\n  " + ",\n  ".join(cols) + "\n)"
+    return raw_table_ddl(RAW_TABLE, COLUMNS, LAYOUT_COLUMNS)
 
 
 # Reading the workbooks -------------------------------------------------------------------------
@@ -365,12 +355,7 @@ def load_file(
         detected_format=detected,
         line_offset=line_offset,
     )
-    return LoadResult(
-        rows_read=result.rows_read + rejected,
-        rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined + rejected,
-        detected_format=result.detected_format,
-    )
+    return result.plus_rejected(rejected)
 
 
 SPEC = SourceSpec(

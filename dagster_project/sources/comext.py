@@ -27,7 +27,7 @@ import duckdb
 
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec
+from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "comext"
@@ -53,13 +53,7 @@ COLUMNS: tuple[str, ...] = (
     *(c for c in PRODUCTS18_COLUMNS if c not in DAT19_COLUMNS),
 )
 
-METADATA_COLUMNS: dict[str, str] = {
-    "_source_file": "VARCHAR NOT NULL",
-    "_file_sha256": "VARCHAR NOT NULL",
-    "_loaded_at": "TIMESTAMP NOT NULL",
-    "_row_number": "BIGINT NOT NULL",
-    "_layout": "VARCHAR NOT NULL",
-}
+EXTRA_COLUMNS: dict[str, str] = {"_layout": "VARCHAR NOT NULL"}
 
 FILE_PATTERNS: tuple[str, ...] = ("*.dat", "*.dat.gz", "*.csv", "*.csv.gz")
 
@@ -168,9 +162,7 @@ LAYOUTS: tuple[Layout, ...] = (DAT19, PRODUCTS18)
 
 def create_table_sql() -> str:
     """DDL of ``raw.comext_monthly``: both layouts' columns as VARCHAR plus load metadata."""
-    cols = [f'"{c}" VARCHAR' for c in COLUMNS]
-    cols += [f"{name} {type_}" for name, type_ in METADATA_COLUMNS.items()]
-    return f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (\n  " + ",\n  ".join(cols) + "\n)"
+    return raw_table_ddl(RAW_TABLE, COLUMNS, EXTRA_COLUMNS)
 
 
 def detect_layout(header: tuple[str, ...] | list[str]) -> Layout:
@@ -213,12 +205,7 @@ def load_file(
         detected_format=f"comext {layout.name} ({staged.describe()})",
         extra_values={"_layout": layout.name},
     )
-    return LoadResult(
-        rows_read=result.rows_read + staged.rows_rejected,
-        rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined + staged.rows_rejected,
-        detected_format=result.detected_format,
-    )
+    return result.plus_rejected(staged.rows_rejected)
 
 
 SPEC = SourceSpec(

@@ -37,7 +37,7 @@ import duckdb
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.quarantine import quote_ident
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec
+from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "comtrade"
@@ -76,13 +76,7 @@ BULK_PATTERNS: tuple[str, ...] = (
 JSON_PATTERNS: tuple[str, ...] = ("*.json", "*.json.gz")
 FILE_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz", *BULK_PATTERNS, *JSON_PATTERNS)
 
-METADATA_COLUMNS: dict[str, str] = {
-    "_source_file": "VARCHAR NOT NULL",
-    "_file_sha256": "VARCHAR NOT NULL",
-    "_loaded_at": "TIMESTAMP NOT NULL",
-    "_row_number": "BIGINT NOT NULL",
-    "_file_release_date": "DATE",
-}
+EXTRA_COLUMNS: dict[str, str] = {"_file_release_date": "DATE"}
 
 _KNOWN_AREA = (
     "try_cast({c} as integer) not in "
@@ -137,9 +131,7 @@ _NO_PUBLICATION_DATE = dt.date(1900, 1, 1)  # comtradeapicall's stand-in for "no
 
 def create_table_sql() -> str:
     """DDL of ``raw.comtrade_final``: delivered columns as VARCHAR plus load metadata."""
-    cols = [f'"{c}" VARCHAR' for c in COLUMNS]
-    cols += [f"{name} {type_}" for name, type_ in METADATA_COLUMNS.items()]
-    return f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (\n  " + ",\n  ".join(cols) + "\n)"
+    return raw_table_ddl(RAW_TABLE, COLUMNS, EXTRA_COLUMNS)
 
 
 def release_date_from_name(path: Path) -> dt.date | None:
@@ -300,12 +292,7 @@ def load_file(
         extra_values={"_file_release_date": release_date_from_name(path)},
         line_offset=line_offset,
     )
-    return LoadResult(
-        rows_read=result.rows_read + rows_rejected,
-        rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined + rows_rejected,
-        detected_format=result.detected_format,
-    )
+    return result.plus_rejected(rows_rejected)
 
 
 SPEC = SourceSpec(

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest import quarantine as q
-from dagster_project.ingest.spec import LoadResult, SourceSpec
+from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "eurostat"
@@ -41,13 +41,6 @@ FILE_PATTERNS: tuple[str, ...] = (
     "*NRG_TI_COIFPM*.csv",
     "*NRG_TI_COIFPM*.csv.gz",
 )
-
-METADATA_COLUMNS: dict[str, str] = {
-    "_source_file": "VARCHAR NOT NULL",
-    "_file_sha256": "VARCHAR NOT NULL",
-    "_loaded_at": "TIMESTAMP NOT NULL",
-    "_row_number": "BIGINT NOT NULL",
-}
 
 _CONFIDENTIAL = "coalesce(contains(lower(\"OBS_FLAG\"), 'c'), false)"
 
@@ -75,9 +68,7 @@ ROW_RULES: tuple[q.Rule, ...] = (
 
 
 def create_table_sql() -> str:
-    cols = [f"{q.quote_ident(c)} VARCHAR" for c in COLUMNS]
-    cols += [f"{name} {type_}" for name, type_ in METADATA_COLUMNS.items()]
-    return f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (\n  " + ",\n  ".join(cols) + "\n)"
+    return raw_table_ddl(RAW_TABLE, COLUMNS)
 
 
 def load_file(
@@ -101,12 +92,7 @@ def load_file(
         loaded_at=loaded_at,
         detected_format=f"eurostat sdmx-csv nrg_ti_coifpm ({staged.describe()})",
     )
-    return LoadResult(
-        rows_read=result.rows_read + staged.rows_rejected,
-        rows_loaded=result.rows_loaded,
-        rows_quarantined=result.rows_quarantined + staged.rows_rejected,
-        detected_format=result.detected_format,
-    )
+    return result.plus_rejected(staged.rows_rejected)
 
 
 SPEC = SourceSpec(

@@ -5,17 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('comext', 'comext_monthly') }}
-
-),
-
-file_versions as (
-
-    select
-        path,
-        sha256,
-        status
-    from {{ source('raw', 'file_registry') }}
+    {{ with_file_version(source('comext', 'comext_monthly')) }}
 
 ),
 
@@ -45,19 +35,6 @@ rates_by_period as (
     from ecb_monthly
     group by year(month)
     having count(*) = 12
-
-),
-
-versioned as (
-
-    select
-        source.*,
-        coalesce(file_versions.status = 'loaded', false) as is_current_file_version
-    from source
-    left join file_versions
-        on
-            source._source_file = file_versions.path
-            and source._file_sha256 = file_versions.sha256
 
 ),
 
@@ -115,7 +92,7 @@ renamed as (
         _row_number as source_row_number,
         is_current_file_version
 
-    from versioned
+    from source
 
 ),
 

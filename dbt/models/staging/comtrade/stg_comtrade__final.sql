@@ -5,30 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'comtrade_final') }}
-
-),
-
-file_versions as (
-
-    select
-        path,
-        sha256,
-        status
-    from {{ source('raw', 'file_registry') }}
-
-),
-
-versioned as (
-
-    select
-        source.*,
-        coalesce(file_versions.status = 'loaded', false) as is_current_file_version
-    from source
-    left join file_versions
-        on
-            source._source_file = file_versions.path
-            and source._file_sha256 = file_versions.sha256
+    {{ with_file_version(source('raw', 'comtrade_final')) }}
 
 ),
 
@@ -82,7 +59,7 @@ renamed as (
         _row_number as source_row_number,
         is_current_file_version
 
-    from versioned
+    from source
 
 ),
 

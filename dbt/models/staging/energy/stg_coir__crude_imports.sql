@@ -7,17 +7,7 @@ with
 
 source as (
 
-    select * from {{ source('energy', 'coir_crude_imports') }}
-
-),
-
-file_versions as (
-
-    select
-        path,
-        sha256,
-        status
-    from {{ source('raw', 'file_registry') }}
+    {{ with_file_version(source('energy', 'coir_crude_imports')) }}
 
 ),
 
@@ -28,19 +18,6 @@ country_names as (
         iso2,
         area_type
     from {{ ref('coir_country_names') }}
-
-),
-
-versioned as (
-
-    select
-        source.*,
-        coalesce(file_versions.status = 'loaded', false) as is_current_file_version
-    from source
-    left join file_versions
-        on
-            source._source_file = file_versions.path
-            and source._file_sha256 = file_versions.sha256
 
 ),
 
@@ -86,7 +63,7 @@ renamed as (
         _row_number as source_row_number,
         is_current_file_version
 
-    from versioned
+    from source
 
 ),
 

@@ -8,30 +8,7 @@ with
 
 source as (
 
-    select * from {{ source('energy', 'eurostat_nrg_ti_coifpm') }}
-
-),
-
-file_versions as (
-
-    select
-        path,
-        sha256,
-        status
-    from {{ source('raw', 'file_registry') }}
-
-),
-
-versioned as (
-
-    select
-        source.*,
-        coalesce(file_versions.status = 'loaded', false) as is_current_file_version
-    from source
-    left join file_versions
-        on
-            source._source_file = file_versions.path
-            and source._file_sha256 = file_versions.sha256
+    {{ with_file_version(source('energy', 'eurostat_nrg_ti_coifpm')) }}
 
 ),
 
@@ -53,7 +30,7 @@ renamed as (
         _loaded_at as loaded_at,
         _row_number as source_row_number,
         is_current_file_version
-    from versioned
+    from source
 
 ),
 
