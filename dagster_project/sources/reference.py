@@ -30,6 +30,17 @@ REFERENCE_TABLES: tuple[ReferenceTable, ...] = (
         "hs/comtrade_hs2022_products.csv",
         "UN Comtrade HS 2022 (H6) nomenclature: chapters, headings and HS6 leaves",
     ),
+    ReferenceTable(
+        "ref_hs_correlations",
+        "hs/hs_consolidated_correlations.csv",
+        "UNSD HS version correlations, every revision pair 1992 -> 2022 (codes lost their "
+        "leading zeros in this file)",
+    ),
+    ReferenceTable(
+        "ref_cepii_geodist",
+        "geo/cepii_geodist_pairs.csv",
+        "CEPII GeoDist bilateral distances and contiguity by ISO-3 pair (gravity variables)",
+    ),
 )
 
 

@@ -19,6 +19,8 @@ EXPECTED_ASSETS = {
     "staging/stg_coir__crude_imports": "staging",
     "raw/ref_comtrade_country_codes": "ingest",
     "raw/ref_hs2022_products": "ingest",
+    "raw/ref_hs_correlations": "ingest",
+    "raw/ref_cepii_geodist": "ingest",
     "reference/mirror_tolerances": "ingest",
     "staging/stg_comtrade__final": "staging",
     "staging/stg_reference__country_codes": "staging",
