@@ -93,6 +93,17 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
                   and is_volume_confidential and volume_thousand_bbl is null)
                 as eurostat_cz_kz_confidential_null,
               (select count(*) from staging.stg_comext__monthly) as comext_rows,
+              (select customs_volume_thousand_bbl from marts.fct_crude_import_controls
+                where freq = 'A' and period = '2019' and importer_iso3 = 'AUT'
+                  and origin_iso3 = 'KAZ') as control_at_kz_2019_customs_kbbl,
+              (select register_volume_thousand_bbl from marts.fct_crude_import_controls
+                where freq = 'A' and period = '2019' and importer_iso3 = 'AUT'
+                  and origin_iso3 = 'KAZ') as control_at_kz_2019_register_kbbl,
+              (select count(*) from marts.fct_mirror_trade where status = 'breach')
+                as breaches,
+              (select string_agg(distinct status, ',' order by status) from marts.fct_mirror_trade
+                where exporter_iso3 = 'KAZ' and hs6 = '270900'
+                  and importer_iso3 in ('ITA', 'AUT', 'DEU', 'CZE')) as tal_statuses,
               (select count(*) from staging.stg_comext__monthly where value_usd is not null)
                 as comext_rows_in_usd
             """,
@@ -208,6 +219,16 @@ def test_staging_agrees_with_hand_computed_register_totals(real: Snapshot) -> No
     assert oracle["eurostat_cz_kz_rows"] > 0
     assert oracle["eurostat_cz_kz_confidential_null"] == oracle["eurostat_cz_kz_rows"]  # never zero
     assert oracle["comext_rows"] > 0 and oracle["comext_rows_in_usd"] > 0
+
+
+def test_with_the_registers_the_corridor_and_controls_hold(real: Snapshot) -> None:
+    oracle = real.oracle
+    # the sample's Austrian crude volume was derived from COIR at 7.6 bbl/t: the control total
+    # in barrels, computed back from customs kilograms, meets the register's figure
+    assert oracle["control_at_kz_2019_register_kbbl"] == pytest.approx(26606.58, abs=0.01)
+    assert oracle["control_at_kz_2019_customs_kbbl"] == pytest.approx(26606.58, rel=1e-6)
+    assert oracle["tal_statuses"] == "explained_transit"
+    assert oracle["breaches"] == 0
 
 
 def test_dropping_the_same_files_again_changes_nothing(real: Snapshot) -> None:

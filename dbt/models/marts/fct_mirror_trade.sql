@@ -1,10 +1,12 @@
--- The mirror table: one row per freq × period × exporter × importer × HS6, exporter's FOB
--- declaration against the importer's CIF declaration brought to FOB, the gap and a status.
+-- The mirror table: one row per freq × period × exporter × importer × HS6 (HS 2022). The
+-- exporter's FOB declaration against the importer's CIF declaration brought to FOB, the gap,
+-- and what explains it: CIF/FOB margin, a transit corridor (declared partner vs attributed
+-- importer), shipping time across period ends; what nothing explains is a `breach`.
 with
 
-paired as (
+flows as (
 
-    select * from {{ ref('int_mirror__flows_paired') }}
+    select * from {{ ref('int_mirror__flows_fob') }}
 
 ),
 
@@ -14,19 +16,49 @@ tolerances as (
 
 ),
 
-adjusted as (
+windows as (
+
+    select * from {{ ref('int_mirror__timing_windows') }}
+
+),
+
+transit as (
+
+    select * from {{ ref('int_transit__allocation') }}
+
+),
+
+joined as (
 
     select
-        paired.*,
-        left(paired.hs6, 2) as hs_chapter,
-        'fixed_factor' as cif_fob_method,
-        cast({{ var('cif_fob_factor') }} as double) as cif_fob_factor,
-        paired.import_value_usd / cast({{ var('cif_fob_factor') }} as double)
-            as import_value_fob_usd,
-        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }})
-            as tolerance_pct
-    from paired
-    left join tolerances on left(paired.hs6, 2) = tolerances.hs_chapter
+        flows.*,
+        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }}) as tolerance_pct,
+        transit.corridor_id,
+        transit.route as corridor_route,
+        transit.declared_partner_iso3 as corridor_declared_partner_iso3,
+        transit.allocation_share as corridor_allocation_share,
+        transit.share_source as corridor_share_source,
+        transit.attributed_export_value_usd,
+        windows.window_export_value_usd,
+        windows.window_import_value_fob_usd,
+        windows.window_periods,
+        windows.window_gap_pct
+    from flows
+    left join tolerances on flows.hs_chapter = tolerances.hs_chapter
+    left join transit
+        on
+            flows.freq = transit.freq
+            and flows.period = transit.period
+            and flows.hs6 = transit.hs6
+            and flows.exporter_iso3 = transit.origin_iso3
+            and flows.importer_iso3 = transit.attributed_importer_iso3
+    left join windows
+        on
+            flows.freq = windows.freq
+            and flows.period = windows.period
+            and flows.exporter_iso3 = windows.exporter_iso3
+            and flows.importer_iso3 = windows.importer_iso3
+            and flows.hs6 = windows.hs6
 
 ),
 
@@ -35,9 +67,37 @@ gaps as (
     select
         *,
         import_value_fob_usd - export_value_usd as gap_usd,
-        100 * (import_value_fob_usd - export_value_usd)
-        / nullif(greatest(import_value_fob_usd, export_value_usd), 0) as gap_pct
-    from adjusted
+        {{ share_of_larger('import_value_fob_usd', 'export_value_usd') }} as gap_pct,
+        {{ share_of_larger('import_value_usd', 'export_value_usd') }} as gap_before_cif_fob_pct,
+        import_value_fob_usd - attributed_export_value_usd as transit_gap_usd,
+        {{ share_of_larger('import_value_fob_usd', 'attributed_export_value_usd') }}
+            as transit_gap_pct,
+        export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
+        import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
+        import_net_weight_kg / nullif(export_net_weight_kg, 0) as weight_ratio
+    from joined
+
+),
+
+classified as (
+
+    select
+        *,
+        case
+            when not is_country_pair then 'unallocated'
+            when is_confidential then 'confidential'
+            when abs(gap_pct) <= tolerance_pct and abs(gap_before_cif_fob_pct) <= tolerance_pct
+                then 'ok'
+            when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'
+            when corridor_id is not null and abs(transit_gap_pct) <= tolerance_pct
+                then 'explained_transit'
+            when window_periods >= 2 and abs(window_gap_pct) <= tolerance_pct
+                then 'explained_timing'
+            when export_value_usd is null then 'import_only'
+            when import_value_usd is null then 'export_only'
+            else 'breach'
+        end as status
+    from gaps
 
 ),
 
@@ -55,31 +115,102 @@ final as (
         import_value_usd,
         import_value_fob_usd,
         cif_fob_method,
-        cif_fob_factor,
+        1 + cif_fob_margin as cif_fob_factor,
+        cif_fob_margin,
         export_net_weight_kg,
         import_net_weight_kg,
         gap_usd,
         gap_pct,
         tolerance_pct,
+        status,
+        case status
+            when 'explained_transit' then transit_gap_usd
+            when 'explained_timing'
+                then window_import_value_fob_usd - window_export_value_usd
+            when 'import_only' then null
+            when 'export_only' then null
+            when 'unallocated' then null
+            when 'confidential' then null
+            else gap_usd
+        end as residual_gap_usd,
+        case status
+            when 'explained_transit' then transit_gap_pct
+            when 'explained_timing' then window_gap_pct
+            when 'import_only' then null
+            when 'export_only' then null
+            when 'unallocated' then null
+            when 'confidential' then null
+            else gap_pct
+        end as residual_gap_pct,
         case
-            when not is_country_pair then 'unallocated'
-            when export_value_usd is null then 'import_only'
-            when import_value_usd is null then 'export_only'
-            when coalesce(abs(gap_pct), 0) <= tolerance_pct then 'ok'
-            else 'breach'
-        end as status,
-        case
-            when not is_country_pair
-                then 'partner is not a country (areas nes, group or similar): never a mirror counterpart'
-            when export_value_usd is null then 'only the importer declared this flow'
-            when import_value_usd is null then 'only the exporter declared this flow'
+            when status in ('ok', 'explained_cif_fob') then 'exact_period'
+            when status = 'explained_timing' then 'within_window'
+            when status = 'explained_transit' then 'transit_attributed'
+            else 'none'
+        end as match_kind,
+        case status
+            when 'ok'
+                then printf(
+                    'declarations agree: gap %.1f%% within tolerance %g%%', gap_pct, tolerance_pct
+                )
+            when 'explained_cif_fob'
+                then printf(
+                    'CIF/FOB margin explains the gap: %.1f%% before, %.1f%% after a %.2f%% margin (%s)',
+                    gap_before_cif_fob_pct, gap_pct, 100 * cif_fob_margin, cif_fob_method
+                )
+            when 'explained_transit'
+                then printf(
+                    'transit corridor %s (%s): %s declared the goods to %s; %.1f%% of them are '
+                    || 'attributed to %s, leaving a %.1f%% residual',
+                    corridor_id, corridor_route, exporter_iso3, corridor_declared_partner_iso3,
+                    100 * corridor_allocation_share, importer_iso3, transit_gap_pct
+                )
+            when 'explained_timing'
+                then printf(
+                    'timing: over %d periods around %s the declarations agree (%.1f%%) '
+                    || 'while this period differs by %s',
+                    window_periods, period, window_gap_pct,
+                    coalesce(printf('%.1f%%', gap_pct), 'a missing side')
+                )
+            when 'import_only' then 'only the importer declared this flow'
+            when 'export_only' then 'only the exporter declared this flow'
+            when 'unallocated'
+                then
+                    'partner is not a country (areas nes, group or similar): never a mirror counterpart'
+            when 'confidential' then 'a side is a confidential declaration: not comparable'
             else printf(
-                'gap %.1f%% of the larger declaration vs tolerance %g%% (HS chapter %s, CIF/FOB %s %.2f)',
-                coalesce(gap_pct, 0), tolerance_pct, hs_chapter, cif_fob_method, cif_fob_factor
+                'unexplained gap %.1f%% of the larger declaration vs tolerance %g%% (HS chapter %s)',
+                gap_pct, tolerance_pct, hs_chapter
             )
         end as status_reason,
+        corridor_id,
+        corridor_declared_partner_iso3,
+        corridor_allocation_share,
+        corridor_share_source,
+        attributed_export_value_usd,
+        window_export_value_usd,
+        window_import_value_fob_usd,
+        window_gap_pct,
+        export_unit_value_usd_per_kg,
+        import_unit_value_usd_per_kg,
+        weight_ratio,
+        case
+            when weight_ratio is null then 'no_weight_to_compare'
+            when
+                weight_ratio between 900 and 1111
+                or weight_ratio between 0.0009 and 0.00111
+                then 'likely_unit_error_x1000'
+            when
+                import_unit_value_usd_per_kg / nullif(export_unit_value_usd_per_kg, 0)
+                not between 1.0 / {{ var('unit_value_outlier_ratio') }}
+                and {{ var('unit_value_outlier_ratio') }}
+                then 'unit_value_outlier'
+            else 'consistent'
+        end as quantity_flag,
+        export_source,
+        import_source,
         is_revised
-    from gaps
+    from classified
 
 )
 

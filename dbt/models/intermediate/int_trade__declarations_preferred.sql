@@ -1,0 +1,62 @@
+-- One declaration per freq × period × reporter × partner × flow × HS6 (HS 2022): the
+-- delivered codes that concord to the same HS 2022 code are added up, and when several
+-- sources carry the same declaration the first in var `declaration_source_priority` wins.
+with
+
+declarations as (
+
+    select * from {{ ref('int_trade__declarations') }}
+
+),
+
+per_source as (
+
+    select
+        source,
+        freq,
+        period,
+        min(period_start) as period_start,
+        reporter_iso3,
+        partner_iso3,
+        min(partner_area_type) as partner_area_type,
+        flow_code,
+        min(partner_role) as partner_role,
+        hs6,
+        sum(value_usd) as value_usd,
+        sum(net_weight_kg) as net_weight_kg,
+        bool_or(is_concordance_split) as is_concordance_split,
+        bool_or(is_outside_concordance) as is_outside_concordance,
+        bool_or(is_confidential) as is_confidential,
+        max(delivery_count) as delivery_count,
+        count(*) as delivered_codes
+    from declarations
+    group by source, freq, period, reporter_iso3, partner_iso3, flow_code, hs6
+
+),
+
+ranked as (
+
+    select
+        *,
+        list_position(
+            {{ var('declaration_source_priority') }}, source
+        ) as source_rank,
+        count(*) over (
+            partition by freq, period, reporter_iso3, partner_iso3, flow_code, hs6
+        ) as sources_available
+    from per_source
+
+),
+
+final as (
+
+    select * exclude (source_rank)
+    from ranked
+    qualify row_number() over (
+        partition by freq, period, reporter_iso3, partner_iso3, flow_code, hs6
+        order by source_rank asc nulls last, source asc
+    ) = 1
+
+)
+
+select * from final
