@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dagster_project.report.cli import add_report_parser
 from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
 from dagster_project.sources.comtrade_api import add_fetch_parser
 
@@ -174,7 +175,13 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
+        # no daemon behind the CLI: apply the alert sensors' logic to this run now
+        from dagster_project.alerts.sensors import notify_run
+
+        alerts = notify_run(instance, result.run_id, settings.home)
     print("\n".join(_summarise(result, settings, time.monotonic() - started)))
+    sent = sum(decision in ("send", "resolve") for decision in alerts.values())
+    print(f"Alerts:      {sent} sent (audit trail: {settings.home / 'alerts.jsonl'})")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"Peak memory: {peak_mb:.0f} MB (this process), {child_mb:.0f} MB (largest child: dbt)")
@@ -239,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checks.set_defaults(func=cmd_checks)
     add_fetch_parser(sub)
+    add_report_parser(sub)
     return parser
 
 

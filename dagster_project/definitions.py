@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.alerts.sensors import build_alert_sensors
 from dagster_project.ingest.assets import (
     LandingZone,
     build_ingest_asset,
@@ -18,6 +19,7 @@ from dagster_project.ingest.assets import (
 from dagster_project.ingest.sensors import build_landing_sensor
 from dagster_project.publish.assets import PublishTarget, published_mirror_warehouse
 from dagster_project.quality.checks import build_gx_checks
+from dagster_project.report.assets import mirror_report
 from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES
@@ -38,6 +40,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *ingest_assets,
         mirror_dbt_assets,
         published_mirror_warehouse,
+        mirror_report,
     ]
     materialisable = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     sensor_targets = [
@@ -46,7 +49,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     ]
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_gx_checks(),
+        asset_checks=(gx_checks := build_gx_checks()),
         jobs=[
             dg.define_asset_job(
                 MIRROR_JOB_NAME,
@@ -60,7 +63,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 description="Only ingest new or changed landing files and reference tables.",
             ),
         ],
-        sensors=[build_landing_sensor(sensor_targets, MIRROR_JOB_NAME)],
+        sensors=[
+            build_landing_sensor(sensor_targets, MIRROR_JOB_NAME),
+            *build_alert_sensors(settings.home, [k for c in gx_checks for k in c.check_keys]),
+        ],
         schedules=[comtrade_fetch_schedule],
         executor=dg.in_process_executor,
         resources={

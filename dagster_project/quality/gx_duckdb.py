@@ -34,10 +34,12 @@ def install_duckdb_shim() -> None:
 
 
 @contextmanager
-def read_only_datasource(duckdb_path: Path, name: str = "warehouse") -> Iterator[Any]:
-    """An ephemeral GX context with one read-only SQL datasource on ``duckdb_path``.
+def gx_session(duckdb_path: Path, *, docs_dir: Path | None = None) -> Iterator[tuple[Any, Any]]:
+    """An ephemeral GX context and one read-only SQL datasource on ``duckdb_path``.
 
-    Both engines GX creates are disposed on exit, so the DuckDB file is free again.
+    With ``docs_dir``, the context has one Data Docs site there (``build_data_docs()`` writes
+    ``docs_dir/index.html``). Both engines GX creates are disposed on exit, so the DuckDB file
+    is free again.
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -45,13 +47,35 @@ def read_only_datasource(duckdb_path: Path, name: str = "warehouse") -> Iterator
     install_duckdb_shim()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        for name in list(ctx.get_site_names()):
+            ctx.delete_data_docs_site(name)
+        ctx.add_data_docs_site(
+            site_name="mirror",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     ds = ctx.data_sources.add_sql(
-        name=name,
+        name="warehouse",
         connection_string=f"duckdb:///{duckdb_path}",
         kwargs={"connect_args": {"read_only": True}},
     )
     try:
-        yield ds
+        yield ctx, ds
     finally:
         ds.get_execution_engine().engine.dispose()
         ds.get_engine().dispose()
+
+
+@contextmanager
+def read_only_datasource(duckdb_path: Path, name: str = "warehouse") -> Iterator[Any]:
+    """An ephemeral GX context with one read-only SQL datasource on ``duckdb_path``."""
+    with gx_session(duckdb_path) as (_, ds):
+        yield ds

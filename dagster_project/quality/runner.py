@@ -1,29 +1,46 @@
-"""Run one suite against the warehouse, in the database, and summarise the outcome."""
+"""Run suites against the warehouse, in the database, and summarise the outcome.
+
+One GX session validates every suite (one ``ValidationDefinition`` each) read-only on the
+DuckDB file; GX issues aggregate SQL. The offending rows shown in Dagster and in alerts (the
+worst N, with the previous period's gap) and a fingerprint of *all* offending keys are computed
+by DuckDB too: no fact table is pulled into Python. Data Docs are built into ``docs_dir``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster_project.quality.gx_duckdb import read_only_datasource
+from dagster_project.quality.gx_duckdb import gx_session
 from dagster_project.quality.suites import Suite, to_gx_expectation
 from dagster_project.resources import connect
 
-# Shown with every mirror-table result: the worst breaches, waived or not.
-_TOP_BREACHES_SQL = """
-select freq, period, exporter_iso3, importer_iso3, hs6,
-       round(export_value_usd, 2) as declared_export_usd,
-       round(import_value_fob_usd, 2) as mirror_import_fob_usd,
-       round(gap_usd, 2) as gap_usd, round(gap_pct, 2) as gap_pct,
-       {waived} as waived
-from {table}
-where status = 'breach'
-order by abs(gap_usd) desc nulls last, freq, period, exporter_iso3, importer_iso3, hs6
-limit ?
-"""
+_KEYS = ("freq", "period", "exporter_iso3", "importer_iso3", "hs6")
 _MIRROR_COLUMNS = {"status", "gap_usd", "gap_pct", "export_value_usd", "import_value_fob_usd"}
+CORRIDOR_COLUMN = "corridor_id"  # used by corridor rules once the mart has it (issue 4)
+
+# The worst offending fact rows of a query, with the same flow's gap one period earlier.
+_OFFENDERS_SQL = """
+select q.freq, q.period, q.exporter_iso3, q.importer_iso3, q.hs6,
+       round(q.export_value_usd, 2) as declared_export_usd,
+       round(q.import_value_fob_usd, 2) as mirror_import_fob_usd,
+       round(q.gap_usd, 2) as gap_usd, round(q.gap_pct, 2) as gap_pct,
+       {extra}
+       p.period as previous_period,
+       round(p.gap_usd, 2) as previous_gap_usd, round(p.gap_pct, 2) as previous_gap_pct
+from ({query}) as q
+left join {table} as p
+  on p.freq = q.freq and p.exporter_iso3 = q.exporter_iso3
+ and p.importer_iso3 = q.importer_iso3 and p.hs6 = q.hs6
+ and p.period_start = q.period_start - (case when q.freq = 'A' then interval 12 month
+                                             else interval 1 month end)
+order by abs(q.gap_usd) desc nulls last, q.freq, q.period, q.exporter_iso3, q.importer_iso3, q.hs6
+limit {limit}
+"""
 
 
 @dataclass(frozen=True)
@@ -34,14 +51,20 @@ class ExpectationOutcome:
     observed: Any
     unexpected_count: int | None
     error: str | None = None
+    severity: str = "error"
+    description: str | None = None
+    evaluated_count: int | None = None
+    offenders: tuple[dict[str, Any], ...] = ()
+    fingerprint: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "type": self.type,
+            "severity": self.severity,
             "success": self.success,
+            "evaluated": self.evaluated_count,
+            "failed": self.unexpected_count,
             "observed": self.observed,
-            "unexpected_count": self.unexpected_count,
             **({"error": self.error} if self.error else {}),
         }
 
@@ -56,6 +79,8 @@ class SuiteOutcome:
     waived_breaches: int = 0
     top_breaches: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     waiver_hits: dict[str, int] = field(default_factory=dict)  # active waiver id -> breach rows
+    docs_page: str | None = None  # Data Docs page of this validation (file path)
+    severity: str | None = None  # set on a per-severity view (see ``for_severity``)
 
     @property
     def success(self) -> bool:
@@ -65,10 +90,35 @@ class SuiteOutcome:
     def failed(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
 
+    @property
+    def check_name(self) -> str:
+        return self.suite.check_name(self.severity or self.suite.severity)
+
+    def for_severity(self, severity: str) -> SuiteOutcome:
+        """The expectations of one severity: what one Dagster check reports."""
+        return SuiteOutcome(
+            suite=self.suite,
+            evaluated_on=self.evaluated_on,
+            outcomes=tuple(o for o in self.outcomes if o.severity == severity),
+            row_count=self.row_count,
+            breaches=self.breaches,
+            waived_breaches=self.waived_breaches,
+            top_breaches=self.top_breaches,
+            waiver_hits=self.waiver_hits,
+            docs_page=self.docs_page,
+            severity=severity,
+        )
+
+    def fingerprint(self) -> str:
+        """Identifies *what* fails (expectations and their offending keys), not when."""
+        parts = sorted(f"{o.name}:{o.fingerprint}" for o in self.failed)
+        return hashlib.sha256(f"{self.check_name}|{'|'.join(parts)}".encode()).hexdigest()[:16]
+
     def one_line(self) -> str:
         state = "passed" if self.success else "FAILED"
+        severity = self.severity or self.suite.severity
         text = (
-            f"{self.suite.name} [{self.suite.severity}] {state}: "
+            f"{self.suite.name} [{severity}] {state}: "
             f"{len(self.outcomes) - len(self.failed)}/{len(self.outcomes)} expectations"
         )
         if self.breaches:
@@ -83,92 +133,287 @@ class SuiteOutcome:
                 + ")"
             )
         if self.failed:
-            text += "; failed: " + ", ".join(o.name for o in self.failed)
+            text += "; failed: " + ", ".join(
+                f"{o.name} ({o.unexpected_count if o.unexpected_count is not None else '?'})"
+                if o.unexpected_count
+                else o.name
+                for o in self.failed
+            )
         expired = self.suite.expired_waivers(self.evaluated_on)
         if expired:
             text += "; EXPIRED waivers: " + ", ".join(w.id for w in expired)
         return text
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, (int, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def _observed(result: Any) -> tuple[Any, int | None]:
     details = result.result or {}
     observed = details.get("observed_value")
     unexpected = details.get("unexpected_count")
+    if unexpected is None and isinstance(observed, int) and not isinstance(observed, bool):
+        unexpected = observed if result.expectation_config.type.startswith("unexpected") else None
     if observed is None and unexpected is not None:
         observed = f"{unexpected} unexpected"
-    if isinstance(observed, float):
-        observed = round(observed, 6)
-    if observed is not None and not isinstance(observed, (int, float, str, bool)):
-        observed = str(observed)
-    return observed, unexpected
+    return _plain(observed), unexpected
+
+
+def _error_of(result: Any) -> str | None:
+    exc = result.exception_info or {}
+    if not isinstance(exc, dict):
+        return None
+    if exc.get("raised_exception"):
+        return str(exc.get("exception_message") or "error")[:300]
+    # GX nests metric errors one level down, keyed by metric id
+    for value in exc.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "error")[:300]
+    return None
+
+
+def _rows(cur: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [{k: _plain(v) for k, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+class _Database:
+    """Read-only DuckDB queries of one suite (counts, offenders, fingerprints)."""
+
+    def __init__(self, con: Any, suite: Suite, today: dt.date, corridor_column: str | None):
+        self.con, self.suite, self.today = con, suite, today
+        self.table = suite.qualified_table
+        self.corridor_column = corridor_column
+
+    def render(self, query: str) -> str:
+        rendered = self.suite.render_query(query, self.today, corridor_column=self.corridor_column)
+        return rendered.replace("{batch}", self.table).replace("{{", "{").replace("}}", "}")
+
+    def count(self, query: str) -> int:
+        return int(self.con.execute(f"select count(*) from ({self.render(query)})").fetchone()[0])
+
+    def offenders(self, query: str, limit: int) -> tuple[list[dict[str, Any]], str]:
+        sql = self.render(query)
+        columns = [d[0] for d in self.con.execute(f"select * from ({sql}) limit 0").description]
+        if set(_KEYS) <= set(columns) and {*_MIRROR_COLUMNS, "period_start"} <= set(columns):
+            extra = "".join(
+                f"q.{c}, " for c in ("check_tolerance_pct", "tolerance_rule") if c in columns
+            )
+            extra += "q.is_waived as waived, " if "is_waived" in columns else ""
+            rows = _rows(
+                self.con.execute(
+                    _OFFENDERS_SQL.format(extra=extra, query=sql, table=self.table, limit=limit)
+                )
+            )
+            keys = " || '|' || ".join(f"coalesce(cast({k} as varchar), '')" for k in _KEYS)
+            fingerprint_sql = f"select string_agg({keys}, ';' order by {keys}) from ({sql})"
+        else:
+            rows = _rows(self.con.execute(f"select * from ({sql}) limit {int(limit)}"))
+            fingerprint_sql = (
+                f"select string_agg(cast(q as varchar), ';' order by cast(q as varchar)) "
+                f"from ({sql}) as q"
+            )
+        digest = self.con.execute(fingerprint_sql).fetchone()[0] or ""
+        return rows, _md5(digest)
+
+    def breach_stats(self, top_n: int) -> tuple[int, int, list[dict[str, Any]], dict[str, int]]:
+        flows = self.render("select * from {flows}")
+        breaches, waived = self.con.execute(
+            f"select count(*), count(*) filter (where is_waived) from ({flows}) where is_breach"
+        ).fetchone()
+        top, _ = self.offenders("select * from {flows} where is_breach", top_n)
+        hits = {
+            w.id: self.con.execute(
+                f"select count(*) from ({flows}) where is_breach and {w.sql_condition()}"
+            ).fetchone()[0]
+            for w in self.suite.active_waivers(self.today)
+        }
+        return int(breaches), int(waived), top, hits
+
+
+def _uses_tolerance(suite: Suite) -> bool:
+    return bool(suite.waivers or suite.tolerances.rules) or any(
+        "{flows}" in (s.query or "") or "{waived}" in (s.query or "") for s in suite.expectations
+    )
+
+
+def run_suites(
+    suites: list[Suite],
+    duckdb_path: Path,
+    *,
+    today: dt.date | None = None,
+    top_n: int = 10,
+    docs_dir: Path | None = None,
+    run_name: str | None = None,
+) -> list[SuiteOutcome]:
+    """Validate ``suites`` (read-only, in-database) in one GX session; build Data Docs."""
+    today = today or dt.date.today()
+    con = connect(duckdb_path, read_only=True)
+    try:
+        prepared = []
+        for suite in suites:
+            columns = {r[0] for r in con.execute(f"describe {suite.qualified_table}").fetchall()}
+            corridor_column = CORRIDOR_COLUMN if CORRIDOR_COLUMN in columns else None
+            prepared.append((suite, columns, corridor_column))
+    finally:
+        con.close()
+
+    gx_results: dict[str, dict[str, Any]] = {}
+    docs_pages: dict[str, str] = {}
+    with gx_session(duckdb_path, docs_dir=docs_dir) as (ctx, ds):
+        import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        run_id = RunIdentifier(run_name=run_name or f"mirror-{dt.datetime.now():%Y%m%dT%H%M%S}")
+        batches: dict[str, Any] = {}
+        for suite, _, corridor_column in prepared:
+            table = suite.qualified_table
+            if table not in batches:
+                asset = ds.add_table_asset(
+                    name=table, table_name=suite.table, schema_name=suite.schema
+                )
+                batches[table] = asset.add_batch_definition_whole_table("whole table")
+            gx_suite = ctx.suites.add(gx.ExpectationSuite(name=suite.name))
+            for spec in suite.expectations:
+                gx_suite.add_expectation(
+                    to_gx_expectation(spec, suite, today, corridor_column=corridor_column)
+                )
+            validation = ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batches[table], suite=gx_suite)
+            )
+            result = validation.run(result_format="SUMMARY", run_id=run_id)
+            gx_results[suite.name] = {
+                r.expectation_config.meta.get("name"): r for r in result.results
+            }
+        if docs_dir is not None:
+            ctx.build_data_docs()
+            for suite, _, _ in prepared:
+                pages = sorted(
+                    (docs_dir / "validations" / suite.name / run_id.run_name).glob("*/*.html")
+                )
+                if pages:
+                    docs_pages[suite.name] = str(pages[-1])
+
+    con = connect(duckdb_path, read_only=True)
+    try:
+        outcomes = []
+        for suite, columns, corridor_column in prepared:
+            db = _Database(con, suite, today, corridor_column)
+            row_count = int(
+                con.execute(f"select count(*) from {suite.qualified_table}").fetchone()[0]
+            )
+            results = []
+            for spec in suite.expectations:
+                result = gx_results[suite.name].get(spec.name)
+                if result is None:
+                    results.append(
+                        ExpectationOutcome(
+                            spec.name,
+                            spec.type,
+                            False,
+                            None,
+                            None,
+                            "no result from GX",
+                            severity=suite.severity_of(spec),
+                        )
+                    )
+                    continue
+                error = _error_of(result)
+                observed, unexpected = _observed(result)
+                success = bool(result.success) and error is None
+                evaluated: int | None = (result.result or {}).get("element_count")
+                offenders: list[dict[str, Any]] = []
+                fingerprint = ""
+                if spec.type == "unexpected_rows" and error is None:
+                    if spec.evaluated_where:
+                        evaluated = db.count(
+                            f"select * from {{flows}} where {spec.evaluated_where}"
+                        )
+                    if not success:
+                        offenders, fingerprint = db.offenders(spec.query or "", top_n)
+                elif not success:
+                    partial = (result.result or {}).get("partial_unexpected_list") or []
+                    offenders = [{"value": _plain(v)} for v in partial[:top_n]]
+                    fingerprint = _md5(json.dumps([unexpected, partial], default=str))
+                results.append(
+                    ExpectationOutcome(
+                        name=spec.name,
+                        type=spec.type,
+                        success=success,
+                        observed=observed,
+                        unexpected_count=unexpected,
+                        error=error,
+                        severity=suite.severity_of(spec),
+                        description=spec.description,
+                        evaluated_count=row_count if evaluated is None else int(evaluated),
+                        offenders=tuple(offenders),
+                        fingerprint=fingerprint or (_md5(error) if error else ""),
+                    )
+                )
+            breaches = waived = 0
+            top: list[dict[str, Any]] = []
+            hits: dict[str, int] = {}
+            if columns >= _MIRROR_COLUMNS and _uses_tolerance(suite):
+                breaches, waived, top, hits = db.breach_stats(top_n)
+            outcomes.append(
+                SuiteOutcome(
+                    suite=suite,
+                    evaluated_on=today,
+                    outcomes=tuple(results),
+                    row_count=row_count,
+                    breaches=breaches,
+                    waived_breaches=waived,
+                    top_breaches=tuple(top),
+                    waiver_hits=hits,
+                    docs_page=docs_pages.get(suite.name),
+                )
+            )
+    finally:
+        con.close()
+    return outcomes
 
 
 def run_suite(
-    suite: Suite, duckdb_path: Path, *, today: dt.date | None = None, top_n: int = 10
+    suite: Suite,
+    duckdb_path: Path,
+    *,
+    today: dt.date | None = None,
+    top_n: int = 10,
+    docs_dir: Path | None = None,
 ) -> SuiteOutcome:
-    """Validate ``suite`` on its table (read-only, in-database) and collect context rows."""
-    today = today or dt.date.today()
-    outcomes: list[ExpectationOutcome] = []
-    with read_only_datasource(duckdb_path) as ds:
-        asset = ds.add_table_asset(
-            name=suite.table, table_name=suite.table, schema_name=suite.schema
-        )
-        batch = asset.add_batch_definition_whole_table("whole table").get_batch()
-        for spec in suite.expectations:
-            result = batch.validate(to_gx_expectation(spec, suite, today))
-            exc = result.exception_info or {}
-            raised = exc.get("raised_exception") if isinstance(exc, dict) else False
-            if not raised and isinstance(exc, dict):
-                # GX nests metric errors one level down, keyed by metric id
-                nested = [
-                    v for v in exc.values() if isinstance(v, dict) and v.get("raised_exception")
-                ]
-                if nested:
-                    raised, exc = True, nested[0]
-            observed, unexpected = _observed(result)
-            outcomes.append(
-                ExpectationOutcome(
-                    name=spec.name,
-                    type=spec.type,
-                    success=bool(result.success) and not raised,
-                    observed=observed,
-                    unexpected_count=unexpected,
-                    error=(str(exc.get("exception_message") or "error")[:300] if raised else None),
-                )
+    """Validate one suite; see :func:`run_suites`."""
+    return run_suites([suite], duckdb_path, today=today, top_n=top_n, docs_dir=docs_dir)[0]
+
+
+def results_document(outcomes: list[SuiteOutcome], run_id: str | None) -> dict[str, Any]:
+    """What the report and alerts read back: one entry per Dagster check (suite x severity)."""
+    checks = []
+    for outcome in outcomes:
+        for severity in outcome.suite.severities:
+            view = outcome.for_severity(severity)
+            checks.append(
+                {
+                    "check": view.check_name,
+                    "suite": outcome.suite.name,
+                    "severity": severity,
+                    "passed": view.success,
+                    "summary": view.one_line(),
+                    "expectations": [o.as_dict() for o in view.outcomes],
+                    "offenders": {o.name: list(o.offenders) for o in view.failed},
+                    "docs_page": outcome.docs_page,
+                }
             )
-    con = connect(duckdb_path, read_only=True)
-    try:
-        table = suite.qualified_table
-        row_count = con.execute(f"select count(*) from {table}").fetchone()[0]
-        columns = {r[0] for r in con.execute(f"describe {table}").fetchall()}
-        breaches = waived = 0
-        top: list[dict[str, Any]] = []
-        hits: dict[str, int] = {}
-        if columns >= _MIRROR_COLUMNS:
-            waived_sql = suite.waived_sql(today)
-            breaches, waived = con.execute(
-                f"select count(*), count(*) filter (where {waived_sql}) "
-                f"from {table} where status = 'breach'"
-            ).fetchone()
-            cur = con.execute(
-                _TOP_BREACHES_SQL.replace("{waived}", waived_sql).replace("{table}", table), [top_n]
-            )
-            names = [d[0] for d in cur.description]
-            top = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-            for waiver in suite.active_waivers(today):
-                hits[waiver.id] = con.execute(
-                    f"select count(*) from {table} "
-                    f"where status = 'breach' and {waiver.sql_condition()}"
-                ).fetchone()[0]
-    finally:
-        con.close()
-    return SuiteOutcome(
-        suite=suite,
-        evaluated_on=today,
-        outcomes=tuple(outcomes),
-        row_count=row_count,
-        breaches=breaches,
-        waived_breaches=waived,
-        top_breaches=tuple(top),
-        waiver_hits=hits,
-    )
+    return {
+        "run_id": run_id,
+        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "checks": checks,
+    }

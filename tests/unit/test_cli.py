@@ -29,4 +29,4 @@ def test_a_missing_landing_folder_is_a_one_line_error(
 def test_checks_lists_suites_and_waivers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["checks"]) == 0
     out = capsys.readouterr().out
-    assert "fct_mirror_trade.yml" in out and "kz-it-crude-trieste-tal" in out
+    assert "fct_mirror_trade.yml" in out and "no_unwaived_breach" in out

@@ -28,6 +28,7 @@ EXPECTED_ASSETS = {
     "marts/fct_transit_allocation": "marts",
     "marts/fct_transit_candidates": "marts",
     "published/mirror_warehouse": "publish",
+    "published/report": "publish",
     "raw/coir_crude_imports": "ingest",
     "raw/comext_monthly": "ingest",
     "raw/comtrade_final": "ingest",

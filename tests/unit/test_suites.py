@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.quality.suites import SuiteError, load_suite, load_suites, to_gx_expectation
+from dagster_project.quality.suites import (
+    SuiteError,
+    gx_kwargs,
+    load_suite,
+    load_suites,
+    load_vocabulary,
+    to_gx_expectation,
+)
 from dagster_project.settings import EXPECTATIONS_DIR
 
 SUITE_HEAD = """
@@ -29,15 +36,93 @@ def write_suite(tmp_path: Path, waivers: str = "") -> Path:
 
 def test_the_shipped_suites_load_and_build_gx_expectations() -> None:
     suites = load_suites(EXPECTATIONS_DIR)
-    assert [s.name for s in suites] == ["fct_mirror_trade"]
-    suite = suites[0]
-    assert suite.severity == "error"
-    assert suite.qualified_table == "marts.fct_mirror_trade"
-    for spec in suite.expectations:
-        assert to_gx_expectation(spec, suite, dt.date(2026, 1, 1)) is not None
-    [waiver] = suite.waivers
-    assert (waiver.exporter_iso3, waiver.importer_iso3, waiver.hs6) == ("KAZ", "ITA", "270900")
-    assert waiver.reason and waiver.expires > dt.date(2026, 11, 1)
+    assert [s.name for s in suites] == [
+        "fct_mirror_trade",
+        "fct_mirror_trade_plausibility",
+        "fct_mirror_trade_structural",
+    ]
+    by_name = {s.name: s for s in suites}
+    assert {n: s.severity for n, s in by_name.items()} == {
+        "fct_mirror_trade": "error",
+        "fct_mirror_trade_plausibility": "warn",
+        "fct_mirror_trade_structural": "error",
+    }
+    for suite in suites:
+        assert suite.qualified_table == "marts.fct_mirror_trade"
+        for spec in suite.expectations:
+            assert to_gx_expectation(spec, suite, dt.date(2026, 1, 1)) is not None
+    mirror = by_name["fct_mirror_trade"]
+    assert [mirror.check_name(s) for s in mirror.severities] == [
+        "gx_fct_mirror_trade",
+        "gx_fct_mirror_trade__warn",
+    ]
+    # the Trieste/TAL gap is explained by the corridor now: no waiver is needed
+    assert mirror.waivers == ()
+
+
+def test_statuses_are_data_and_feed_the_checks() -> None:
+    voc = load_vocabulary(EXPECTATIONS_DIR / "statuses.yml")
+    assert {"ok", "breach", "export_only", "import_only", "unallocated"} <= set(voc.statuses)
+    assert "explained_transit" in voc.of_class("explained")
+    structural = load_suite(EXPECTATIONS_DIR / "fct_mirror_trade_structural.yml")
+    spec = next(s for s in structural.expectations if s.name == "status_in_vocabulary")
+    assert gx_kwargs(spec, structural)["value_set"] == voc.statuses
+    flows = load_suite(EXPECTATIONS_DIR / "fct_mirror_trade.yml").flows_sql(dt.date(2026, 1, 1))
+    assert "'explained_transit'" in flows and "{batch}" in flows
+
+
+TOLERANCES = """
+tolerances:
+  default_severity: error
+  hard_ceiling_pct: 40
+  rules:
+    - {id: chapter-27, hs_chapter: "27", tolerance_pct: 12, severity: warn}
+    - {id: kz-it-crude, exporter: KAZ, importer: ITA, hs_chapter: "27", tolerance_pct: 30}
+    - {id: tal, corridor: tal, ceiling_pct: 95, severity: error}
+corridors:
+  - {id: tal, pairs: ["KAZ->AUT", "KAZ->DEU"]}
+"""
+
+
+def test_tolerance_rules_most_specific_wins(tmp_path: Path) -> None:
+    suite = load_suite(write_suite(tmp_path, TOLERANCES))
+    policy = suite.tolerances
+    # pair + chapter (4 + 4 + 2) beats a corridor (8), which beats a chapter (2)
+    assert [r.id for r in policy.ordered()] == ["kz-it-crude", "tal", "chapter-27"]
+    tolerance = policy.tolerance_sql()
+    # the pair rule is tried before the chapter rule; the mart's column is the fallback
+    assert tolerance.index("30.0") < tolerance.index("12.0")
+    assert tolerance.endswith("else tolerance_pct end)")
+    assert "'warn'" in policy.severity_sql() and policy.severity_sql().endswith("else 'error' end)")
+    ceiling = policy.ceiling_sql(corridor_column="corridor_id")
+    assert "corridor_id = 'tal'" in ceiling and "95.0" in ceiling and "else 40.0" in ceiling
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ("tolerances: {rules: [{id: x, tolerance_pct: 5}]}", "needs at least one match key"),
+        ("tolerances: {rules: [{id: x, hs_chapter: '2', tolerance_pct: 5}]}", "invalid hs_chapter"),
+        (
+            'tolerances: {rules: [{id: x, exporter: "KAZ\' --", tolerance_pct: 5}]}',
+            "invalid exporter",
+        ),
+        (
+            "tolerances: {rules: [{id: x, hs_chapter: '27', tolerance_pct: 500}]}",
+            "between 0 and 100",
+        ),
+        (
+            "tolerances: {rules: [{id: x, hs_chapter: '27', tolerance_pct: 5, severity: fatal}]}",
+            "severity must be",
+        ),
+        ("tolerances: {rules: [{id: x, corridor: nowhere, tolerance_pct: 5}]}", "unknown corridor"),
+        ("tolerances: {rules: [{id: x, hs_chapter: '27', tolerance: 5}]}", "unknown key"),
+        ("corridors: [{id: c, pairs: ['KAZ-ITA']}]", "is not 'EXP->IMP'"),
+    ],
+)
+def test_bad_tolerance_rules_are_rejected(tmp_path: Path, rules: str, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        load_suite(write_suite(tmp_path, rules + "\n"))
 
 
 def test_waived_sql_covers_only_active_waivers(tmp_path: Path) -> None:

@@ -1,0 +1,194 @@
+"""When to alert: a run-failure sensor, a check-evaluation sensor, and ``notify_run``.
+
+* ``mirror_run_failure_alerts`` (run-failure sensor): a blocking (error) GX check failed, so the
+  run failed and nothing was published; or the run failed for another reason.
+* ``mirror_check_alerts`` (sensor with a cursor over asset-check executions, via
+  ``instance.event_log_storage.get_latest_asset_check_execution_by_key``): warn-level failures,
+  which never fail a run, and resolutions of any check that passes again.
+* :func:`notify_run`: the same decisions for one run, called by ``mirror run`` (no daemon).
+
+Every decision goes through the de-duplication state (``alerts_state.json``), so a breach is
+announced once, again when it changes, and its resolution once — whoever sees it first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from dagster_project.alerts.channels import STATE_FILE, deliver
+from dagster_project.alerts.messages import CheckEvaluation, check_alert, run_failure_alert
+from dagster_project.alerts.redact import redact
+from dagster_project.alerts.state import AlertState, Decision, decide
+
+CHECK_SENSOR = "mirror_check_alerts"
+RUN_FAILURE_SENSOR = "mirror_run_failure_alerts"
+
+
+def _plain(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+
+
+def evaluation_from_entry(entry: Any) -> CheckEvaluation | None:
+    """A CheckEvaluation from an ASSET_CHECK_EVALUATION event log entry."""
+    event = getattr(entry, "dagster_event", None)
+    data = getattr(event, "event_specific_data", None)
+    if data is None or not hasattr(data, "passed"):
+        return None
+    return CheckEvaluation(
+        asset=data.asset_key.to_user_string(),
+        check=data.check_name,
+        passed=bool(data.passed),
+        severity="error" if data.severity == dg.AssetCheckSeverity.ERROR else "warn",
+        metadata=_plain(data.metadata),
+        run_id=entry.run_id,
+    )
+
+
+def handle_evaluation(ev: CheckEvaluation, home: Path) -> Decision:
+    """Decide (de-duplicated) and deliver; returns what was decided."""
+    with AlertState(home / STATE_FILE).locked() as entries:
+        entry = entries.get(ev.key)
+        decision = decide(entry, ev.passed, ev.fingerprint)
+        if decision == "send":
+            alert = check_alert(ev, "breach")
+            deliver(alert, home)
+            entries[ev.key] = {
+                "fingerprint": ev.fingerprint,
+                "severity": ev.severity,
+                "run_id": ev.run_id,
+                "title": alert.title,
+                "since": (entry or {}).get("since") or alert_time(),
+            }
+        elif decision == "resolve":
+            deliver(check_alert(ev, "resolved"), home)
+            entries.pop(ev.key, None)
+    return decision
+
+
+def alert_time() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _run_failure(instance: dg.DagsterInstance, run: Any, home: Path) -> Decision:
+    failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+    error = "unknown error"
+    for entry in failures:
+        err = getattr(entry.dagster_event.event_specific_data, "error", None)
+        if err is not None:
+            error = f"{entry.dagster_event.step_key}: {err.message.strip().splitlines()[0]}"
+            break
+    key = f"run_failure:{run.job_name}"
+    with AlertState(home / STATE_FILE).locked() as entries:
+        if entries.get(key, {}).get("fingerprint") == run.run_id:
+            return "repeat"
+        deliver(run_failure_alert(run.job_name, run.run_id, redact(error)), home)
+        entries[key] = {"fingerprint": run.run_id, "severity": "error", "since": alert_time()}
+    return "send"
+
+
+def _evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[CheckEvaluation]:
+    entries = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    evs = [evaluation_from_entry(e) for e in entries]
+    return [e for e in evs if e is not None and e.check.startswith("gx_")]
+
+
+def handle_failed_run(instance: dg.DagsterInstance, run: Any, home: Path) -> dict[str, Decision]:
+    """A failed run: alert its failed blocking checks, else the failure itself."""
+    failed = [e for e in _evaluations_of_run(instance, run.run_id) if not e.passed]
+    blocking = [e for e in failed if e.severity == "error"]
+    if blocking:
+        return {e.key: handle_evaluation(e, home) for e in blocking}
+    return {f"run_failure:{run.job_name}": _run_failure(instance, run, home)}
+
+
+def notify_run(instance: dg.DagsterInstance, run_id: str, home: Path) -> dict[str, Decision]:
+    """Every alert decision for one finished run (what ``mirror run`` calls)."""
+    decisions: dict[str, Decision] = {}
+    run = instance.get_run_by_id(run_id)
+    for ev in _evaluations_of_run(instance, run_id):
+        decisions[ev.key] = handle_evaluation(ev, home)
+    if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
+        if not any(d != "quiet" for k, d in decisions.items() if not k.startswith("run_failure")):
+            decisions |= handle_failed_run(instance, run, home)
+    elif run is not None:
+        with AlertState(home / STATE_FILE).locked() as entries:
+            entries.pop(f"run_failure:{run.job_name}", None)
+    return decisions
+
+
+def process_latest_evaluations(
+    instance: dg.DagsterInstance,
+    check_keys: list[dg.AssetCheckKey],
+    cursor: str | None,
+    home: Path,
+) -> tuple[str, dict[str, Decision]]:
+    """The check sensor's tick: new completed evaluations since ``cursor`` (per-check ids).
+
+    Failed blocking evaluations are left to the run-failure sensor (their run failed).
+    """
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus as Status,
+    )
+
+    seen: dict[str, int] = json.loads(cursor) if cursor else {}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
+    decisions: dict[str, Decision] = {}
+    for key, record in latest.items():
+        name = key.to_user_string()
+        if record.id <= seen.get(name, -1) or record.event is None:
+            continue
+        if record.status not in (Status.SUCCEEDED, Status.FAILED):
+            continue  # still planned/running: look again next tick
+        seen[name] = record.id
+        ev = evaluation_from_entry(record.event)
+        if ev is None or (ev.severity == "error" and not ev.passed):
+            continue
+        decisions[ev.key] = handle_evaluation(ev, home)
+    return json.dumps(seen, sort_keys=True), decisions
+
+
+def build_alert_sensors(
+    home: Path, check_keys: list[dg.AssetCheckKey], *, minimum_interval_seconds: int = 30
+) -> list[dg.SensorDefinition]:
+    """The two alert sensors (running by default: without channels they only write the log
+    and ``alerts.jsonl``)."""
+
+    @dg.sensor(
+        name=CHECK_SENSOR,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Alerts on warn-level GX check failures (they never fail a run) and announces "
+            "resolutions; follows asset-check executions with a cursor. Channels: "
+            "MIRROR_ALERT_URLS; always $MIRROR_HOME/alerts.jsonl."
+        ),
+    )
+    def mirror_check_alerts(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        cursor, decisions = process_latest_evaluations(
+            context.instance, check_keys, context.cursor, home
+        )
+        context.update_cursor(cursor)
+        sent = {k: d for k, d in decisions.items() if d in ("send", "resolve")}
+        return dg.SkipReason(
+            f"alerts: {sent}" if sent else f"no new alert ({len(decisions)} evaluations seen)"
+        )
+
+    @dg.run_failure_sensor(
+        name=RUN_FAILURE_SENSOR,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Alerts when a run fails: the blocking GX checks that failed (nothing was "
+            "published), or the step error."
+        ),
+    )
+    def mirror_run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
+        decisions = handle_failed_run(context.instance, context.dagster_run, home)
+        context.log.info(redact(f"alert decisions: {decisions}"))
+
+    return [mirror_check_alerts, mirror_run_failure_alerts]

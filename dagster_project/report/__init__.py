@@ -1,0 +1,1 @@
+"""The HTML report: one self-contained file ($MIRROR_HOME/report/index.html), opens offline."""
