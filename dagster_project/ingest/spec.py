@@ -26,7 +26,9 @@ def raw_table_ddl(
     from dagster_project.ingest.quarantine import quote_ident
 
     cols = [f"{quote_ident(c)} VARCHAR" for c in delivered]
-    cols += [f"{name} {type_}" for name, type_ in {**LOAD_METADATA_COLUMNS, **(extra or {})}.items()]
+    cols += [
+        f"{name} {type_}" for name, type_ in {**LOAD_METADATA_COLUMNS, **(extra or {})}.items()
+    ]
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
