@@ -21,6 +21,7 @@ from typing import Any
 from dagster_project.report.cli import add_report_parser
 from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
 from dagster_project.sources.comtrade_api import add_fetch_parser
+from dagster_project.synthetic.cli import add_generate_parser
 
 DESCRIPTION = """\
 mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
@@ -38,6 +39,8 @@ Examples:
   mirror ingest --landing /data/customs       # only load new files; see raw.file_registry
   mirror checks                               # what the reconciliation checks enforce
   mirror fetch comtrade --reporters KZ,IT --hs 2709 --years 2019-2024 --freq A --landing DIR
+  mirror generate --out /tmp/world --target-declarations 1e6   # synthetic world + ground truth
+  mirror report                               # the HTML report of the last build
 """
 
 _QUIET_ENV = {
@@ -247,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     checks.set_defaults(func=cmd_checks)
     add_fetch_parser(sub)
     add_report_parser(sub)
+    add_generate_parser(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 -- The mirror join: what the exporter declared (flow X, partner = importer) against what the
 -- importer declared (flow M, partner = exporter), on freq × period × exporter × importer × HS6
--- (HS 2022). Re-exports and re-imports (RX/RM) are not paired here: fct_declarations keeps
--- them, labelled. A side that did not declare the flow is null.
+-- (HS 2022). Re-exports and re-imports (RX/RM) and confidential declarations are not paired
+-- here: fct_declarations keeps them, labelled. A side that did not declare the flow is null.
 with
 
 declarations as (
@@ -26,7 +26,7 @@ exports as (
         is_confidential as is_export_confidential,
         delivery_count as export_delivery_count
     from declarations
-    where flow_code = 'X'
+    where flow_code = 'X' and not is_confidential
 
 ),
 
@@ -46,7 +46,7 @@ imports as (
         is_confidential as is_import_confidential,
         delivery_count as import_delivery_count
     from declarations
-    where flow_code = 'M'
+    where flow_code = 'M' and not is_confidential
 
 ),
 

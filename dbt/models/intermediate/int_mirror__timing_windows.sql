@@ -19,8 +19,18 @@ windowed as (
         this.exporter_iso3,
         this.importer_iso3,
         this.hs6,
-        sum(other.export_value_usd) as window_export_value_usd,
-        sum(other.import_value_fob_usd) as window_import_value_fob_usd,
+        sum(other.export_value_usd order by other.period) as window_export_value_usd,
+        sum(other.import_value_fob_usd order by other.period) as window_import_value_fob_usd,
+        -- a shipment declared in different periods leaves gaps that cancel out (-s then +s);
+        -- noise does not: |sum of gaps| / sum of |gaps| tells the two apart
+        sum(
+            coalesce(other.import_value_fob_usd, 0) - coalesce(other.export_value_usd, 0)
+            order by other.period
+        ) as window_net_gap_usd,
+        sum(
+            abs(coalesce(other.import_value_fob_usd, 0) - coalesce(other.export_value_usd, 0))
+            order by other.period
+        ) as window_gross_gap_usd,
         count(distinct other.period) as window_periods
     from flows as this
     inner join flows as other
@@ -52,6 +62,8 @@ final as (
 
     select
         *,
+        round(abs(window_net_gap_usd) / nullif(window_gross_gap_usd, 0), 6)
+            as window_cancellation_ratio,
         100 * (coalesce(window_import_value_fob_usd, 0) - coalesce(window_export_value_usd, 0))
         / nullif(
             greatest(

@@ -2,6 +2,8 @@
 -- exporter's FOB declaration against the importer's CIF declaration brought to FOB, the gap,
 -- and what explains it: CIF/FOB margin, a transit corridor (declared partner vs attributed
 -- importer), shipping time across period ends; what nothing explains is a `breach`.
+-- Values are rounded (USD to cents, % to 4 decimals) so that a rebuild gives identical bytes:
+-- floating-point sums in parallel joins are not bit-for-bit reproducible.
 with
 
 flows as (
@@ -42,7 +44,8 @@ joined as (
         windows.window_export_value_usd,
         windows.window_import_value_fob_usd,
         windows.window_periods,
-        windows.window_gap_pct
+        windows.window_gap_pct,
+        windows.window_cancellation_ratio
     from flows
     left join tolerances on flows.hs_chapter = tolerances.hs_chapter
     left join transit
@@ -69,9 +72,14 @@ gaps as (
         import_value_fob_usd - export_value_usd as gap_usd,
         {{ share_of_larger('import_value_fob_usd', 'export_value_usd') }} as gap_pct,
         {{ share_of_larger('import_value_usd', 'export_value_usd') }} as gap_before_cif_fob_pct,
-        import_value_fob_usd - attributed_export_value_usd as transit_gap_usd,
-        {{ share_of_larger('import_value_fob_usd', 'attributed_export_value_usd') }}
-            as transit_gap_pct,
+        -- in a corridor a silent side declared nothing: zero, so a declared partner that
+        -- imported nothing itself, with everything attributed onwards, agrees
+        coalesce(import_value_fob_usd, 0) - attributed_export_value_usd as transit_gap_usd,
+        case
+            when coalesce(import_value_fob_usd, 0) = 0 and attributed_export_value_usd = 0
+                then 0
+            else {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd') }}
+        end as transit_gap_pct,
         export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
         import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
         import_net_weight_kg / nullif(export_net_weight_kg, 0) as weight_ratio
@@ -91,7 +99,10 @@ classified as (
             when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'
             when corridor_id is not null and abs(transit_gap_pct) <= tolerance_pct
                 then 'explained_transit'
-            when window_periods >= 2 and abs(window_gap_pct) <= tolerance_pct
+            when
+                window_periods >= 2
+                and abs(window_gap_pct) <= tolerance_pct
+                and window_cancellation_ratio <= {{ var('timing_max_cancellation_ratio') }}
                 then 'explained_timing'
             when export_value_usd is null then 'import_only'
             when import_value_usd is null then 'export_only'
@@ -111,19 +122,19 @@ final as (
         importer_iso3,
         hs6,
         hs_chapter,
-        export_value_usd,
-        import_value_usd,
-        import_value_fob_usd,
+        round(export_value_usd, 2) as export_value_usd,
+        round(import_value_usd, 2) as import_value_usd,
+        round(import_value_fob_usd, 2) as import_value_fob_usd,
         cif_fob_method,
         1 + cif_fob_margin as cif_fob_factor,
         cif_fob_margin,
-        export_net_weight_kg,
-        import_net_weight_kg,
-        gap_usd,
-        gap_pct,
+        round(export_net_weight_kg, 3) as export_net_weight_kg,
+        round(import_net_weight_kg, 3) as import_net_weight_kg,
+        round(gap_usd, 2) as gap_usd,
+        round(gap_pct, 4) as gap_pct,
         tolerance_pct,
         status,
-        case status
+        round(case status
             when 'explained_transit' then transit_gap_usd
             when 'explained_timing'
                 then window_import_value_fob_usd - window_export_value_usd
@@ -132,8 +143,8 @@ final as (
             when 'unallocated' then null
             when 'confidential' then null
             else gap_usd
-        end as residual_gap_usd,
-        case status
+        end, 2) as residual_gap_usd,
+        round(case status
             when 'explained_transit' then transit_gap_pct
             when 'explained_timing' then window_gap_pct
             when 'import_only' then null
@@ -141,7 +152,7 @@ final as (
             when 'unallocated' then null
             when 'confidential' then null
             else gap_pct
-        end as residual_gap_pct,
+        end, 4) as residual_gap_pct,
         case
             when status in ('ok', 'explained_cif_fob') then 'exact_period'
             when status = 'explained_timing' then 'within_window'
@@ -185,15 +196,15 @@ final as (
         end as status_reason,
         corridor_id,
         corridor_declared_partner_iso3,
-        corridor_allocation_share,
+        round(corridor_allocation_share, 8) as corridor_allocation_share,
         corridor_share_source,
-        attributed_export_value_usd,
-        window_export_value_usd,
-        window_import_value_fob_usd,
-        window_gap_pct,
-        export_unit_value_usd_per_kg,
-        import_unit_value_usd_per_kg,
-        weight_ratio,
+        round(attributed_export_value_usd, 2) as attributed_export_value_usd,
+        round(window_export_value_usd, 2) as window_export_value_usd,
+        round(window_import_value_fob_usd, 2) as window_import_value_fob_usd,
+        round(window_gap_pct, 4) as window_gap_pct,
+        round(export_unit_value_usd_per_kg, 6) as export_unit_value_usd_per_kg,
+        round(import_unit_value_usd_per_kg, 6) as import_unit_value_usd_per_kg,
+        round(weight_ratio, 6) as weight_ratio,
         case
             when weight_ratio is null then 'no_weight_to_compare'
             when

@@ -73,7 +73,7 @@ final as (
         importer_weight,
         exporter_reliability_score,
         importer_reliability_score,
-        case
+        round(case
             when import_value_fob_usd is null then exporter_value_for_importer_usd
             when exporter_value_for_importer_usd is null then import_value_fob_usd
             when exporter_weight is null or importer_weight is null
@@ -84,7 +84,7 @@ final as (
                     + importer_weight * import_value_fob_usd
                 )
                 / (exporter_weight + importer_weight)
-        end as balanced_value_usd,
+        end, 2) as balanced_value_usd,
         case
             when import_value_fob_usd is null then 'exporter_only'
             when exporter_value_for_importer_usd is null then 'importer_only'

@@ -86,10 +86,10 @@ final as (
         period_year,
         based_on_freq,
         flows,
-        flow_value_usd,
+        round(flow_value_usd, 2) as flow_value_usd,
         round(discrepancy_variance, 6) as discrepancy_variance,
         round(mean_abs_log_discrepancy, 6) as mean_abs_log_discrepancy,
-        1 / discrepancy_variance as inverse_variance_weight,
+        round(1 / discrepancy_variance, 6) as inverse_variance_weight,
         round(
             median(discrepancy_variance) over (partition by period_year)
             / (median(discrepancy_variance) over (partition by period_year) + discrepancy_variance),

@@ -22,15 +22,16 @@ final as (
         declared_partner_iso3,
         attributed_importer_iso3,
         is_declared_partner,
-        declared_export_value_usd,
-        direct_export_value_usd,
+        round(declared_export_value_usd, 2) as declared_export_value_usd,
+        round(direct_export_value_usd, 2) as direct_export_value_usd,
         share_source,
-        allocation_share,
-        attributed_export_value_usd,
-        importer_declared_fob_usd,
-        importer_declared_fob_usd - attributed_export_value_usd as residual_gap_usd,
-        {{ share_of_larger('importer_declared_fob_usd', 'attributed_export_value_usd') }}
-            as residual_gap_pct
+        round(allocation_share, 8) as allocation_share,
+        round(attributed_export_value_usd, 2) as attributed_export_value_usd,
+        round(importer_declared_fob_usd, 2) as importer_declared_fob_usd,
+        round(importer_declared_fob_usd - attributed_export_value_usd, 2) as residual_gap_usd,
+        round(
+            {{ share_of_larger('importer_declared_fob_usd', 'attributed_export_value_usd') }}, 4
+        ) as residual_gap_pct
     from allocation
 
 )

@@ -1,0 +1,12 @@
+"""A synthetic world of Comtrade final-data files with planted distortions and ground truth.
+
+``mirror generate`` (see :mod:`dagster_project.synthetic.cli`) writes, for N reporters x P HS6
+products x Y years, the 47-column Comtrade CSV files the landing zone ingests, streaming one
+exporter x year chunk at a time, and writes beside the landing folder (never inside
+``<landing>/comtrade/``) the ground truth: true flows, every planted distortion with the flow
+keys it affects, the corridor seeds to use, the reporters and the files written.
+"""
+
+from dagster_project.synthetic.world import World, WorldConfig, generate_world
+
+__all__ = ["World", "WorldConfig", "generate_world"]

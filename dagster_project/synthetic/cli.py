@@ -1,0 +1,144 @@
+"""``mirror generate``: write a synthetic world of Comtrade files with its ground truth."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy/pandas are imported only when a world is generated
+    from dagster_project.synthetic.world import WorldConfig
+
+DEFAULT_SEED = 20250701
+
+DESCRIPTION = """\
+Write a synthetic world of UN Comtrade final-data files (the 47-column CSV the landing zone
+ingests) for N reporters x P HS6 products x Y years, deterministic from --seed, streamed to
+disk one exporter x year at a time (memory does not grow with the size).
+
+Real Comtrade country codes (the N largest traders of a fixed ranking) and real HS 2022
+six-digit codes; gravity-like pair sizes, lognormal/Pareto values, a sparse matrix; CIF/FOB
+margins growing with CEPII distance. Planted: transit corridors, timing lags (monthly),
+misclassification between neighbouring HS6 codes, net weight in tonnes instead of kg,
+confidential flows declared to partner 899 "Areas, nes", revised records in a later
+`released-` file, an exact duplicate file, a few unreliable reporters.
+
+Layout under --out:
+  landing/comtrade/*.csv[.gz]        the files: mirror run --landing OUT/landing
+  ground_truth/true_flows.parquet    true FOB value of every flow (freq, period, exporter,
+                                     importer, hs6) and its true CIF/FOB margin
+  ground_truth/distortions.parquet   every planted distortion: kind, side, the mirror keys it
+                                     touches, what the warehouse should say, materiality
+  ground_truth/corridors/*.csv       the transit corridor seeds of this world (copy them over
+                                     dbt/seeds/corridors/ in a throw-away copy of the project;
+                                     benchmarks/run.py does)
+  ground_truth/reporters.csv, files.csv, world.json
+"""
+
+EPILOG = """\
+examples:
+  mirror generate --out /tmp/world --reporters 20 --products 30 --years 2022-2024
+  mirror generate --out /tmp/w1m --target-declarations 1000000 --years 2020-2024 --freq AM
+  mirror generate --out /tmp/jan --reporters 40 --products 110 --years 2025 --freq M \\
+      --months 1          # one month of new files (same world: same seed and sizes)
+"""
+
+
+def _years(text: str) -> tuple[int, ...]:
+    """``2024``, ``2020-2024`` or ``2019,2021``; a bare count ``5`` means the 5 years to 2024."""
+    text = text.strip()
+    if m := re.fullmatch(r"(\d{4})-(\d{4})", text):
+        a, b = int(m.group(1)), int(m.group(2))
+        if b < a:
+            raise argparse.ArgumentTypeError(f"empty year range {text}")
+        return tuple(range(a, b + 1))
+    if re.fullmatch(r"\d{1,2}", text):
+        return tuple(range(2025 - int(text), 2025))
+    try:
+        return tuple(int(y) for y in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not years: {text!r} (2024, 2020-2024, 5)") from None
+
+
+def _months(text: str) -> tuple[int, ...]:
+    if m := re.fullmatch(r"(\d{1,2})-(\d{1,2})", text.strip()):
+        return tuple(range(int(m.group(1)), int(m.group(2)) + 1))
+    return tuple(int(x) for x in text.split(","))
+
+
+def add_generate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "generate",
+        help="write a synthetic world of Comtrade files with planted distortions and truth",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", required=True, help="folder to write (landing/ and ground_truth/)")
+    p.add_argument("--reporters", type=int, help="N countries (default 40, or from the target)")
+    p.add_argument("--products", type=int, help="P HS6 products (default 100, or from target)")
+    p.add_argument(
+        "--years", type=_years, default=_years("2020-2024"), help="2020-2024 (default), 2024, 5"
+    )
+    p.add_argument("--freq", choices=("A", "M", "AM"), default="AM", help="annual, monthly, both")
+    p.add_argument("--months", type=_months, help="only these months (1, 1-3): a monthly slice")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    p.add_argument("--gzip", action="store_true", help="write .csv.gz instead of .csv")
+    p.add_argument(
+        "--target-declarations",
+        type=float,
+        help="size the world automatically (e.g. 1e6): products (and reporters unless given)",
+    )
+    p.add_argument("--no-duplicate", action="store_true", help="do not plant the duplicate file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_generate)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> WorldConfig:
+    from dagster_project.synthetic.world import WorldConfig, size_for_target
+
+    reporters, products = args.reporters, args.products
+    if args.target_declarations:
+        reporters, products = size_for_target(
+            int(args.target_declarations),
+            reporters=reporters,
+            years=len(args.years),
+            freq=args.freq,
+            seed=args.seed,
+        )
+    return WorldConfig(
+        reporters=reporters or 40,
+        products=products or 100,
+        years=tuple(args.years),
+        freq=args.freq,
+        seed=args.seed,
+        gzip=args.gzip,
+        months=tuple(args.months) if args.months else None,
+        duplicate_file=not args.no_duplicate,
+    )
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from dagster_project.synthetic.world import generate_world
+
+    try:
+        cfg = config_from_args(args)
+    except ValueError as exc:
+        print(f"mirror generate: {exc}")
+        return 2
+    generate_world(cfg, Path(args.out), progress=not args.quiet)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mirror")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_generate_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
