@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dagster_project.publish.docs import add_docs_parser
 from dagster_project.report.cli import add_report_parser
 from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
 from dagster_project.sources.comtrade_api import add_fetch_parser
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     checks.set_defaults(func=cmd_checks)
     add_fetch_parser(sub)
+    add_docs_parser(sub)
     add_report_parser(sub)
     add_generate_parser(sub)
     return parser

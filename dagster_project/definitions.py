@@ -17,7 +17,11 @@ from dagster_project.ingest.assets import (
     shared_ingest_tables,
 )
 from dagster_project.ingest.sensors import build_landing_sensor
-from dagster_project.publish.assets import PublishTarget, published_mirror_warehouse
+from dagster_project.publish.assets import (
+    PublishTarget,
+    published_dbt_docs,
+    published_mirror_warehouse,
+)
 from dagster_project.quality.checks import build_gx_checks
 from dagster_project.report.assets import mirror_report
 from dagster_project.resources import Warehouse
@@ -40,6 +44,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *ingest_assets,
         mirror_dbt_assets,
         published_mirror_warehouse,
+        published_dbt_docs,
         mirror_report,
     ]
     materialisable = [a for a in assets if isinstance(a, dg.AssetsDefinition)]

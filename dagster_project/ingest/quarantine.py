@@ -109,19 +109,30 @@ def split_and_insert(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, {problem} AS _problem FROM {staged}"
     )
-    read = con.execute("SELECT count(*) FROM _checked").fetchone()[0]
-    for i, rule in enumerate(rules):
-        col = quote_ident(rule.column)
+    read, quarantined = con.execute("SELECT count(*), count(_problem) FROM _checked").fetchone()
+    if quarantined and rules:
+        # one pass over the bad rows only: the rule number names column, value and reason
         record = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in columns)
+        value = " ".join(
+            f"when {i} then cast({quote_ident(rule.column)} AS VARCHAR)"
+            for i, rule in enumerate(rules)
+        )
         con.execute(
             f"""
             INSERT INTO {QUARANTINE_TABLE}
-            SELECT ?, ?, ?, _row_number + ?, ?, cast({col} AS VARCHAR), ?,
-                   to_json(struct_pack({record}))::VARCHAR, ?
-            FROM _checked WHERE _problem = ?
+            SELECT ?, ?, ?, _row_number + ?, rules.column_name, case _problem {value} end,
+                   rules.reason, to_json(struct_pack({record}))::VARCHAR, ?
+            FROM _checked
+            JOIN (SELECT unnest(?::VARCHAR[]) AS column_name, unnest(?::VARCHAR[]) AS reason,
+                         generate_subscripts(?::VARCHAR[], 1) - 1 AS rule_number) AS rules
+              ON _checked._problem = rules.rule_number
+            ORDER BY _row_number
             """,
-            [source, str(path), sha256, line_offset, rule.column, rule.reason, loaded_at, i],
-        )
+            [
+                source, str(path), sha256, line_offset, loaded_at,
+                [r.column for r in rules], [r.reason for r in rules], [r.reason for r in rules],
+            ],
+        )  # fmt: skip
     extra = extra_values or {}
     target_cols = [*columns, "_source_file", "_file_sha256", "_loaded_at", "_row_number", *extra]
     select = ", ".join(quote_ident(c) for c in columns)
@@ -132,8 +143,5 @@ def split_and_insert(
         "FROM _checked WHERE _problem IS NULL ORDER BY _row_number",
         [str(path), sha256, loaded_at, *extra.values()],
     )
-    quarantined = con.execute(
-        "SELECT count(*) FROM _checked WHERE _problem IS NOT NULL"
-    ).fetchone()[0]
     con.execute("DROP TABLE _checked")
     return LoadResult(read, read - quarantined, quarantined, detected_format)

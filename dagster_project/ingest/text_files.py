@@ -171,13 +171,18 @@ def stage_delimited(
         con.execute(
             f"""
             INSERT INTO {QUARANTINE_TABLE}
-            SELECT ?, ?, ?, line, any_value(column_name), NULL,
+            SELECT ?, ?, ?, line,
+                   -- the reader's positional name (_c21) back to the header's name
+                   coalesce(list_extract(?::VARCHAR[], try_cast(regexp_extract(
+                       any_value(column_name), '^_c([0-9]+)$', 1) AS INTEGER) + 1),
+                       any_value(column_name)),
+                   NULL,
                    'unreadable line: ' || string_agg(DISTINCT error_type, ', ')
                    || ' (' || min(error_message) || ')',
                    any_value(csv_line), ?
             FROM _rejects GROUP BY line ORDER BY line
             """,
-            [source, str(path), sha256, loaded_at],
+            [source, str(path), sha256, header, loaded_at],
         )
     for column in known_columns:
         if column in header:

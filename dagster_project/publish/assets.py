@@ -1,35 +1,57 @@
-"""The published copy of the marts: what BI tools read."""
+"""The published copy of the marts (what BI tools read) and the dbt docs site."""
 
+import os
+import shutil
+import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
 
 from dagster_project.publish.snapshot import publish
 from dagster_project.resources import Warehouse
 
-MART_KEYS = [
-    dg.AssetKey(["marts", "fct_mirror_trade"]),
-    dg.AssetKey(["marts", "dim_country"]),
-    dg.AssetKey(["marts", "dim_product"]),
-]
+
+def mart_keys() -> list[dg.AssetKey]:
+    """Every dbt model of the published schema (from the manifest): publishing waits for all
+    of them and for their blocking checks, so a new mart can never be published unchecked."""
+    from dagster_project.publish.docs import PUBLISHED_SCHEMA, load_manifest, published_models
+
+    return [dg.AssetKey([PUBLISHED_SCHEMA, m["name"]]) for m in published_models(load_manifest())]
+
+
+MART_KEYS = mart_keys()
+PUBLISHED_KEY = dg.AssetKey(["published", "mirror_warehouse"])
+DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
 
 
 class PublishTarget(dg.ConfigurableResource):
-    """Where the read-only DuckDB file and the Parquet exports go."""
+    """Where the read-only DuckDB file, the Parquet exports and the dbt docs go.
+
+    ``docs_dir`` defaults to ``<home>/docs/dbt`` where ``<home>`` holds ``published/``.
+    """
 
     duckdb_path: str
     exports_dir: str
+    docs_dir: str = ""
+
+    def dbt_docs_dir(self) -> Path:
+        if self.docs_dir:
+            return Path(self.docs_dir)
+        return Path(self.duckdb_path).parent.parent / "docs" / "dbt"
 
 
 @dg.asset(
-    key=["published", "mirror_warehouse"],
+    key=PUBLISHED_KEY,
     group_name="publish",
     deps=MART_KEYS,
     kinds={"duckdb", "parquet"},
     description=(
         "Read-only DuckDB file ($MIRROR_HOME/published/mirror.duckdb) and Parquet exports "
-        "($MIRROR_HOME/exports/) of every mart, swapped in atomically. Runs only after the "
-        "blocking checks on the marts passed; a failed run leaves the previous publication."
+        "($MIRROR_HOME/exports/ -> exports.versions/<publication id>/) of every mart, built "
+        "aside and swapped in atomically. Runs only after the blocking checks on the marts "
+        "passed; a failed run leaves the previous publication as it was."
     ),
 )
 def published_mirror_warehouse(
@@ -41,12 +63,75 @@ def published_mirror_warehouse(
         Path(publish_target.exports_dir),
         run_id=context.run_id,
     )
-    context.log.info(f"published {len(pub.tables)} tables to {pub.duckdb_path}")
+    context.log.info(
+        f"published {len(pub.tables)} tables as {pub.publication_id} to {pub.duckdb_path} "
+        f"in {pub.timings.get('total_s', 0):.2f}s"
+    )
     return dg.MaterializeResult(
         metadata={
             "publication_id": pub.publication_id,
             "published_duckdb": dg.MetadataValue.path(str(pub.duckdb_path)),
             "exports_dir": dg.MetadataValue.path(publish_target.exports_dir),
+            "exports_version_dir": dg.MetadataValue.path(str(pub.exports_version_dir)),
             "tables": dg.MetadataValue.json(pub.tables),
+            "dagster/row_count": sum(pub.tables.values()),
+            "publish_seconds": pub.timings.get("total_s", 0.0),
+        }
+    )
+
+
+def _replace_dir(staged: Path, final: Path) -> None:
+    """Put ``staged`` at ``final``; the old folder is moved aside first, then deleted."""
+    old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:6]}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staged, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@dg.asset(
+    key=["published", "dbt_docs"],
+    group_name="publish",
+    deps=[PUBLISHED_KEY],
+    kinds={"dbt", "html"},
+    description=(
+        "`dbt docs generate --static --no-compile` after a successful publication: "
+        "$MIRROR_HOME/docs/dbt/static_index.html opens in a browser without a server (every "
+        "model, column, type and the lineage; index.html + manifest.json + catalog.json for "
+        "static hosting). The catalog (column types) is read from the working warehouse."
+    ),
+)
+def published_dbt_docs(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, publish_target: PublishTarget
+) -> dg.MaterializeResult:
+    from dagster_project.transform.project import dbt_project
+
+    started = time.monotonic()
+    final = publish_target.dbt_docs_dir()
+    # dbt's own target folder, kept between runs: its partial parse makes the next run faster
+    work = final.with_name(f".{final.name}-work")
+    work.mkdir(parents=True, exist_ok=True)
+    # --no-compile documents the manifest dagster-dbt already parsed (no SQL compilation)
+    shutil.copy2(dbt_project.manifest_path, work / "manifest.json")
+    dbt.cli(
+        ["docs", "generate", "--static", "--no-compile"],
+        target_path=work,
+        manifest=dbt_project.manifest_path,
+        raise_on_error=True,
+    ).wait()
+    staged = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:6]}")
+    staged.mkdir()
+    try:
+        for name in DBT_DOCS_FILES:
+            shutil.copy2(work / name, staged / name)
+        _replace_dir(staged, final)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    context.log.info(f"dbt docs written to {final} in {elapsed:.1f}s")
+    return dg.MaterializeResult(
+        metadata={
+            "docs": dg.MetadataValue.path(str(final / "static_index.html")),
+            "seconds": round(elapsed, 2),
         }
     )

@@ -29,6 +29,7 @@ EXPECTED_ASSETS = {
     "marts/fct_transit_candidates": "marts",
     "published/mirror_warehouse": "publish",
     "published/report": "publish",
+    "published/dbt_docs": "publish",
     "raw/coir_crude_imports": "ingest",
     "raw/comext_monthly": "ingest",
     "raw/comtrade_final": "ingest",

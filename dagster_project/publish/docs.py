@@ -1,0 +1,177 @@
+"""Generate the table reference of ``docs/bi.md`` from the dbt manifest (the marts' ymls).
+
+The part of ``docs/bi.md`` between ``BEGIN_MARKER`` and ``END_MARKER`` is generated; the
+rest is written by hand. ``mirror docs`` rewrites it, ``mirror docs --check`` fails when it is
+out of date (tests/unit/test_publish_docs.py does the same in CI).
+
+Only the manifest is read (descriptions, columns in yml order, tests): the output does not
+depend on a built warehouse, so the check runs anywhere. Column types live in the dbt docs
+site the run writes (``$MIRROR_HOME/docs/dbt/static_index.html``, from the catalog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster_project.settings import REPO_ROOT
+
+BI_DOC = REPO_ROOT / "docs" / "bi.md"
+PUBLISHED_SCHEMA = "marts"
+BEGIN_MARKER = "<!-- BEGIN GENERATED: marts (uv run mirror docs; edit the dbt ymls, not this) -->"
+END_MARKER = "<!-- END GENERATED: marts -->"
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").split()).replace("|", "\\|")
+
+
+def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | None, list[str]]:
+    """Short labels of the dbt tests on each column (None: tests on the whole model)."""
+    tests: dict[str | None, list[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or node.get("attached_node") != unique_id:
+            continue
+        meta = node.get("test_metadata") or {}
+        name = meta.get("name") or node["name"]
+        kwargs = meta.get("kwargs") or {}
+        if name == "accepted_values":
+            label = "one of " + ", ".join(f"`{v}`" for v in kwargs.get("values", []))
+        elif name == "relationships":
+            label = "in " + str(kwargs.get("to", "")).replace("ref('", "").replace("')", "")
+        elif name == "unique_combination_of_columns":
+            cols = kwargs.get("combination_of_columns") or []
+            label = "unique key: " + ", ".join(f"`{c}`" for c in cols)
+        elif name == "expression_is_true":
+            label = f"`{node['name']}`"
+        elif node.get("column_name") is None and kwargs.get("column_name"):
+            label = f"{name.replace('_', ' ')}: `{_one_line(kwargs['column_name'])}`"
+        else:
+            label = name.replace("_", " ")
+        severity = str(node.get("config", {}).get("severity", "")).lower()
+        if severity == "warn":
+            label += " (warn)"
+        tests.setdefault(node.get("column_name"), []).append(label)
+    return {k: sorted(v) for k, v in tests.items()}
+
+
+def published_models(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The dbt models of the published schema, by name."""
+    models = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n.get("schema") == PUBLISHED_SCHEMA
+    ]
+    return sorted(models, key=lambda n: n["name"])
+
+
+def documented_columns(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{table: [column, ...]}`` in yml order: what BI users are promised."""
+    return {m["name"]: list(m.get("columns", {})) for m in published_models(manifest)}
+
+
+def render_marts_section(manifest: Mapping[str, Any]) -> str:
+    """The generated Markdown (without the markers)."""
+    out: list[str] = []
+    for model in published_models(manifest):
+        name = model["name"]
+        tests = _column_tests(manifest, model["unique_id"])
+        out += [
+            f"### `{PUBLISHED_SCHEMA}.{name}`",
+            "",
+            _one_line(model.get("description")) or "(no description in the dbt yml)",
+            "",
+            f"Parquet: `exports/{name}.parquet`.",
+            "",
+        ]
+        if tests.get(None):
+            out += ["Table tests: " + "; ".join(tests[None]) + ".", ""]
+        out += ["| column | description | tests |", "|---|---|---|"]
+        for col, spec in model.get("columns", {}).items():
+            out.append(
+                f"| `{col}` | {_one_line(spec.get('description'))} "
+                f"| {'; '.join(tests.get(col, []))} |"
+            )
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def load_manifest(path: Path | None = None) -> dict[str, Any]:
+    if path is None:
+        from dagster_project.transform.project import dbt_project  # parses dbt when stale
+
+        path = Path(dbt_project.manifest_path)
+    for attempt in range(10):  # another dbt process may be rewriting it (not atomic)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def updated_document(current: str, manifest: Mapping[str, Any]) -> str:
+    """``current`` with its generated section replaced."""
+    start = current.find(BEGIN_MARKER)
+    end = current.find(END_MARKER)
+    if start < 0 or end < start:
+        raise ValueError(f"docs/bi.md lacks the markers {BEGIN_MARKER!r} ... {END_MARKER!r}")
+    head = current[: start + len(BEGIN_MARKER)]
+    return f"{head}\n\n{render_marts_section(manifest)}\n{current[end:]}"
+
+
+def write_bi_doc(
+    doc: Path = BI_DOC, manifest: Mapping[str, Any] | None = None, *, check: bool = False
+) -> bool:
+    """Regenerate ``doc``; returns True when it was (``check``: would have been) changed."""
+    manifest = manifest if manifest is not None else load_manifest()
+    current = doc.read_text(encoding="utf-8")
+    new = updated_document(current, manifest)
+    if new == current:
+        return False
+    if not check:
+        doc.write_text(new, encoding="utf-8")
+    return True
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    changed = write_bi_doc(Path(args.file), check=args.check)
+    if args.check:
+        if changed:
+            print(f"mirror docs: {args.file} is out of date with the dbt ymls; run `mirror docs`")
+            return 1
+        print(f"mirror docs: {args.file} is up to date")
+        return 0
+    print(f"mirror docs: {args.file} {'updated' if changed else 'already up to date'}")
+    return 0
+
+
+def add_docs_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """``mirror docs [--check] [--file PATH]``."""
+    parser = subparsers.add_parser(
+        "docs",
+        help="regenerate the table reference of docs/bi.md from the dbt ymls",
+        description=(
+            "Rewrite the generated part of docs/bi.md (the published marts, their columns, "
+            "descriptions and tests) from the dbt manifest. --check only reports whether it "
+            "is out of date (exit 1). The dbt docs site itself is written by every run to "
+            "$MIRROR_HOME/docs/dbt/."
+        ),
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument("--file", default=str(BI_DOC), help=f"default: {BI_DOC}")
+    parser.set_defaults(func=cmd_docs)
+    return parser
+
+
+if __name__ == "__main__":  # python -m dagster_project.publish.docs [--check]
+    _parser = argparse.ArgumentParser(prog="mirror")
+    add_docs_parser(_parser.add_subparsers(dest="command", required=True))
+    _args = _parser.parse_args(["docs", *sys.argv[1:]])
+    sys.exit(_args.func(_args))

@@ -1,0 +1,216 @@
+"""publish(): a new read-only DuckDB file and a new export version, swapped in atomically;
+a failure leaves the previous publication; the run lock keeps two runs apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.publish import snapshot
+from dagster_project.publish.snapshot import is_read_only, publish, read_manifest
+from dagster_project.resources import RunLock, WarehouseLockedError, run_lock_path
+
+
+def make_source(path: Path, rows: int = 3) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute("create schema if not exists staging")
+    con.execute("create or replace table marts.fct_x as select range as id from range(?)", [rows])
+    con.execute("create or replace table marts.dim_y as select 'a' as code")
+    con.execute("create or replace view marts.v_z as select 1 as one")  # views are not published
+    con.execute("create or replace table staging.stg_w as select 1 as w")  # nor other schemas
+    con.close()
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    make_source(tmp_path / "mirror.duckdb")
+    return tmp_path
+
+
+def do_publish(home: Path, **kw) -> snapshot.Publication:
+    return publish(
+        home / "mirror.duckdb", home / "published" / "mirror.duckdb", home / "exports", **kw
+    )
+
+
+def kv_id(parquet: Path) -> str:
+    return (
+        duckdb.connect()
+        .execute(
+            "select value::varchar from parquet_kv_metadata(?) where key::varchar = "
+            "'publication_id'",
+            [str(parquet)],
+        )
+        .fetchone()[0]
+    )
+
+
+def test_publication_is_complete_consistent_and_read_only(home: Path) -> None:
+    pub = do_publish(home, run_id="run-1")
+    db = home / "published" / "mirror.duckdb"
+    assert pub.tables == {"marts.dim_y": 1, "marts.fct_x": 3}
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "select publication_id, run_id, tables from main.publication"
+        ).fetchall() == [(pub.publication_id, "run-1", 2)]
+        assert con.execute(
+            "select table_name, row_count, parquet_file from main.publication_tables order by 1"
+        ).fetchall() == [("dim_y", 1, "dim_y.parquet"), ("fct_x", 3, "fct_x.parquet")]
+        schemas = {
+            r[0]
+            for r in con.execute(
+                "select distinct table_schema from information_schema.tables"
+            ).fetchall()
+        }
+        assert schemas == {"main", "marts"}
+    exports = home / "exports"
+    assert exports.is_symlink() and exports.resolve() == pub.exports_version_dir
+    assert not os.readlink(exports).startswith("/")  # relative: the home can be moved
+    manifest = read_manifest(exports)
+    assert manifest["publication_id"] == pub.publication_id
+    assert {k: v["rows"] for k, v in manifest["tables"].items()} == pub.tables
+    for name in ("fct_x", "dim_y"):
+        assert kv_id(exports / f"{name}.parquet") == pub.publication_id
+    for path in [db, *pub.exports_version_dir.iterdir()]:
+        assert is_read_only(path), path
+    assert is_read_only(pub.exports_version_dir)
+    assert not list((home / "published").glob("*.tmp-*")) and not Path(f"{db}.wal").exists()
+
+
+def test_republish_swaps_and_an_open_reader_keeps_its_publication(home: Path) -> None:
+    first = do_publish(home)
+    db = home / "published" / "mirror.duckdb"
+    reader = duckdb.connect(str(db), read_only=True)  # a BI tool holding the file open
+    old_exports = (home / "exports").resolve()
+    make_source(home / "mirror.duckdb", rows=7)
+    second = do_publish(home)
+    assert second.publication_id != first.publication_id
+    # the open reader still sees the first publication, whole
+    assert reader.execute("select publication_id from main.publication").fetchone()[0] == (
+        first.publication_id
+    )
+    assert reader.execute("select count(*) from marts.fct_x").fetchone()[0] == 3
+    reader.close()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_x").fetchone()[0] == 7
+    assert read_manifest(home / "exports")["publication_id"] == second.publication_id
+    assert old_exports.is_dir()  # a reader that resolved the link before the swap can finish
+
+
+def test_old_export_versions_are_pruned(home: Path) -> None:
+    ids = [do_publish(home, keep_versions=2).publication_id for _ in range(4)]
+    versions = sorted(p.name for p in (home / "exports.versions").iterdir())
+    assert versions == sorted(ids[-2:])
+
+
+def test_a_failed_publish_leaves_the_previous_one(home: Path, monkeypatch) -> None:
+    first = do_publish(home)
+    db = home / "published" / "mirror.duckdb"
+    before = (db.stat().st_ino, db.read_bytes(), sorted(os.listdir(home / "exports.versions")))
+    make_source(home / "mirror.duckdb", rows=9)
+
+    def boom(_path: Path) -> str:
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(snapshot, "_sha256", boom)
+    with pytest.raises(OSError, match="disk full"):
+        do_publish(home)
+    after = (db.stat().st_ino, db.read_bytes(), sorted(os.listdir(home / "exports.versions")))
+    assert after == before
+    assert read_manifest(home / "exports")["publication_id"] == first.publication_id
+    assert not list((home / "published").glob("*.tmp-*"))
+    assert not list((home / "exports.versions").glob(".tmp-*"))
+
+
+def test_leftovers_of_a_killed_publish_are_cleaned(home: Path) -> None:
+    do_publish(home)
+    stale_db = home / "published" / "mirror.duckdb.tmp-20200101T000000.000000Z-abcdef"
+    stale_db.write_bytes(b"half")
+    stale_dir = home / "exports.versions" / ".tmp-20200101T000000.000000Z-abcdef"
+    stale_dir.mkdir()
+    (stale_dir / "fct_x.parquet").write_bytes(b"half")
+    os.chmod(stale_dir, 0o555)
+    do_publish(home)
+    assert not stale_db.exists() and not stale_dir.exists()
+
+
+def test_the_first_layout_of_exports_is_migrated(home: Path) -> None:
+    legacy = home / "exports"
+    legacy.mkdir()
+    (legacy / "fct_x.parquet").write_bytes(b"old")
+    pub = do_publish(home)
+    assert legacy.is_symlink() and read_manifest(legacy)["publication_id"] == pub.publication_id
+
+
+def test_nothing_to_publish_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        do_publish(tmp_path)
+    duckdb.connect(str(tmp_path / "mirror.duckdb")).close()
+    with pytest.raises(ValueError, match="nothing to publish"):
+        do_publish(tmp_path)
+    assert not (tmp_path / "published" / "mirror.duckdb").exists()
+
+
+def test_unexpected_table_names_are_refused(home: Path) -> None:
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute('create table marts."x; drop table y" as select 1 as a')
+    with pytest.raises(ValueError, match="unexpected names"):
+        do_publish(home)
+
+
+def test_publication_ids_sort_by_time() -> None:
+    import datetime as dt
+
+    a = snapshot.new_publication_id(dt.datetime(2026, 1, 1, 0, 0, 0))
+    b = snapshot.new_publication_id(dt.datetime(2026, 1, 1, 0, 0, 1))
+    assert a < b and snapshot._PUBLICATION_ID.match(a)
+
+
+# The run lock -------------------------------------------------------------------------------
+
+
+def test_a_second_run_lock_waits_then_fails_naming_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "mirror.duckdb"
+    first = RunLock(db)
+    first.acquire(wait_seconds=0, run_id="run-a")
+    holder = json.loads(run_lock_path(db).read_text())
+    assert holder["pid"] == os.getpid() and holder["run_id"] == "run-a"
+    started = time.monotonic()
+    with pytest.raises(WarehouseLockedError, match=r"another run is using .* run run-a"):
+        RunLock(db).acquire(wait_seconds=0.6, poll=0.1)
+    assert time.monotonic() - started >= 0.6
+    first.release()
+    second = RunLock(db)
+    second.acquire(wait_seconds=0)
+    second.release()
+
+
+def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path: Path) -> None:
+    db = tmp_path / "mirror.duckdb"
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from dagster_project.resources import RunLock; "
+        f"RunLock(Path({str(db)!r})).acquire(wait_seconds=0, run_id='doomed'); "
+        "print('locked', flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(WarehouseLockedError, match="doomed"):
+            RunLock(db).acquire(wait_seconds=0)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    lock = RunLock(db)
+    assert lock.acquire(wait_seconds=5) < 1  # the kernel released it with the process
+    lock.release()

@@ -1,0 +1,60 @@
+"""docs/bi.md: its table reference is generated from the dbt ymls and must not go stale."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import pytest
+
+from dagster_project.publish import docs
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return docs.load_manifest()  # parses dbt first when the manifest is stale
+
+
+def test_bi_doc_is_up_to_date_with_the_dbt_ymls(manifest: dict) -> None:
+    current = docs.BI_DOC.read_text(encoding="utf-8")
+    assert docs.updated_document(current, manifest) == current, (
+        "docs/bi.md is out of date with dbt/models/marts/*.yml: run `uv run mirror docs` "
+        "(or `uv run python -m dagster_project.publish.docs`) and commit the result"
+    )
+
+
+def test_every_published_model_and_column_is_documented(manifest: dict) -> None:
+    section = docs.render_marts_section(manifest)
+    columns = docs.documented_columns(manifest)
+    assert {"fct_mirror_trade", "dim_country", "dim_product"} <= set(columns)
+    for table, cols in columns.items():
+        assert f"### `marts.{table}`" in section
+        assert cols, f"{table} documents no columns"
+        for col in cols:
+            assert f"| `{col}` |" in section
+    status = next(line for line in section.splitlines() if line.startswith("| `status` |"))
+    assert "not null" in status and "one of `ok`" in status and "`breach`" in status
+
+
+def test_an_edited_yml_makes_the_check_fail(manifest: dict, tmp_path) -> None:
+    doc = tmp_path / "bi.md"
+    doc.write_text(docs.BI_DOC.read_text(encoding="utf-8"), encoding="utf-8")
+    edited = copy.deepcopy(manifest)
+    node = next(n for n in edited["nodes"].values() if n.get("name") == "fct_mirror_trade")
+    node["columns"]["gap_pct"]["description"] = "a new meaning"
+    assert docs.write_bi_doc(doc, edited, check=True) is True
+    assert docs.write_bi_doc(doc, edited) is True and "a new meaning" in doc.read_text()
+    assert docs.write_bi_doc(doc, edited, check=True) is False
+
+
+def test_docs_subcommand(tmp_path, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="mirror")
+    docs.add_docs_parser(parser.add_subparsers(dest="command", required=True))
+    doc = tmp_path / "bi.md"
+    doc.write_text(f"# x\n\n{docs.BEGIN_MARKER}\nstale\n{docs.END_MARKER}\n", encoding="utf-8")
+    args = parser.parse_args(["docs", "--check", "--file", str(doc)])
+    assert args.func(args) == 1 and "out of date" in capsys.readouterr().out
+    args = parser.parse_args(["docs", "--file", str(doc)])
+    assert args.func(args) == 0 and "### `marts.fct_mirror_trade`" in doc.read_text()
+    args = parser.parse_args(["docs", "--check", "--file", str(doc)])
+    assert args.func(args) == 0
