@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster_project.alerts.redact import (
+from dagster_project.redaction import (
     install_log_redaction,
     redact,
     redact_data,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster_project.alerts.channels import Alert
-from dagster_project.alerts.redact import redact
+from dagster_project.redaction import redact
 
 WHY = {
     "error": (

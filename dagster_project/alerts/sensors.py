@@ -21,8 +21,8 @@ import dagster as dg
 
 from dagster_project.alerts.channels import STATE_FILE, deliver
 from dagster_project.alerts.messages import CheckEvaluation, check_alert, run_failure_alert
-from dagster_project.alerts.redact import redact
 from dagster_project.alerts.state import AlertState, Decision, decide
+from dagster_project.redaction import redact
 
 CHECK_SENSOR = "mirror_check_alerts"
 RUN_FAILURE_SENSOR = "mirror_run_failure_alerts"

@@ -56,6 +56,7 @@ from typing import Any
 
 import urllib3
 
+from dagster_project.redaction import RedactingFilter, redact, register_secret
 from dagster_project.settings import REFERENCE_DIR, SAMPLE_LANDING
 from dagster_project.sources.comtrade import COLUMNS
 
@@ -105,45 +106,6 @@ class ComtradeConnectionError(ComtradeError):
 
 
 # Redaction -----------------------------------------------------------------------------------
-
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_KEY_PARAM_RE = re.compile(r"(subscription-key=)[^&\s'\"]*", re.IGNORECASE)
-_KEY_HEADER_RE = re.compile(r"(Ocp-Apim-Subscription-Key['\"]?\s*[:=]\s*['\"]?)[^&\s'\",}]*", re.I)
-REDACTED = "***"
-
-
-def register_secret(secret: str | None) -> None:
-    """Remember a secret so that :func:`redact` removes it from any text."""
-    if secret:
-        with _secrets_lock:
-            _secrets.add(secret)
-
-
-def redact(text: object) -> str:
-    """``text`` with every registered secret and any ``subscription-key=...`` value masked."""
-    out = str(text)
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        out = out.replace(secret, REDACTED)
-    out = _KEY_PARAM_RE.sub(rf"\g<1>{REDACTED}", out)
-    return _KEY_HEADER_RE.sub(rf"\g<1>{REDACTED}", out)
-
-
-class RedactingFilter(logging.Filter):
-    """Masks secrets in a record's final message (args included) before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
 
 log.addFilter(RedactingFilter())
 

@@ -16,7 +16,6 @@ from pytest_httpserver import HTTPServer
 
 from dagster_project.alerts.channels import JSONL_FILE, STATE_FILE, Alert, deliver
 from dagster_project.alerts.messages import CheckEvaluation, check_alert, offender_line
-from dagster_project.alerts.redact import redact, register_url
 from dagster_project.alerts.sensors import (
     CHECK_SENSOR,
     RUN_FAILURE_SENSOR,
@@ -24,6 +23,7 @@ from dagster_project.alerts.sensors import (
     notify_run,
 )
 from dagster_project.alerts.state import decide
+from dagster_project.redaction import redact, register_url
 from tests.fixtures.alerts.mini import (
     AUT_STOPS_REPORTING,
     BREACH_FRA_2022,

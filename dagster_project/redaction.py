@@ -32,6 +32,11 @@ _PATTERNS = [
         rf"\1://{REDACTED}",
     ),
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I), rf"\1{REDACTED}"),
+    # the Comtrade API key as a header (Azure API management)
+    (
+        re.compile(r"(Ocp-Apim-Subscription-Key['\"]?\s*[:=]\s*['\"]?)[^&\s'\",}]*", re.I),
+        rf"\1{REDACTED}",
+    ),
 ]
 
 _secrets: set[str] = set()
@@ -114,7 +119,7 @@ _FILTER = RedactingFilter()
 
 
 def install_log_redaction(*names: str) -> None:
-    """Attach the filter to our logger and Apprise's (idempotent)."""
+    """Attach the filter to our loggers and Apprise's (idempotent)."""
     for name in ("mirror.alerts", "apprise", *names):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
