@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from dagster_project.resources import Warehouse
 from dagster_project.transform.project import dbt_project
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
@@ -32,6 +33,13 @@ class MirrorDbtTranslator(DagsterDbtTranslator):
     project=dbt_project,
     dagster_dbt_translator=MirrorDbtTranslator(),
 )
-def mirror_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """`dbt build` of the selected models, seeds and tests (one process, one DuckDB writer)."""
+def mirror_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+) -> Iterator[Any]:
+    """`dbt build` of the selected models, seeds and tests (one process, one DuckDB writer).
+
+    ``warehouse`` is not used to connect (dbt opens the file itself): requiring it takes the
+    run lock, so a run of dbt assets alone never overlaps another run.
+    """
+    del warehouse
     yield from dbt.cli(["build"], context=context).stream()
