@@ -22,7 +22,8 @@ consigned as (
         via.iso3 as consignment_iso3,
         consignment.hs6,
         string_agg(distinct importer.iso3, ',' order by importer.iso3) as consignee_importers,
-        sum(consignment.primary_value_usd) as consigned_import_value_usd
+        sum(consignment.primary_value_usd order by consignment.reporter_code)
+            as consigned_import_value_usd
     from {{ ref('stg_comtrade__consignment') }} as consignment
     inner join areas as importer on consignment.reporter_code = importer.comtrade_code
     inner join areas as origin on consignment.partner_code = origin.comtrade_code
@@ -76,8 +77,9 @@ final as (
         excess.export_value_usd as declared_export_value_usd,
         excess.import_value_fob_usd as partner_import_value_fob_usd,
         excess.declared_excess_usd,
-        consigned.consigned_import_value_usd,
-        consigned.consigned_import_value_usd / excess.declared_excess_usd as excess_covered_share,
+        round(consigned.consigned_import_value_usd, 2) as consigned_import_value_usd,
+        round(consigned.consigned_import_value_usd / excess.declared_excess_usd, 8)
+            as excess_covered_share,
         corridors.corridor_id as seeded_corridor_id
     from excess
     inner join consigned
