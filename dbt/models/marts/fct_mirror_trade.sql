@@ -44,7 +44,7 @@ joined as (
         windows.window_export_value_usd,
         windows.window_import_value_fob_usd,
         windows.window_periods,
-        windows.window_gap_pct,
+        round(windows.window_gap_pct, 4) as window_gap_pct,
         windows.window_cancellation_ratio
     from flows
     left join tolerances on flows.hs_chapter = tolerances.hs_chapter
@@ -70,15 +70,21 @@ gaps as (
     select
         *,
         import_value_fob_usd - export_value_usd as gap_usd,
-        {{ share_of_larger('import_value_fob_usd', 'export_value_usd') }} as gap_pct,
-        {{ share_of_larger('import_value_usd', 'export_value_usd') }} as gap_before_cif_fob_pct,
+        -- percentages are rounded BEFORE the status is decided, so the published value and
+        -- the status always agree (a 10.00003 % gap is not a breach that reads as 10.0 %)
+        round({{ share_of_larger('import_value_fob_usd', 'export_value_usd') }}, 4) as gap_pct,
+        round({{ share_of_larger('import_value_usd', 'export_value_usd') }}, 4)
+            as gap_before_cif_fob_pct,
         -- in a corridor a silent side declared nothing: zero, so a declared partner that
         -- imported nothing itself, with everything attributed onwards, agrees
         coalesce(import_value_fob_usd, 0) - attributed_export_value_usd as transit_gap_usd,
         case
             when coalesce(import_value_fob_usd, 0) = 0 and attributed_export_value_usd = 0
                 then 0
-            else {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd') }}
+            else round(
+                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd') }},
+                4
+            )
         end as transit_gap_pct,
         export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
         import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
