@@ -62,20 +62,19 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
         )
         registry.touch(con, path, sha, now)
         return FileOutcome(path, spec.name, "unchanged", message=f"already {status}")
+
+    def record(outcome: FileOutcome, detected_format: str | None) -> None:
+        registry.record(
+            con, outcome, sha256=sha, size_bytes=size, modified_ns=modified,
+            detected_format=detected_format, now=now,
+        )  # fmt: skip
+
     twin = registry.loaded_elsewhere(con, path, sha)
     if twin:
         outcome = FileOutcome(
             path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
         )
-        registry.record(
-            con,
-            outcome,
-            sha256=sha,
-            size_bytes=size,
-            modified_ns=modified,
-            detected_format=None,
-            now=now,
-        )
+        record(outcome, None)
         return outcome
     previous = registry.current_version(con, path)
     con.execute("BEGIN TRANSACTION")
@@ -87,15 +86,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
             path, spec.name, "loaded", result.rows_read, result.rows_loaded,
             result.rows_quarantined, message,
         )  # fmt: skip
-        registry.record(
-            con,
-            outcome,
-            sha256=sha,
-            size_bytes=size,
-            modified_ns=modified,
-            detected_format=result.detected_format,
-            now=now,
-        )
+        record(outcome, result.detected_format)
         con.execute("COMMIT")
         return outcome
     except FileRefusedError as exc:
@@ -104,15 +95,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
         if previous:
             reason += "; the previously loaded version of this file stays current"
         outcome = FileOutcome(path, spec.name, "refused", message=reason)
-        registry.record(
-            con,
-            outcome,
-            sha256=sha,
-            size_bytes=size,
-            modified_ns=modified,
-            detected_format=None,
-            now=now,
-        )
+        record(outcome, None)
         return outcome
     except BaseException:
         con.execute("ROLLBACK")

@@ -19,11 +19,7 @@ ranked as (
         *,
         row_number() over (
             partition by freq, period, reporter_code, flow_code, partner_code, cmd_code
-            order by
-                file_release_date desc nulls last,
-                loaded_at desc,
-                source_file desc,
-                source_row_number desc
+            order by {{ latest_release_first() }}
         ) as delivery_rank,
         count(*) over (
             partition by freq, period, reporter_code, flow_code, partner_code, cmd_code
