@@ -92,9 +92,13 @@ def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None,
     }
 
 
-def mirror_run(project: Path, home: Path, landing: Path, log: Path) -> dict[str, Any]:
+def mirror_run(
+    project: Path, home: Path, landing: Path, log: Path, memory_limit: str | None
+) -> dict[str, Any]:
     env = project_env(project)
     env["MIRROR_HOME"], env["MIRROR_LANDING"] = str(home), str(landing)
+    if memory_limit:
+        env["MIRROR_DUCKDB_MEMORY_LIMIT"] = memory_limit
     cmd = [sys.executable, "-m", "dagster_project.cli", "run", "--home", str(home),
            "--landing", str(landing)]  # fmt: skip
     result = measure(cmd, cwd=project, env=env, log=log)
@@ -224,10 +228,16 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(inc_folder)
     project = make_project_copy(run_dir / "project", truth / "corridors")
     result: dict[str, Any] = {"size": size, "world": world, "started": _now()}
+    result["settings"] = {
+        "MIRROR_DUCKDB_MEMORY_LIMIT": args.memory_limit or "default (80%)",
+        "MIRROR_INGEST_BATCH_MB": os.environ.get("MIRROR_INGEST_BATCH_MB", "default (128)"),
+    }
 
     print(f"[{size}] (a) pipeline ...", flush=True)
     home = run_dir / "home"
-    result["pipeline"] = mirror_run(project, home, landing, logs / "pipeline.log")
+    result["pipeline"] = mirror_run(
+        project, home, landing, logs / "pipeline.log", args.memory_limit
+    )
     print(f"[{size}]     {result['pipeline']}", flush=True)
     print(f"[{size}] (b) floor ...", flush=True)
     floor_out, pandas_out = run_dir / "floor.parquet", run_dir / "pandas.parquet"
@@ -255,11 +265,17 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
         inc_landing = wdir / "increment" / "landing"
         shutil.copytree(inc_landing / "comtrade", inc_folder)
         try:
-            result["incremental"] = mirror_run(project, home, landing, logs / "incremental.log")
+            result["incremental"] = mirror_run(
+                project, home, landing, logs / "incremental.log", args.memory_limit
+            )
         finally:
             shutil.rmtree(inc_folder)
         result["month_alone"] = mirror_run(
-            project, run_dir / "home-month-alone", inc_landing, logs / "month_alone.log"
+            project,
+            run_dir / "home-month-alone",
+            inc_landing,
+            logs / "month_alone.log",
+            args.memory_limit,
         )
         print(f"[{size}]     {result['incremental']} vs alone {result['month_alone']}", flush=True)
     result["finished"] = _now()
@@ -364,9 +380,12 @@ def write_doc(results: dict[str, dict]) -> None:
         "single process of the tree: for the pipeline that is the dbt process or Dagster's).",
         "",
         "* **pipeline** — `mirror run --home H --landing L` on a fresh home: ingest (registry,",
-        "  sha256, quarantine rules, one transaction per file) -> `dbt build` (every model and",
-        "  every dbt test) -> GX checks -> publish (a throw-away copy of the project with the",
-        "  world's corridor seeds; blocking suites made warnings so publish runs);",
+        "  sha256, quarantine rules; same-layout files read in batches of",
+        "  `MIRROR_INGEST_BATCH_MB`, one scan and one transaction each) -> `dbt build` (every",
+        "  model and every dbt test) -> GX checks -> publish (a throw-away copy of the project",
+        "  with the world's corridor seeds; blocking suites made warnings so publish runs).",
+        "  DuckDB's memory is capped with `MIRROR_DUCKDB_MEMORY_LIMIT` (the setting of each",
+        "  run is in the results table); above it, DuckDB spills to disk;",
         "* **floor** — `benchmarks/floor.py`: DuckDB `read_csv` over the same files and ONE SQL",
         "  query: totals only, latest release wins, X vs M/1.06 by freq x period x exporter x",
         "  importer x HS6;",
@@ -398,9 +417,11 @@ def write_doc(results: dict[str, dict]) -> None:
             continue
         p, f, pd_ = r["pipeline"], r["floor"], r["pandas"]
         w = r["world"]
+        limit = r.get("settings", {}).get("MIRROR_DUCKDB_MEMORY_LIMIT", "default (80%)")
         lines.append(
             f"| {size} | {w['declarations']:,} | {w['reporters']} x {w['products']} | "
-            f"{p['seconds']:.0f} s, {p['peak_rss_mb']} MB | {f['seconds']:.1f} s, "
+            f"{p['seconds']:.0f} s, {p['peak_rss_mb']} MB (memory limit {limit}) | "
+            f"{f['seconds']:.1f} s, "
             f"{f['peak_rss_mb']} MB | {pd_['seconds']:.1f} s, {pd_['peak_rss_mb']} MB | "
             f"{_ratio(p['seconds'], f['seconds'])} | {_ratio(p['seconds'], pd_['seconds'])} | "
             f"{'yes' if r['comparison']['same_table'] else 'NO'} |"
@@ -552,6 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20250701)
     parser.add_argument("--gzip", action="store_true", help="worlds as .csv.gz")
     parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument(
+        "--memory-limit",
+        default="1GB",
+        help="MIRROR_DUCKDB_MEMORY_LIMIT for the pipeline runs (default 1GB; '' = the "
+        "warehouse default, 80%% of RAM)",
+    )
     parser.add_argument("--docs-only", action="store_true", help="only rewrite the document")
     args = parser.parse_args(argv)
     if not args.docs_only:

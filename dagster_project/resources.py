@@ -30,6 +30,8 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from dagster_project.settings import duckdb_memory_limit
+
 RUN_LOCK_SUFFIX = ".run.lock"
 RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 
@@ -47,7 +49,9 @@ def connect(
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(
+                str(path), read_only=read_only, config={"memory_limit": duckdb_memory_limit()}
+            )
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 if "lock" in str(exc).lower():

@@ -4,11 +4,18 @@
                     (default ``./warehouse``).
 ``MIRROR_LANDING``  folder of raw source files laid out by source (``comtrade/``, ...);
                     default: the embedded sample in ``data/sample``.
+``MIRROR_INGEST_BATCH_MB``  how many MB of same-layout landing files ingest reads in one
+                    scan and one transaction (default 128; 0 = one file at a time). Larger
+                    batches are faster and use more memory (about 8x the batch size).
+``MIRROR_DUCKDB_MEMORY_LIMIT``  DuckDB's memory_limit for every warehouse connection and
+                    dbt (default ``80%`` of RAM, DuckDB's own default; e.g. ``1GB``: larger
+                    joins then spill to ``<warehouse>.tmp`` and run somewhat slower).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +26,45 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 
 
+DEFAULT_INGEST_BATCH_MB = 128
+
+
 class SettingsError(ValueError):
     """A setting is missing or unusable; the message says which and why."""
+
+
+DEFAULT_DUCKDB_MEMORY_LIMIT = "80%"
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(k|m|g|t)i?b|bytes)\s*$", re.IGNORECASE)
+
+
+def duckdb_memory_limit() -> str:
+    """``MIRROR_DUCKDB_MEMORY_LIMIT`` as DuckDB's ``memory_limit`` (``80%``, ``1GB``, ...)."""
+    value = os.environ.get("MIRROR_DUCKDB_MEMORY_LIMIT", "").strip()
+    if not value:
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.match(value):
+        raise SettingsError(
+            f"MIRROR_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size; use e.g. 1GB, "
+            f"512MiB or 50% (default {DEFAULT_DUCKDB_MEMORY_LIMIT})"
+        )
+    return value
+
+
+def ingest_batch_bytes() -> int:
+    """``MIRROR_INGEST_BATCH_MB`` in bytes (0 = no batching)."""
+    raw = os.environ.get("MIRROR_INGEST_BATCH_MB", "").strip()
+    if not raw:
+        return DEFAULT_INGEST_BATCH_MB * 1024 * 1024
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = -1
+    if megabytes < 0:
+        raise SettingsError(
+            f"MIRROR_INGEST_BATCH_MB={raw!r} is not a size in MB; use a number >= 0 "
+            f"(default {DEFAULT_INGEST_BATCH_MB}; 0 loads one file at a time)"
+        )
+    return int(megabytes * 1024 * 1024)
 
 
 @dataclass(frozen=True)

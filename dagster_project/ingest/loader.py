@@ -1,8 +1,16 @@
-"""Ingest landing files into raw tables, once each, atomically, recorded in the registry."""
+"""Ingest landing files into raw tables, once each, atomically, recorded in the registry.
+
+New files of one layout are read in batches (one scan and one transaction per
+``MIRROR_INGEST_BATCH_MB`` of files) when their source offers a batch loader; anything a batch
+cannot take (a file with unparseable lines, an unreadable gzip, a one-off layout) is loaded
+alone, in its own transaction, where it is loaded or refused with its reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -12,7 +20,20 @@ from dagster_project.ingest import registry
 from dagster_project.ingest.landing import sha256_of
 from dagster_project.ingest.quarantine import QUARANTINE_DDL
 from dagster_project.ingest.registry import FileOutcome, FileRefusedError
-from dagster_project.ingest.spec import SourceSpec, naive_utc_now
+from dagster_project.ingest.spec import LoadResult, SourceSpec, naive_utc_now
+from dagster_project.settings import ingest_batch_bytes
+
+
+@dataclass(frozen=True)
+class _NewVersion:
+    """A file version that is not in the registry yet: it must be read."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    modified_ns: int
+    previous: str | None  # sha256 of the version it supersedes
+    seen_at: dt.datetime
 
 
 def ingest_files(
@@ -22,25 +43,60 @@ def ingest_files(
     *,
     log: Callable[[str], None] = print,
     progress: bool = False,
+    batch_bytes: int | None = None,
 ) -> list[FileOutcome]:
-    """Load each file version once; one transaction per file.
+    """Load each file version once. Returns one outcome per path, in order.
 
     New bytes at a known path supersede the previous version (whose rows stay in raw as
     history). A refused file changes nothing but its registry row; the others still load.
+    ``batch_bytes`` (default ``MIRROR_INGEST_BATCH_MB``) bounds a batch; 0 = no batching.
     """
     registry.ensure_registry(con)
     con.execute(QUARANTINE_DDL)
     spec.ensure_tables(con)
-    outcomes: list[FileOutcome] = []
-    for path in tqdm(paths, desc=f"ingest {spec.name}", unit="file", disable=not progress):
-        outcome = _ingest_one(con, spec, path)
-        if outcome.status not in ("loaded", "unchanged"):
-            log(f"{spec.name}: {outcome.as_line()}")
-        outcomes.append(outcome)
-    return outcomes
+    budget = ingest_batch_bytes() if batch_bytes is None else batch_bytes
+    outcomes: dict[Path, FileOutcome] = {}
+    new: list[_NewVersion] = []
+    twins: list[tuple[_NewVersion, Path]] = []  # same bytes as another new file of this run
+    first_with: dict[str, Path] = {}
+    with tqdm(
+        total=len(paths), desc=f"ingest {spec.name}", unit="file", disable=not progress
+    ) as bar:
+        for path in paths:
+            seen = _triage(con, spec, path)
+            if isinstance(seen, FileOutcome):
+                outcomes[path] = seen
+                bar.update(1)
+            elif seen.sha256 in first_with:
+                twins.append((seen, first_with[seen.sha256]))
+            else:
+                first_with[seen.sha256] = path
+                new.append(seen)
+        alone: list[_NewVersion] = []
+        for chunk in _batches(spec, new, budget, alone):
+            loaded, left = _load_batch(con, spec, chunk)
+            outcomes.update(loaded)
+            alone.extend(left)
+            bar.update(len(loaded))
+        for version in sorted(alone, key=lambda v: paths.index(v.path)):
+            outcomes[version.path] = _load_one(con, spec, version)
+            bar.update(1)
+        for version, twin in twins:
+            if outcomes[twin].status == "loaded":
+                outcomes[version.path] = _duplicate(con, spec, version, twin)
+            else:  # its twin was refused: judge it on its own
+                outcomes[version.path] = _load_one(con, spec, version)
+            bar.update(1)
+    for path in paths:
+        if outcomes[path].status not in ("loaded", "unchanged"):
+            log(f"{spec.name}: {outcomes[path].as_line()}")
+    return [outcomes[path] for path in paths]
 
 
-def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) -> FileOutcome:
+def _triage(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path
+) -> FileOutcome | _NewVersion:
+    """What the registry already knows of ``path``: an outcome, or a new version to read."""
     now = naive_utc_now()
     stat = path.stat()
     size, modified = stat.st_size, stat.st_mtime_ns
@@ -62,41 +118,132 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path) ->
         )
         registry.touch(con, path, sha, now)
         return FileOutcome(path, spec.name, "unchanged", message=f"already {status}")
-
-    def record(outcome: FileOutcome, detected_format: str | None) -> None:
-        registry.record(
-            con, outcome, sha256=sha, size_bytes=size, modified_ns=modified,
-            detected_format=detected_format, now=now,
-        )  # fmt: skip
-
+    version = _NewVersion(path, sha, size, modified, registry.current_version(con, path), now)
     twin = registry.loaded_elsewhere(con, path, sha)
-    if twin:
-        outcome = FileOutcome(
-            path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
-        )
-        record(outcome, None)
-        return outcome
-    previous = registry.current_version(con, path)
+    return _duplicate(con, spec, version, Path(twin)) if twin else version
+
+
+def _batches(
+    spec: SourceSpec, new: list[_NewVersion], budget: int, alone: list[_NewVersion]
+) -> Iterator[list[_NewVersion]]:
+    """Chunks of same-layout files of about ``budget`` bytes; the rest goes to ``alone``."""
+    if spec.batch_key is None or spec.load_batch is None or budget <= 0:
+        alone.extend(new)
+        return
+    groups: dict[Hashable, list[_NewVersion]] = {}
+    for version in new:
+        key = spec.batch_key(version.path)
+        if key is None:
+            alone.append(version)
+        else:
+            groups.setdefault(key, []).append(version)
+    for group in groups.values():
+        chunk: list[_NewVersion] = []
+        size = 0
+        for version in group:
+            chunk.append(version)
+            size += version.size_bytes
+            if size >= budget:
+                yield from _batch_or_alone(chunk, alone)
+                chunk, size = [], 0
+        yield from _batch_or_alone(chunk, alone)
+
+
+def _batch_or_alone(
+    chunk: list[_NewVersion], alone: list[_NewVersion]
+) -> Iterator[list[_NewVersion]]:
+    if len(chunk) > 1:
+        yield chunk
+    else:
+        alone.extend(chunk)
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, chunk: list[_NewVersion]
+) -> tuple[dict[Path, FileOutcome], list[_NewVersion]]:
+    """One scan, one transaction. If the batch cannot be read as a whole, nothing of it is
+    written and every file is handed back to be loaded alone."""
+    assert spec.load_batch is not None
+    now = naive_utc_now()
     con.execute("BEGIN TRANSACTION")
     try:
-        result = spec.load_file(con, path, sha256=sha, loaded_at=now)
-        registry.supersede(con, path, now)
-        message = f"revision of {previous[:12]}" if previous else ""
-        outcome = FileOutcome(
-            path, spec.name, "loaded", result.rows_read, result.rows_loaded,
-            result.rows_quarantined, message,
-        )  # fmt: skip
-        record(outcome, result.detected_format)
+        result = spec.load_batch(con, {v.path: v.sha256 for v in chunk}, loaded_at=now)
+        outcomes = {}
+        for version in chunk:
+            if version.path in result.loaded:
+                outcomes[version.path] = _record_loaded(
+                    con, spec, version, result.loaded[version.path], now
+                )
+        con.execute("COMMIT")
+    except (duckdb.Error, FileRefusedError):
+        con.execute("ROLLBACK")
+        return {}, chunk
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return outcomes, [v for v in chunk if v.path not in outcomes]
+
+
+def _load_one(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, version: _NewVersion
+) -> FileOutcome:
+    """Load one file in its own transaction, or refuse it with its reason."""
+    now = version.seen_at
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = spec.load_file(con, version.path, sha256=version.sha256, loaded_at=now)
+        outcome = _record_loaded(con, spec, version, result, now)
         con.execute("COMMIT")
         return outcome
     except FileRefusedError as exc:
         con.execute("ROLLBACK")
         reason = str(exc)
-        if previous:
+        if version.previous:
             reason += "; the previously loaded version of this file stays current"
-        outcome = FileOutcome(path, spec.name, "refused", message=reason)
-        record(outcome, None)
+        outcome = FileOutcome(version.path, spec.name, "refused", message=reason)
+        _record(con, version, outcome, None, now)
         return outcome
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _record_loaded(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    version: _NewVersion,
+    result: LoadResult,
+    now: dt.datetime,
+) -> FileOutcome:
+    """Inside the load's transaction: the new version becomes the path's current one."""
+    registry.supersede(con, version.path, now)
+    message = f"revision of {version.previous[:12]}" if version.previous else ""
+    outcome = FileOutcome(
+        version.path, spec.name, "loaded", result.rows_read, result.rows_loaded,
+        result.rows_quarantined, message,
+    )  # fmt: skip
+    _record(con, version, outcome, result.detected_format, now)
+    return outcome
+
+
+def _duplicate(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, version: _NewVersion, twin: Path
+) -> FileOutcome:
+    outcome = FileOutcome(
+        version.path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
+    )
+    _record(con, version, outcome, None, version.seen_at)
+    return outcome
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    version: _NewVersion,
+    outcome: FileOutcome,
+    detected_format: str | None,
+    now: dt.datetime,
+) -> None:
+    registry.record(
+        con, outcome, sha256=version.sha256, size_bytes=version.size_bytes,
+        modified_ns=version.modified_ns, detected_format=detected_format, now=now,
+    )  # fmt: skip

@@ -81,6 +81,12 @@ def one_of(column: str, values: Sequence[str]) -> Rule:
     )
 
 
+def problem_sql(rules: Sequence[Rule]) -> str:
+    """SQL of the number of the first rule a row breaks (NULL when it breaks none)."""
+    cases = " ".join(f"when {rule.predicate()} then {i}" for i, rule in enumerate(rules))
+    return f"case {cases} end" if rules else "null"
+
+
 def split_and_insert(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -96,21 +102,78 @@ def split_and_insert(
     extra_values: dict[str, object] | None = None,
     line_offset: int = 1,
 ) -> LoadResult:
-    """Move rows of temp table ``staged`` (delivered columns + ``_row_number``) into
-    ``raw_table`` or ``raw.quarantine``; the first failing rule names the reason.
+    """Move rows of temp table ``staged`` (delivered columns + ``_row_number``), all from
+    one file, into ``raw_table`` or ``raw.quarantine``; the first failing rule names the reason.
 
     ``raw_table`` receives ``columns`` then ``_source_file, _file_sha256, _loaded_at,
     _row_number`` then ``extra_values`` (in that order, by name). ``line_offset`` turns a
     data row number into a file line number (1 for a single header line).
     """
+    counts = split_and_insert_files(
+        con, staged=staged, raw_table=raw_table, columns=columns, rules=rules, source=source,
+        files={path: FileValues(sha256, extra_values or {})}, loaded_at=loaded_at,
+        line_offset=line_offset, single_file=True,
+    )  # fmt: skip
+    read, quarantined = counts.get(path, (0, 0))
+    return LoadResult(read, read - quarantined, quarantined, detected_format)
+
+
+@dataclass(frozen=True)
+class FileValues:
+    """What the raw table records of one file beside its rows: its hash and extra columns."""
+
+    sha256: str
+    extra: dict[str, object]
+
+
+def split_and_insert_files(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    staged: str,
+    raw_table: str,
+    columns: Sequence[str],
+    rules: Sequence[Rule],
+    source: str,
+    files: dict[Path, FileValues],
+    loaded_at: dt.datetime,
+    line_offset: int = 1,
+    single_file: bool = False,
+    checked: bool = False,
+) -> dict[Path, tuple[int, int]]:
+    """:func:`split_and_insert` for rows of several files at once: ``staged`` has a
+    ``_source_file`` column (unless ``single_file``: then every row is the one file's).
+    ``checked``: ``staged`` already has ``_problem`` = :func:`problem_sql` of ``rules`` (and
+    is consumed). Every file's extra values must name the same columns. Returns (rows read,
+    rows quarantined) per file that had rows.
+    """
     con.execute(QUARANTINE_DDL)
-    cases = " ".join(f"when {rule.predicate()} then {i}" for i, rule in enumerate(rules))
-    problem = f"case {cases} end" if rules else "null"
+    extra_columns = list(next(iter(files.values())).extra) if files else []
+    extra_sql = "".join(f", {quote_ident(c)}" for c in extra_columns)
+    # one row per file, typed like the raw table's columns
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT *, {problem} AS _problem FROM {staged}"
+        f"CREATE OR REPLACE TEMP TABLE _files AS SELECT _source_file, _file_sha256{extra_sql} "
+        f"FROM {raw_table} LIMIT 0"
     )
-    read, quarantined = con.execute("SELECT count(*), count(_problem) FROM _checked").fetchone()
-    if quarantined and rules:
+    con.executemany(
+        f"INSERT INTO _files VALUES (?, ?{', ?' * len(extra_columns)})",
+        [[str(p), v.sha256, *(v.extra[c] for c in extra_columns)] for p, v in files.items()],
+    )
+    if checked:  # the stager computed _problem while reading
+        con.execute(f"ALTER TABLE {staged} RENAME TO _checked")
+    else:
+        source_file = "?::VARCHAR AS _source_file, " if single_file else ""
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _checked AS "
+            f"SELECT *, {source_file}{problem_sql(rules)} AS _problem FROM {staged}",
+            [str(next(iter(files)))] if single_file else [],
+        )
+    counts = {
+        Path(name): (read, quarantined)
+        for name, read, quarantined in con.execute(
+            "SELECT _source_file, count(*), count(_problem) FROM _checked GROUP BY 1"
+        ).fetchall()
+    }
+    if rules and any(quarantined for _read, quarantined in counts.values()):
         # one pass over the bad rows only: the rule number names column, value and reason
         record = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in columns)
         value = " ".join(
@@ -120,28 +183,32 @@ def split_and_insert(
         con.execute(
             f"""
             INSERT INTO {QUARANTINE_TABLE}
-            SELECT ?, ?, ?, _row_number + ?, rules.column_name, case _problem {value} end,
+            SELECT ?, _checked._source_file, _files._file_sha256, _row_number + ?,
+                   rules.column_name, case _problem {value} end,
                    rules.reason, to_json(struct_pack({record}))::VARCHAR, ?
             FROM _checked
+            JOIN _files USING (_source_file)
             JOIN (SELECT unnest(?::VARCHAR[]) AS column_name, unnest(?::VARCHAR[]) AS reason,
                          generate_subscripts(?::VARCHAR[], 1) - 1 AS rule_number) AS rules
               ON _checked._problem = rules.rule_number
-            ORDER BY _row_number
+            ORDER BY _checked._source_file, _row_number
             """,
             [
-                source, str(path), sha256, line_offset, loaded_at,
+                source, line_offset, loaded_at,
                 [r.column for r in rules], [r.reason for r in rules], [r.reason for r in rules],
             ],
         )  # fmt: skip
-    extra = extra_values or {}
-    target_cols = [*columns, "_source_file", "_file_sha256", "_loaded_at", "_row_number", *extra]
-    select = ", ".join(quote_ident(c) for c in columns)
-    placeholders = ", ".join("?" for _ in extra)
+    target_cols = [*columns, "_source_file", "_file_sha256", "_loaded_at", "_row_number"]
+    target_cols += extra_columns
+    select = ", ".join(f"_checked.{quote_ident(c)}" for c in columns)
+    extra_select = "".join(f", _files.{quote_ident(c)}" for c in extra_columns)
     con.execute(
         f"INSERT INTO {raw_table} ({', '.join(quote_ident(c) for c in target_cols)}) "
-        f"SELECT {select}, ?, ?, ?, _row_number{', ' + placeholders if extra else ''} "
-        "FROM _checked WHERE _problem IS NULL ORDER BY _row_number",
-        [str(path), sha256, loaded_at, *extra.values()],
+        f"SELECT {select}, _checked._source_file, _files._file_sha256, ?, _row_number"
+        f"{extra_select} FROM _checked JOIN _files USING (_source_file) "
+        "WHERE _problem IS NULL",
+        [loaded_at],
     )
     con.execute("DROP TABLE _checked")
-    return LoadResult(read, read - quarantined, quarantined, detected_format)
+    con.execute("DROP TABLE _files")
+    return counts

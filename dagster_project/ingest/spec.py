@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,6 +62,21 @@ FileLoader = Callable[..., LoadResult]
 
 
 @dataclass(frozen=True)
+class BatchResult:
+    """What a batch load did: counts of the files it loaded, and the files it left to be
+    loaded one by one (lines its fast reader could not parse, say)."""
+
+    loaded: dict[Path, LoadResult]
+    load_alone: tuple[Path, ...] = ()
+
+
+# (path) -> a key: files with equal keys can be loaded in one batch; None = load it alone.
+BatchKey = Callable[[Path], Hashable | None]
+# (connection, {path: sha256}, *, loaded_at) -> BatchResult; runs in the caller's transaction.
+BatchLoader = Callable[..., BatchResult]
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One landing source: its folder, file patterns, raw table(s) and loader."""
 
@@ -71,6 +86,9 @@ class SourceSpec:
     create_sql: tuple[str, ...]  # idempotent DDL for its raw table(s)
     load_file: FileLoader
     description: str
+    # Optional fast path for many small files of one layout: one scan, one transaction.
+    batch_key: BatchKey | None = None
+    load_batch: BatchLoader | None = None
 
     def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")

@@ -16,7 +16,7 @@ import gzip
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +41,12 @@ class StagedFile:
     rows_rejected: int  # unreadable lines already written to raw.quarantine
 
     def describe(self) -> str:
-        delim = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[self.delimiter]
-        return f"{delim}-delimited, {self.encoding}" + (", gzip" if self.compressed else "")
+        return _describe(self.delimiter, self.encoding, self.compressed)
+
+
+def _describe(delimiter: str, encoding_label: str, compressed: bool) -> str:
+    delim = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[delimiter]
+    return f"{delim}-delimited, {encoding_label}" + (", gzip" if compressed else "")
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
@@ -118,6 +122,62 @@ def _utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class DelimitedHeader:
+    """What a delimited file's first line says: enough to read it, or to batch it with others."""
+
+    header: tuple[str, ...]
+    delimiter: str
+    encoding: str  # utf-8 | utf-8-sig | utf-16
+    compressed: bool
+
+    def describe(self) -> str:
+        return _describe(self.delimiter, _encoding_label(self.encoding), self.compressed)
+
+
+def inspect_delimited(path: Path) -> DelimitedHeader:
+    """Header, delimiter and encoding of ``path``; FileRefusedError if it has no usable header."""
+    line, encoding = _first_line(path)
+    header, delimiter = _parse_header(line)
+    return DelimitedHeader(tuple(header), delimiter, encoding, path.name.endswith(".gz"))
+
+
+def _reader_sql(width: int, *, with_filename: bool = False) -> str:
+    """``read_csv`` call over ``?`` (one path or a list) with ``width`` positional VARCHAR
+    columns (``_c0`` ...): nothing read from a file is ever pasted into SQL."""
+    filename = ", filename = true" if with_filename else ""
+    columns_sql = "{" + ", ".join(f"'_c{i}': 'VARCHAR'" for i in range(width)) + "}"
+    return f"""read_csv(?, columns = {columns_sql}, auto_detect = false, header = true,
+                        delim = ?, quote = '"', escape = '"', strict_mode = true,
+                        null_padding = false, max_line_size = {MAX_LINE_BYTES},
+                        store_rejects = true, rejects_table = '_rejects',
+                        rejects_scan = '_rejects_scan'{filename})"""
+
+
+def _drop_rejects_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP TABLE IF EXISTS _rejects")
+    con.execute("DROP TABLE IF EXISTS _rejects_scan")
+
+
+def _name_known_columns(
+    con: duckdb.DuckDBPyConnection, header: Sequence[str], known_columns: Sequence[str]
+) -> None:
+    """Rename the positional columns of ``_incoming`` to their allow-listed names; known
+    columns the file lacks are added as NULL; unknown ones stay ``_cN`` and are ignored."""
+    for column in known_columns:
+        if column in header:
+            con.execute(
+                f"ALTER TABLE {INCOMING} RENAME COLUMN _c{header.index(column)} "
+                f"TO {quote_ident(column)}"
+            )
+        else:
+            con.execute(f"ALTER TABLE {INCOMING} ADD COLUMN {quote_ident(column)} VARCHAR")
+
+
+def _encoding_label(encoding: str) -> str:
+    return {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16"}[encoding]
+
+
 def stage_delimited(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -134,27 +194,17 @@ def stage_delimited(
     Columns of ``known_columns`` missing from the file are added as NULL. Unreadable lines go
     to ``raw.quarantine``. Raises FileRefusedError when a required column is missing.
     """
-    line, encoding = _first_line(path)
-    header, delimiter = _parse_header(line)
-    missing = [c for c in required_columns if c not in header]
-    if missing:
-        raise FileRefusedError(f"not {what}: missing required column(s) {', '.join(missing)}")
-    # Positional names: nothing read from the file is pasted into SQL. Known columns are
-    # renamed to their allow-listed names below; unknown ones stay _cN and are ignored.
-    columns_sql = "{" + ", ".join(f"'_c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
+    inspected = inspect_delimited(path)
+    header, delimiter, encoding = list(inspected.header), inspected.delimiter, inspected.encoding
+    refuse_missing_columns(inspected, required_columns, what)
     with _utf8_copy(path, encoding) as readable:
-        con.execute("DROP TABLE IF EXISTS _rejects")
-        con.execute("DROP TABLE IF EXISTS _rejects_scan")
+        _drop_rejects_tables(con)
         try:
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE {INCOMING} AS
                 SELECT *, row_number() OVER () AS _row_number
-                FROM read_csv(?, columns = {columns_sql}, auto_detect = false, header = true,
-                              delim = ?, quote = '"', escape = '"', strict_mode = true,
-                              null_padding = false, max_line_size = {MAX_LINE_BYTES},
-                              store_rejects = true, rejects_table = '_rejects',
-                              rejects_scan = '_rejects_scan')
+                FROM {_reader_sql(len(header))}
                 """,
                 [str(readable), delimiter],
             )
@@ -184,22 +234,77 @@ def stage_delimited(
             """,
             [source, str(path), sha256, header, loaded_at],
         )
-    for column in known_columns:
-        if column in header:
-            con.execute(
-                f"ALTER TABLE {INCOMING} RENAME COLUMN _c{header.index(column)} "
-                f"TO {quote_ident(column)}"
-            )
-        else:
-            con.execute(f"ALTER TABLE {INCOMING} ADD COLUMN {quote_ident(column)} VARCHAR")
+    _name_known_columns(con, header, known_columns)
     return StagedFile(
         header=tuple(header),
         delimiter=delimiter,
-        encoding={"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16"}[encoding],
-        compressed=path.name.endswith(".gz"),
+        encoding=_encoding_label(encoding),
+        compressed=inspected.compressed,
         rows_staged=staged,
         rows_rejected=len(rejected_lines),
     )
+
+
+def refuse_missing_columns(
+    inspected: DelimitedHeader, required_columns: Sequence[str], what: str
+) -> None:
+    missing = [c for c in required_columns if c not in inspected.header]
+    if missing:
+        raise FileRefusedError(f"not {what}: missing required column(s) {', '.join(missing)}")
+
+
+def stage_delimited_batch(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[Path],
+    inspected: DelimitedHeader,
+    *,
+    known_columns: Sequence[str],
+    computed: Mapping[str, str] | None = None,
+) -> set[Path]:
+    """Read files that share one header, delimiter and UTF-8 encoding in ONE parallel scan
+    into temp table ``_incoming``: the ``known_columns`` (VARCHAR; NULL where the files lack
+    one), ``_source_file``, ``_row_number`` (the data row ordinal within its file) and the
+    ``computed`` columns (name -> SQL over the known columns), in the same pass.
+
+    Returns the files with lines the parser could not read: their rows are removed from
+    ``_incoming`` so the caller can load them alone (where each bad line is quarantined with
+    its number). A file-level read error raises ``duckdb.Error``: load the files alone then.
+    """
+    if inspected.encoding == "utf-16":
+        raise ValueError("UTF-16 files are transcoded one by one, not batched")
+    header = list(inspected.header)
+    named = ", ".join(
+        (f"_c{header.index(c)}" if c in header else "NULL::VARCHAR") + f" AS {quote_ident(c)}"
+        for c in known_columns
+    )
+    extra = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in (computed or {}).items())
+    _drop_rejects_tables(con)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {INCOMING} AS
+        SELECT * EXCLUDE (_ordinal),
+               _ordinal - min(_ordinal) OVER (PARTITION BY _source_file) + 1 AS _row_number
+               {extra}
+        FROM (
+            SELECT {named}, filename AS _source_file, row_number() OVER () AS _ordinal
+            FROM {_reader_sql(len(header), with_filename=True)}
+        )
+        """,
+        [[str(p) for p in paths], inspected.delimiter],
+    )
+    with_rejects = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT s.file_path FROM _rejects AS r "
+            "JOIN _rejects_scan AS s USING (scan_id, file_id)"
+        ).fetchall()
+    }
+    if with_rejects:
+        con.execute(
+            f"DELETE FROM {INCOMING} WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(with_rejects)],
+        )
+    return {p for p in paths if str(p) in with_rejects}
 
 
 def _renumber_around_rejects(

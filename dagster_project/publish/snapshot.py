@@ -47,6 +47,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.resources import WarehouseLockedError
+from dagster_project.settings import duckdb_memory_limit
 
 PUBLISHED_SCHEMAS = ("marts",)
 KEEP_EXPORT_VERSIONS = 3  # the current one and two before it
@@ -209,7 +210,13 @@ def publish(
     counts: dict[str, int] = {}
     manifest_tables: dict[str, dict[str, object]] = {}
 
-    con = duckdb.connect()  # in-memory hub: source attached read-only, publication read-write
+    # in-memory hub: source attached read-only, publication read-write; spills beside them
+    con = duckdb.connect(
+        config={
+            "memory_limit": duckdb_memory_limit(),
+            "temp_directory": str(published_path.with_name(f"{published_path.name}.tmp")),
+        }
+    )
     try:
         _attach_source(con, source_path, lock_wait_seconds)
         tables = _tables(con, schemas)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Hashable
 from pathlib import Path
 
 import duckdb
@@ -37,8 +38,14 @@ import duckdb
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.quarantine import quote_ident
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
-from dagster_project.ingest.text_files import INCOMING, stage_delimited
+from dagster_project.ingest.spec import BatchResult, LoadResult, SourceSpec, raw_table_ddl
+from dagster_project.ingest.text_files import (
+    INCOMING,
+    inspect_delimited,
+    refuse_missing_columns,
+    stage_delimited,
+    stage_delimited_batch,
+)
 
 SOURCE = "comtrade"
 RAW_TABLE = "raw.comtrade_final"
@@ -252,14 +259,7 @@ def load_file(
     Runs inside the caller's transaction; raises FileRefusedError for a file whose structure
     is wrong, before anything is written.
     """
-    has_reference = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'ref_comtrade_country_codes'"
-    ).fetchone()[0]
-    if not has_reference:
-        raise RuntimeError(
-            f"{COUNTRY_CODES_TABLE} is missing: load the reference tables before Comtrade files"
-        )
+    _require_reference(con)
     kind = file_kind(path)
     rows_rejected = 0
     if kind == "json":
@@ -269,14 +269,13 @@ def load_file(
     else:
         staged = stage_delimited(
             con, path, known_columns=COLUMNS,
-            required_columns=BULK_REQUIRED_COLUMNS if kind == "bulk" else REQUIRED_COLUMNS,
+            required_columns=_required_columns(kind),
             source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
         )  # fmt: skip
         if kind == "bulk":
             _derive_missing_aggr_level(con, staged.header)
         rows_rejected = staged.rows_rejected
-        prefix = "comtrade bulk final file" if kind == "bulk" else "comtrade final data"
-        detected = f"{prefix} ({staged.describe()})"
+        detected = _detected_format(kind, staged.describe())
         line_offset = 1
     result = q.split_and_insert(
         con,
@@ -289,10 +288,77 @@ def load_file(
         sha256=sha256,
         loaded_at=loaded_at,
         detected_format=detected,
-        extra_values={"_file_release_date": release_date_from_name(path)},
+        extra_values=_extra_values(path),
         line_offset=line_offset,
     )
     return result.plus_rejected(rows_rejected)
+
+
+def batch_key(path: Path) -> Hashable | None:
+    """Delimited UTF-8 files with the same kind and header can be read in one scan."""
+    kind = file_kind(path)
+    if kind == "json":
+        return None
+    try:
+        inspected = inspect_delimited(path)
+        refuse_missing_columns(inspected, _required_columns(kind), "Comtrade final data")
+    except FileRefusedError:
+        return None  # loaded alone, where it is refused with its reason
+    if inspected.encoding == "utf-16":
+        return None
+    return (kind, inspected)
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection, files: dict[Path, str], *, loaded_at: dt.datetime
+) -> BatchResult:
+    """Append the rows of many files with one :func:`batch_key` in one scan (inside the
+    caller's transaction). Files with unparseable lines are left to :func:`load_file`."""
+    _require_reference(con)
+    first = next(iter(files))
+    kind, inspected = file_kind(first), inspect_delimited(first)
+    load_alone = stage_delimited_batch(
+        con, list(files), inspected, known_columns=COLUMNS,
+        computed={"_problem": q.problem_sql(ROW_RULES)},
+    )  # fmt: skip
+    if kind == "bulk":  # after the rules, as they let a NULL aggrLevel pass
+        _derive_missing_aggr_level(con, inspected.header)
+    batch = {path: sha for path, sha in files.items() if path not in load_alone}
+    counts = q.split_and_insert_files(
+        con, staged=INCOMING, raw_table=RAW_TABLE, columns=COLUMNS, rules=ROW_RULES,
+        source=SOURCE, loaded_at=loaded_at, line_offset=1, checked=True,
+        files={path: q.FileValues(sha, _extra_values(path)) for path, sha in batch.items()},
+    )  # fmt: skip
+    detected = _detected_format(kind, inspected.describe())
+    loaded = {}
+    for path in batch:
+        read, quarantined = counts.get(path, (0, 0))
+        loaded[path] = LoadResult(read, read - quarantined, quarantined, detected)
+    return BatchResult(loaded, tuple(sorted(load_alone)))
+
+
+def _require_reference(con: duckdb.DuckDBPyConnection) -> None:
+    has_reference = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'ref_comtrade_country_codes'"
+    ).fetchone()[0]
+    if not has_reference:
+        raise RuntimeError(
+            f"{COUNTRY_CODES_TABLE} is missing: load the reference tables before Comtrade files"
+        )
+
+
+def _required_columns(kind: str) -> tuple[str, ...]:
+    return BULK_REQUIRED_COLUMNS if kind == "bulk" else REQUIRED_COLUMNS
+
+
+def _detected_format(kind: str, layout: str) -> str:
+    prefix = "comtrade bulk final file" if kind == "bulk" else "comtrade final data"
+    return f"{prefix} ({layout})"
+
+
+def _extra_values(path: Path) -> dict[str, object]:
+    return {"_file_release_date": release_date_from_name(path)}
 
 
 SPEC = SourceSpec(
@@ -302,4 +368,6 @@ SPEC = SourceSpec(
     create_sql=(create_table_sql(),),
     load_file=load_file,
     description="UN Comtrade final data (API CSV, bulk .gz, saved JSON responses; 47 columns)",
+    batch_key=batch_key,
+    load_batch=load_batch,
 )

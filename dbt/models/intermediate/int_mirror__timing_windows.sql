@@ -11,50 +11,45 @@ flows as (
 
 ),
 
+-- one pass per frequency: a RANGE window over each flow's own periods (the key is unique per
+-- period, so the frame's row count is the number of periods in the window)
+{%- set frames = [
+    ('M', "interval (" ~ var('timing_window_months') ~ ") month"),
+    ('A', "interval (" ~ var('timing_window_years') ~ ") year"),
+] %}
+
 windowed as (
 
-    select
-        this.freq,
-        this.period,
-        this.exporter_iso3,
-        this.importer_iso3,
-        this.hs6,
-        sum(other.export_value_usd order by other.period) as window_export_value_usd,
-        sum(other.import_value_fob_usd order by other.period) as window_import_value_fob_usd,
-        -- a shipment declared in different periods leaves gaps that cancel out (-s then +s);
-        -- noise does not: |sum of gaps| / sum of |gaps| tells the two apart
-        sum(
-            coalesce(other.import_value_fob_usd, 0) - coalesce(other.export_value_usd, 0)
-            order by other.period
-        ) as window_net_gap_usd,
-        sum(
-            abs(coalesce(other.import_value_fob_usd, 0) - coalesce(other.export_value_usd, 0))
-            order by other.period
-        ) as window_gross_gap_usd,
-        count(distinct other.period) as window_periods
-    from flows as this
-    inner join flows as other
-        on
-            this.freq = other.freq
-            and this.exporter_iso3 = other.exporter_iso3
-            and this.importer_iso3 = other.importer_iso3
-            and this.hs6 = other.hs6
-            and other.period_start between
-            this.period_start - (
-                case
-                    when this.freq = 'M'
-                        then to_months({{ var('timing_window_months') }})
-                    else to_years({{ var('timing_window_years') }})
-                end
+    {%- for freq, width in frames %}
+
+        select
+            freq,
+            period,
+            exporter_iso3,
+            importer_iso3,
+            hs6,
+            sum(export_value_usd) over flow_window as window_export_value_usd,
+            sum(import_value_fob_usd) over flow_window as window_import_value_fob_usd,
+            -- a shipment declared in different periods leaves gaps that cancel out (-s then
+            -- +s); noise does not: |sum of gaps| / sum of |gaps| tells the two apart
+            sum(coalesce(import_value_fob_usd, 0) - coalesce(export_value_usd, 0))
+                over flow_window as window_net_gap_usd,
+            sum(abs(coalesce(import_value_fob_usd, 0) - coalesce(export_value_usd, 0)))
+                over flow_window as window_gross_gap_usd,
+            count(*) over flow_window as window_periods
+        from flows
+        where freq = '{{ freq }}'
+        window
+            flow_window as (
+                partition by exporter_iso3, importer_iso3, hs6
+                order by period_start
+                range between {{ width }} preceding and {{ width }} following
             )
-            and this.period_start + (
-                case
-                    when this.freq = 'M'
-                        then to_months({{ var('timing_window_months') }})
-                    else to_years({{ var('timing_window_years') }})
-                end
-            )
-    group by this.freq, this.period, this.exporter_iso3, this.importer_iso3, this.hs6
+        {%- if not loop.last %}
+
+            union all
+        {%- endif %}
+    {%- endfor %}
 
 ),
 
