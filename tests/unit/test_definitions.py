@@ -15,6 +15,7 @@ EXPECTED_ASSETS = {
     "intermediate/int_mirror__flows_fob": "intermediate",
     "intermediate/int_mirror__flows_paired": "intermediate",
     "intermediate/int_mirror__timing_windows": "intermediate",
+    "intermediate/int_reporter__noise": "intermediate",
     "intermediate/int_trade__declarations": "intermediate",
     "intermediate/int_trade__declarations_preferred": "intermediate",
     "intermediate/int_transit__allocation": "intermediate",

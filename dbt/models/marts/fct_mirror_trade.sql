@@ -1,7 +1,8 @@
 -- The mirror table: one row per freq × period × exporter × importer × HS6 (HS 2022). The
 -- exporter's FOB declaration against the importer's CIF declaration brought to FOB, the gap,
 -- and what explains it: CIF/FOB margin, a transit corridor (declared partner vs attributed
--- importer), shipping time across period ends; what nothing explains is a `breach`.
+-- importer), shipping time across period ends (unless a side's reporter is noisy:
+-- int_reporter__noise); what nothing explains is a `breach`.
 -- Values are rounded (USD to cents, % to 4 decimals) so that a rebuild gives identical bytes:
 -- floating-point sums in parallel joins are not bit-for-bit reproducible.
 with
@@ -30,6 +31,12 @@ transit as (
 
 ),
 
+noise as (
+
+    select * from {{ ref('int_reporter__noise') }}
+
+),
+
 joined as (
 
     select
@@ -45,7 +52,15 @@ joined as (
         windows.window_import_value_fob_usd,
         windows.window_periods,
         round(windows.window_gap_pct, 4) as window_gap_pct,
-        windows.window_cancellation_ratio
+        windows.window_cancellation_ratio,
+        coalesce(exporter_noise.is_noisy, false) as is_exporter_noisy,
+        exporter_noise.mad_log_ratio as exporter_mad_log_ratio,
+        exporter_noise.noise_ratio as exporter_noise_ratio,
+        coalesce(importer_noise.is_noisy, false) as is_importer_noisy,
+        importer_noise.mad_log_ratio as importer_mad_log_ratio,
+        importer_noise.noise_ratio as importer_noise_ratio,
+        coalesce(exporter_noise.typical_mad_log_ratio, importer_noise.typical_mad_log_ratio)
+            as typical_mad_log_ratio
     from flows
     left join tolerances on flows.hs_chapter = tolerances.hs_chapter
     left join transit
@@ -62,6 +77,16 @@ joined as (
             and flows.exporter_iso3 = windows.exporter_iso3
             and flows.importer_iso3 = windows.importer_iso3
             and flows.hs6 = windows.hs6
+    left join noise as exporter_noise
+        on
+            flows.freq = exporter_noise.freq
+            and year(flows.period_start) = exporter_noise.period_year
+            and flows.exporter_iso3 = exporter_noise.reporter_iso3
+    left join noise as importer_noise
+        on
+            flows.freq = importer_noise.freq
+            and year(flows.period_start) = importer_noise.period_year
+            and flows.importer_iso3 = importer_noise.reporter_iso3
 
 ),
 
@@ -93,6 +118,42 @@ gaps as (
 
 ),
 
+timing as (
+
+    select
+        *,
+        -- the window sums agree and the periods' gaps cancel (int_mirror__timing_windows)
+        coalesce(
+            window_periods >= 2
+            and abs(window_gap_pct) <= tolerance_pct
+            and window_cancellation_ratio <= {{ var('timing_max_cancellation_ratio') }},
+            false
+        ) as is_timing_window_agreed,
+        -- ... which is evidence only when both reporters are otherwise consistent: gaps of a
+        -- noisy reporter (int_reporter__noise) cancel over a window by chance
+        is_exporter_noisy or is_importer_noisy as is_noisy_pair,
+        case
+            when is_exporter_noisy
+                then printf(
+                    '%s''s declarations are noisy (MAD %.3f, %s the typical reporter''s %.3f)',
+                    exporter_iso3, exporter_mad_log_ratio,
+                    coalesce(printf('%.1fx', exporter_noise_ratio), 'far above'),
+                    typical_mad_log_ratio
+                )
+        end as exporter_noise_note,
+        case
+            when is_importer_noisy
+                then printf(
+                    '%s''s declarations are noisy (MAD %.3f, %s the typical reporter''s %.3f)',
+                    importer_iso3, importer_mad_log_ratio,
+                    coalesce(printf('%.1fx', importer_noise_ratio), 'far above'),
+                    typical_mad_log_ratio
+                )
+        end as importer_noise_note
+    from gaps
+
+),
+
 classified as (
 
     select
@@ -105,16 +166,24 @@ classified as (
             when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'
             when corridor_id is not null and abs(transit_gap_pct) <= tolerance_pct
                 then 'explained_transit'
-            when
-                window_periods >= 2
-                and abs(window_gap_pct) <= tolerance_pct
-                and window_cancellation_ratio <= {{ var('timing_max_cancellation_ratio') }}
-                then 'explained_timing'
+            when is_timing_window_agreed and not is_noisy_pair then 'explained_timing'
             when export_value_usd is null then 'import_only'
             when import_value_usd is null then 'export_only'
             else 'breach'
         end as status
-    from gaps
+    from timing
+
+),
+
+rejected as (
+
+    select
+        *,
+        -- a window that agrees, refused because a side's reporter is noisy
+        status in ('breach', 'import_only', 'export_only')
+        and is_timing_window_agreed
+        and is_noisy_pair as timing_rejected_noisy_reporter
+    from classified
 
 ),
 
@@ -199,7 +268,17 @@ final as (
                 'unexplained gap %.1f%% of the larger declaration vs tolerance %g%% (HS chapter %s)',
                 gap_pct, tolerance_pct, hs_chapter
             )
+        end
+        || case
+            when timing_rejected_noisy_reporter
+                then printf(
+                    '; the timing window would agree (%.1f%%) but %s: '
+                    || 'gaps cancelling over a window is then likely chance, not timing',
+                    window_gap_pct, concat_ws(' and ', exporter_noise_note, importer_noise_note)
+                )
+            else ''
         end as status_reason,
+        timing_rejected_noisy_reporter,
         corridor_id,
         corridor_declared_partner_iso3,
         round(corridor_allocation_share, 8) as corridor_allocation_share,
@@ -227,7 +306,7 @@ final as (
         export_source,
         import_source,
         is_revised
-    from classified
+    from rejected
 
 )
 
