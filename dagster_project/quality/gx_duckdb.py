@@ -44,6 +44,8 @@ def gx_session(duckdb_path: Path, *, docs_dir: Path | None = None) -> Iterator[t
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from dagster_project.settings import duckdb_memory_limit
+
     install_duckdb_shim()
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -65,7 +67,12 @@ def gx_session(duckdb_path: Path, *, docs_dir: Path | None = None) -> Iterator[t
     ds = ctx.data_sources.add_sql(
         name="warehouse",
         connection_string=f"duckdb:///{duckdb_path}",
-        kwargs={"connect_args": {"read_only": True}},
+        kwargs={
+            "connect_args": {
+                "read_only": True,
+                "config": {"memory_limit": duckdb_memory_limit()},
+            }
+        },
     )
     try:
         yield ctx, ds

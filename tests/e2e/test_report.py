@@ -80,3 +80,17 @@ def test_report_renders_in_a_headless_browser(report: Path, tmp_path: Path) -> N
         env={**os.environ, "HOME": str(tmp_path)},
     )  # fmt: skip
     assert png.exists() and png.stat().st_size > 50_000  # a blank page is ~10 kB
+
+
+def test_gap_distribution_is_binned_in_the_warehouse(sample_run: MirrorRun) -> None:
+    """Every flow with a gap is in exactly one bar; the page carries bars, not rows."""
+    from dagster_project.report.build import GAP_BIN_WIDTH, collect
+
+    data = collect(sample_run.warehouse)
+    with sample_run.connect() as con:
+        with_gap = con.execute(
+            "select count(*) from marts.fct_mirror_trade where gap_pct is not null"
+        ).fetchone()[0]
+    assert sum(b["flows"] for b in data.gap_bins) == with_gap > 0
+    assert len(data.gap_bins) < with_gap
+    assert all(float(b["bin_start"]) % GAP_BIN_WIDTH == 0 for b in data.gap_bins)

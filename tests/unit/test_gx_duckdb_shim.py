@@ -64,3 +64,14 @@ def test_file_is_free_after_the_session(tiny_warehouse: Path) -> None:
         ds.add_table_asset(name="t", table_name="t", schema_name="marts")
     con = duckdb.connect(str(tiny_warehouse))  # read-write: fails if GX still holds the file
     con.close()
+
+
+def test_gx_connections_get_the_warehouse_memory_limit(
+    tiny_warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("MIRROR_DUCKDB_MEMORY_LIMIT", "300MiB")
+    with read_only_datasource(tiny_warehouse) as ds, ds.get_engine().connect() as connection:
+        limit = connection.execute(sa.text("select current_setting('memory_limit')")).scalar()
+    assert limit == "300.0 MiB"
