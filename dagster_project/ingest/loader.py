@@ -78,7 +78,8 @@ def ingest_files(
             outcomes.update(loaded)
             alone.extend(left)
             bar.update(len(loaded))
-        for version in sorted(alone, key=lambda v: paths.index(v.path)):
+        position = {path: i for i, path in enumerate(paths)}
+        for version in sorted(alone, key=lambda v: position[v.path]):
             outcomes[version.path] = _load_one(con, spec, version)
             bar.update(1)
         for version, twin in twins:

@@ -147,7 +147,10 @@ def split_and_insert_files(
     rows quarantined) per file that had rows.
     """
     con.execute(QUARANTINE_DDL)
-    extra_columns = list(next(iter(files.values())).extra) if files else []
+    if not files:  # e.g. every file of a batch had unreadable lines: nothing to move here
+        con.execute(f"DROP TABLE IF EXISTS {staged}")
+        return {}
+    extra_columns = list(next(iter(files.values())).extra)
     extra_sql = "".join(f", {quote_ident(c)}" for c in extra_columns)
     # one row per file, typed like the raw table's columns
     con.execute(

@@ -127,3 +127,23 @@ def test_a_batch_that_fails_leaves_nothing_and_its_files_load_alone(landing: lis
     assert calls and all(o.status == "loaded" for o in outcomes)
     stored = con.execute("SELECT count(*) FROM raw.comtrade_final").fetchone()[0]
     assert stored == sum(o.rows_loaded for o in outcomes) > 0
+
+
+def test_a_batch_whose_files_all_have_unreadable_lines_loads_them_alone(tmp_path: Path) -> None:
+    lines = sorted(SAMPLE_COMTRADE.glob("comtrade_final_A_*.csv"))[0].read_text().splitlines()
+    folder = tmp_path / "comtrade"
+    folder.mkdir()
+    paths = []
+    for name, last in (("a.csv", lines[3]), ("b.csv", lines[4])):
+        broken = lines[2] + ",an_extra_field"  # one line the CSV parser cannot read
+        (folder / name).write_text("\n".join([lines[0], lines[1], broken, last]) + "\n")
+        paths.append(folder / name)
+    con = fresh()
+    outcomes = ingest_files(con, comtrade.SPEC, paths, log=lambda _m: None)
+    assert [(o.status, o.rows_read, o.rows_loaded, o.rows_quarantined) for o in outcomes] == [
+        ("loaded", 3, 2, 1),
+        ("loaded", 3, 2, 1),
+    ]
+    assert con.execute("SELECT count(DISTINCT _loaded_at) FROM raw.comtrade_final").fetchone() == (
+        2,  # loaded one by one, each in its own transaction
+    )
