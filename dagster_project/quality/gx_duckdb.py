@@ -12,6 +12,7 @@ GX is imported lazily (about 4 s): nothing here is imported when definitions loa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,14 @@ class _DuckDBDialect(str):
 
 
 def install_duckdb_shim() -> None:
-    """Make GX keep one persisted connection for ``duckdb://`` engines (idempotent)."""
+    """Make GX keep one persisted connection for ``duckdb://`` engines (idempotent).
+
+    On that one connection a failing query (an expectation naming a column the table lacks)
+    leaves DuckDB's transaction aborted, and every later query of every suite then fails with
+    "Current transaction is aborted". GX only recovers from SQLAlchemy's own
+    PendingRollbackError, so the shim also rolls the connection back after any failed query:
+    the broken expectation reports its error, the others still run.
+    """
     import great_expectations.execution_engine.sqlalchemy_execution_engine as sae
 
     if not any(getattr(d, "value", None) == "duckdb" for d in sae._PERSISTED_CONNECTION_DIALECTS):
@@ -31,6 +39,21 @@ def install_duckdb_shim() -> None:
             *sae._PERSISTED_CONNECTION_DIALECTS,
             _DuckDBDialect("duckdb"),
         )
+    engine_class = sae.SqlAlchemyExecutionEngine
+    execute = engine_class._execute_query_with_recovery
+    if getattr(execute, "_mirror_rolls_back", False):
+        return
+
+    def execute_rolling_back(connection: Any, query: Any) -> Any:
+        try:
+            return execute(connection, query)
+        except Exception:
+            with contextlib.suppress(Exception):  # a connection that is gone has nothing to undo
+                connection.rollback()
+            raise
+
+    execute_rolling_back._mirror_rolls_back = True  # type: ignore[attr-defined]
+    engine_class._execute_query_with_recovery = staticmethod(execute_rolling_back)
 
 
 @contextmanager

@@ -91,8 +91,7 @@ DEFAULT_VOCABULARY = StatusVocabulary(
     classes={
         "ok": "compared",
         "breach": "compared",
-        "export_only": "not_compared",
-        "import_only": "not_compared",
+        "below_threshold": "not_compared",
         "unallocated": "not_compared",
     }
 )

@@ -134,7 +134,7 @@ def collect(
               from {FACT}
               where freq = 'A' and status not in ('ok')
                 and (status in ({explained}) or {corridor} is not null or {waived}
-                     or status in ('import_only', 'export_only'))
+                     or declared_sides <> 'both')
             )
             select label, status, exporter_iso3, importer_iso3, hs6,
                    count(*) as years, min(period) as first_period, max(period) as last_period,

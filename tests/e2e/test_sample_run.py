@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import SAMPLE_COMTRADE, sample_file
+from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE, sample_file
 from tests.e2e.conftest import MirrorRun, mirror_run
 
 pytestmark = pytest.mark.e2e
@@ -177,12 +182,18 @@ def test_the_corridor_attributes_kz_crude_to_the_true_importers(sample_run: Mirr
     assert sum(r[1] for r in rows) == pytest.approx(1.0)
     with sample_run.connect() as con:
         found = con.execute(
-            "select consignee_importers, excess_covered_share, seeded_corridor_id "
-            "from marts.fct_transit_candidates where freq = 'A' and period = '2021' "
-            "and origin_iso3 = 'KAZ' and declared_partner_iso3 = 'ITA' and hs6 = '270900'"
+            "select member_importers, corridor_source, strength, evidence_periods "
+            "from marts.fct_transit_corridors where corridor_id = 'kz-it-tal'"
         ).fetchone()
-    # the consignment data alone points at the same corridor
-    assert found[0] == "AUT,CZE,DEU" and found[1] > 0.9 and found[2] == "kz-it-tal"
+        evidence = con.execute(
+            "select consignee_importers, deficit_importers, consignment_coverage, "
+            "pattern_coverage from marts.fct_transit_evidence where freq = 'A' "
+            "and period = '2021' and origin_iso3 = 'KAZ' and hub_iso3 = 'ITA' and hs6 = '270900'"
+        ).fetchone()
+    # the declarations alone point at the same corridor: the seed only names it
+    assert found[:3] == ("AUT,CZE,DEU", "seed_confirmed_by_data", 1.0) and found[3] >= 2
+    assert evidence[0] == evidence[1] == "AUT,CZE,DEU"
+    assert evidence[2] > 0.9 and evidence[3] == pytest.approx(1.0, abs=0.1)
     assert sum(r[2] for r in rows) == pytest.approx(declared)  # nothing lost or invented
     bases = {r[0]: r[3] for r in rows}
     for importer, share, _, _, residual, source in rows:
@@ -264,3 +275,46 @@ def test_an_unwaived_breach_fails_the_run_and_blocks_publication(breach_run: Mir
             "and exporter_iso3 = 'KAZ' and importer_iso3 = 'FRA' and hs6 = '270900'"
         ).fetchone()
     assert row[0] == "breach" and row[1] > 10
+
+
+def test_the_kz_corridor_is_found_without_its_seed(sample_run: MirrorRun, tmp_path: Path) -> None:
+    """Issue 12: the seed is a confirmation, not a prerequisite. On a copy of the sample
+    warehouse whose corridor seeds are emptied, the transit models rebuilt by dbt find
+    KAZ -> ITA -> {AUT, CZE, DEU} in the declarations alone and explain every row."""
+    copy = tmp_path / "no_seed.duckdb"
+    shutil.copyfile(sample_run.warehouse, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("delete from reference.transit_corridor_importers")
+    con.execute("delete from reference.transit_corridors")
+    con.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIRROR_", "DAGSTER_HOME"))}
+    env.update(MIRROR_DUCKDB_PATH=str(copy), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    dbt = Path(sys.executable).parent / "dbt"
+    proc = subprocess.run(
+        [str(dbt), "run", "--quiet", "--select", "int_transit__corridors+",
+         "--project-dir", "dbt", "--profiles-dir", "dbt",
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        corridor = con.execute(
+            "select corridor_id, corridor_source, is_applied, member_importers, strength "
+            "from marts.fct_transit_corridors where origin_iso3 = 'KAZ'"
+        ).fetchall()
+        statuses = con.execute(
+            "select importer_iso3, count(*), count(*) filter (where status = 'explained_transit' "
+            "and corridor_id = 'det-kaz-ita-2709') from marts.fct_mirror_trade "
+            "where exporter_iso3 = 'KAZ' and hs6 = '270900' "
+            "and importer_iso3 in ('ITA', 'AUT', 'DEU', 'CZE') group by 1 order by 1"
+        ).fetchall()
+        breaches = con.execute(
+            "select count(*) from marts.fct_mirror_trade where status = 'breach'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert corridor == [("det-kaz-ita-2709", "detected", True, "AUT,CZE,DEU", 1.0)]
+    assert [r[0] for r in statuses] == ["AUT", "CZE", "DEU", "ITA"]
+    assert all(total == explained for _, total, explained in statuses), statuses
+    assert breaches == 0

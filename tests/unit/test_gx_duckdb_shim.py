@@ -75,3 +75,29 @@ def test_gx_connections_get_the_warehouse_memory_limit(
     with read_only_datasource(tiny_warehouse) as ds, ds.get_engine().connect() as connection:
         limit = connection.execute(sa.text("select current_setting('memory_limit')")).scalar()
     assert limit == "300.0 MiB"
+
+
+def test_a_broken_query_does_not_poison_the_next_expectations(tiny_warehouse: Path) -> None:
+    """One expectation naming a missing column reports its error; the next ones still run
+    (without the rollback in the shim DuckDB's aborted transaction fails every later query)."""
+    import great_expectations as gx
+
+    with read_only_datasource(tiny_warehouse) as ds:
+        batch = (
+            ds.add_table_asset(name="t", table_name="t", schema_name="marts")
+            .add_batch_definition_whole_table("all")
+            .get_batch()
+        )
+        broken = batch.validate(
+            gx.expectations.UnexpectedRowsExpectation(
+                unexpected_rows_query="select * from {batch} where no_such_column > 4"
+            )
+        )
+        assert not broken.success
+        after = batch.validate(
+            gx.expectations.UnexpectedRowsExpectation(
+                unexpected_rows_query="select * from {batch} where x > 4"
+            )
+        )
+        assert not after.exception_info.get("raised_exception", False), after.exception_info
+        assert after.result["observed_value"] == 2

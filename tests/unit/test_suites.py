@@ -62,7 +62,12 @@ def test_the_shipped_suites_load_and_build_gx_expectations() -> None:
 
 def test_statuses_are_data_and_feed_the_checks() -> None:
     voc = load_vocabulary(EXPECTATIONS_DIR / "statuses.yml")
-    assert {"ok", "breach", "export_only", "import_only", "unallocated"} <= set(voc.statuses)
+    assert {"ok", "breach", "below_threshold", "partner_not_reported", "unallocated"} <= set(
+        voc.statuses
+    )
+    assert {"explained_classification", "explained_unallocated", "re_export"} <= set(
+        voc.of_class("explained")
+    )
     assert "explained_transit" in voc.of_class("explained")
     structural = load_suite(EXPECTATIONS_DIR / "fct_mirror_trade_structural.yml")
     spec = next(s for s in structural.expectations if s.name == "status_in_vocabulary")

@@ -3,11 +3,29 @@
 -- declarations: customs imports from the origin (brought to FOB), or, where an importer has
 -- no customs declaration, its energy-register imports from the origin (crude only). A direct
 -- declaration of the origin to a corridor importer is kept and only the rest is allocated.
+-- Corridors: every applied corridor of int_transit__corridors, detected from the declarations
+-- or confirmed by a seed.
 with
+
+corridor_members as (
+
+    select * from {{ ref('int_transit__corridors') }}
+    where is_applied
+
+),
 
 corridors as (
 
-    select * from {{ ref('transit_corridors') }}
+    select distinct
+        corridor_id,
+        corridor_source,
+        route,
+        origin_iso3,
+        declared_partner_iso3,
+        hs_prefix,
+        valid_from,
+        valid_to
+    from corridor_members
 
 ),
 
@@ -15,17 +33,9 @@ members as (
 
     select
         corridor_id,
-        declared_partner_iso3 as importer_iso3,
-        true as is_declared_partner
-    from corridors
-
-    union all
-
-    select
-        corridor_id,
         importer_iso3,
-        false as is_declared_partner
-    from {{ ref('transit_corridor_importers') }}
+        is_declared_partner
+    from corridor_members
 
 ),
 
@@ -46,6 +56,7 @@ declared as (
 
     select
         corridors.corridor_id,
+        corridors.corridor_source,
         corridors.route,
         flows.freq,
         flows.period,
@@ -61,7 +72,7 @@ declared as (
             flows.exporter_iso3 = corridors.origin_iso3
             and flows.importer_iso3 = corridors.declared_partner_iso3
             and starts_with(flows.hs6, corridors.hs_prefix)
-            and flows.period_start >= corridors.valid_from
+            and (corridors.valid_from is null or flows.period_start >= corridors.valid_from)
             and (corridors.valid_to is null or flows.period_start <= corridors.valid_to)
     where flows.export_value_usd > 0
 
@@ -120,6 +131,7 @@ final as (
 
     select
         corridor_id,
+        corridor_source,
         route,
         freq,
         period,

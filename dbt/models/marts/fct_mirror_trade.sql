@@ -1,137 +1,205 @@
 -- The mirror table: one row per freq × period × exporter × importer × HS6 (HS 2022). The
 -- exporter's FOB declaration against the importer's CIF declaration brought to FOB, the gap,
--- and what explains it: CIF/FOB margin, a transit corridor (declared partner vs attributed
--- importer), shipping time across period ends (unless a side's reporter is noisy:
--- int_reporter__noise); what nothing explains is a `breach`.
+-- and what explains it, first that applies (docs/methodology.md §3):
+--   stage 1 (int_mirror__gaps): not comparable (`unallocated`, `confidential`), agreement
+--   (`ok`, `explained_cif_fob`), the silent side did not report (`non_reporting_partner`,
+--   `partner_not_reported`), `explained_transit`, `re_export`, `explained_timing`;
+--   then `explained_classification` (int_mirror__classification), `explained_unallocated`
+--   (int_unallocated__allocation), a one-sided flow below the materiality floor or the silent
+--   reporter's threshold (`below_threshold`); what nothing explains is a `breach` — a
+--   one-sided flow above the floor included, at a gap of ±100 %.
 -- Values are rounded (USD to cents, % to 4 decimals) so that a rebuild gives identical bytes:
 -- floating-point sums in parallel joins are not bit-for-bit reproducible.
 with
 
-flows as (
+gaps as (
 
-    select * from {{ ref('int_mirror__flows_fob') }}
-
-),
-
-tolerances as (
-
-    select * from {{ ref('mirror_tolerances') }}
+    select * from {{ ref('int_mirror__gaps') }}
 
 ),
 
-windows as (
+classified as (
 
-    select * from {{ ref('int_mirror__timing_windows') }}
-
-),
-
-transit as (
-
-    select * from {{ ref('int_transit__allocation') }}
+    select * from {{ ref('int_mirror__classification') }}
 
 ),
 
-noise as (
+allocation as (
 
-    select * from {{ ref('int_reporter__noise') }}
+    select * from {{ ref('int_unallocated__allocation') }}
+
+),
+
+declared_periods as (
+
+    select * from {{ ref('int_reporter__declared_periods') }}
+
+),
+
+claims as (
+
+    select
+        freq,
+        period,
+        exporter_iso3,
+        importer_iso3,
+        hs6,
+        sum(allocated_usd order by allocation_step) as unallocated_allocated_usd,
+        string_agg(
+            distinct pool_kind || ':' || pool_partners || ' (HS' || hs_digits || ')', '; '
+            order by pool_kind || ':' || pool_partners || ' (HS' || hs_digits || ')'
+        ) as unallocated_sources
+    from allocation
+    where allocation_role = 'claim'
+    group by all
+
+),
+
+pools as (
+
+    select
+        freq,
+        period,
+        exporter_iso3,
+        importer_iso3,
+        hs6,
+        sum(allocated_usd order by allocation_step) as pool_allocated_usd
+    from allocation
+    where allocation_role = 'pool'
+    group by all
+
+),
+
+thresholds as (
+
+    -- the smallest declaration of a reporter's year and flow: its reporting threshold, if any
+    select
+        reporter_iso3,
+        freq,
+        period_year,
+        flow_code,
+        min(smallest_value_usd) as smallest_value_usd
+    from declared_periods
+    group by all
 
 ),
 
 joined as (
 
     select
-        flows.*,
-        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }}) as tolerance_pct,
-        transit.corridor_id,
-        transit.route as corridor_route,
-        transit.declared_partner_iso3 as corridor_declared_partner_iso3,
-        transit.allocation_share as corridor_allocation_share,
-        transit.share_source as corridor_share_source,
-        transit.attributed_export_value_usd,
-        windows.window_export_value_usd,
-        windows.window_import_value_fob_usd,
-        windows.window_periods,
-        round(windows.window_gap_pct, 4) as window_gap_pct,
-        windows.window_cancellation_ratio,
-        coalesce(exporter_noise.is_noisy, false) as is_exporter_noisy,
-        exporter_noise.mad_log_ratio as exporter_mad_log_ratio,
-        exporter_noise.noise_ratio as exporter_noise_ratio,
-        coalesce(importer_noise.is_noisy, false) as is_importer_noisy,
-        importer_noise.mad_log_ratio as importer_mad_log_ratio,
-        importer_noise.noise_ratio as importer_noise_ratio,
-        coalesce(exporter_noise.typical_mad_log_ratio, importer_noise.typical_mad_log_ratio)
-            as typical_mad_log_ratio
-    from flows
-    left join tolerances on flows.hs_chapter = tolerances.hs_chapter
-    left join transit
+        gaps.*,
+        classified.classification_level,
+        classified.counterpart_hs6 as classification_counterpart_hs6,
+        classified.residual_gap_usd as classification_residual_gap_usd,
+        classified.combined_gap_pct as classification_combined_gap_pct,
+        classified.group_gap_pct as classification_group_gap_pct,
+        claims.unallocated_allocated_usd,
+        claims.unallocated_sources,
+        pools.pool_allocated_usd,
+        thresholds.smallest_value_usd as silent_reporter_smallest_usd,
+        cast(case gaps.freq
+            when 'A' then {{ var('one_sided_materiality_floor_usd')['A'] }}
+            else {{ var('one_sided_materiality_floor_usd')['M'] }}
+        end as double) as materiality_floor_usd,
+        -- the one side's value as the silent side would have declared it (CIF for an importer)
+        case gaps.declared_sides
+            when 'export_only' then gaps.export_value_usd * (1 + gaps.cif_fob_margin)
+            when 'import_only' then gaps.import_value_fob_usd
+        end as one_sided_value_as_silent_side_usd
+    from gaps
+    left join classified
         on
-            flows.freq = transit.freq
-            and flows.period = transit.period
-            and flows.hs6 = transit.hs6
-            and flows.exporter_iso3 = transit.origin_iso3
-            and flows.importer_iso3 = transit.attributed_importer_iso3
-    left join windows
+            gaps.freq = classified.freq
+            and gaps.period = classified.period
+            and gaps.exporter_iso3 = classified.exporter_iso3
+            and gaps.importer_iso3 = classified.importer_iso3
+            and gaps.hs6 = classified.hs6
+    left join claims
         on
-            flows.freq = windows.freq
-            and flows.period = windows.period
-            and flows.exporter_iso3 = windows.exporter_iso3
-            and flows.importer_iso3 = windows.importer_iso3
-            and flows.hs6 = windows.hs6
-    left join noise as exporter_noise
+            gaps.freq = claims.freq
+            and gaps.period = claims.period
+            and gaps.exporter_iso3 = claims.exporter_iso3
+            and gaps.importer_iso3 = claims.importer_iso3
+            and gaps.hs6 = claims.hs6
+    left join pools
         on
-            flows.freq = exporter_noise.freq
-            and year(flows.period_start) = exporter_noise.period_year
-            and flows.exporter_iso3 = exporter_noise.reporter_iso3
-    left join noise as importer_noise
+            gaps.freq = pools.freq
+            and gaps.period = pools.period
+            and gaps.exporter_iso3 = pools.exporter_iso3
+            and gaps.importer_iso3 = pools.importer_iso3
+            and gaps.hs6 = pools.hs6
+    left join thresholds
         on
-            flows.freq = importer_noise.freq
-            and year(flows.period_start) = importer_noise.period_year
-            and flows.importer_iso3 = importer_noise.reporter_iso3
+            gaps.silent_reporter_iso3 = thresholds.reporter_iso3
+            and gaps.freq = thresholds.freq
+            and year(gaps.period_start) = thresholds.period_year
+            and gaps.silent_flow_code = thresholds.flow_code
 
 ),
 
-gaps as (
+unallocated_gaps as (
 
     select
         *,
-        import_value_fob_usd - export_value_usd as gap_usd,
-        -- percentages are rounded BEFORE the status is decided, so the published value and
-        -- the status always agree (a 10.00003 % gap is not a breach that reads as 10.0 %)
-        round({{ share_of_larger('import_value_fob_usd', 'export_value_usd') }}, 4) as gap_pct,
-        round({{ share_of_larger('import_value_usd', 'export_value_usd') }}, 4)
-            as gap_before_cif_fob_pct,
-        -- in a corridor a silent side declared nothing: zero, so a declared partner that
-        -- imported nothing itself, with everything attributed onwards, agrees
-        coalesce(import_value_fob_usd, 0) - attributed_export_value_usd as transit_gap_usd,
-        case
-            when coalesce(import_value_fob_usd, 0) = 0 and attributed_export_value_usd = 0
-                then 0
-            else round(
-                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd') }},
-                4
-            )
-        end as transit_gap_pct,
-        export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
-        import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
-        import_net_weight_kg / nullif(export_net_weight_kg, 0) as weight_ratio
+        -- the gap once the allocated value joins the side that booked it elsewhere
+        coalesce(import_value_fob_usd, 0)
+        + case
+            when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0)
+                then coalesce(unallocated_allocated_usd, 0)
+            else 0
+        end
+        - coalesce(export_value_usd, 0)
+        - case
+            when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then 0
+            else coalesce(unallocated_allocated_usd, 0)
+        end as unallocated_residual_gap_usd,
+        round(
+            {{ share_of_larger(
+                'coalesce(import_value_fob_usd, 0) + case when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then coalesce(unallocated_allocated_usd, 0) else 0 end',
+                'coalesce(export_value_usd, 0) + case when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then 0 else coalesce(unallocated_allocated_usd, 0) end'
+            ) }},
+            4
+        ) as unallocated_residual_gap_pct,
+        coalesce(export_value_usd, import_value_fob_usd) < materiality_floor_usd
+            as is_below_floor,
+        coalesce(
+            one_sided_value_as_silent_side_usd
+            < silent_reporter_smallest_usd * (1 + {{ var('reporting_threshold_slack') }}),
+            false
+        ) as is_below_reporter_threshold
     from joined
 
 ),
 
-timing as (
+classified_rows as (
 
     select
         *,
-        -- the window sums agree and the periods' gaps cancel (int_mirror__timing_windows)
         coalesce(
-            window_periods >= 2
-            and abs(window_gap_pct) <= tolerance_pct
-            and window_cancellation_ratio <= {{ var('timing_max_cancellation_ratio') }},
-            false
-        ) as is_timing_window_agreed,
-        -- ... which is evidence only when both reporters are otherwise consistent: gaps of a
-        -- noisy reporter (int_reporter__noise) cancel over a window by chance
-        is_exporter_noisy or is_importer_noisy as is_noisy_pair,
+            stage_status,
+            case
+                when classification_level is not null then 'explained_classification'
+                when
+                    unallocated_allocated_usd > 0
+                    and abs(unallocated_residual_gap_pct) <= tolerance_pct
+                    then 'explained_unallocated'
+                when declared_sides <> 'both' and (is_below_floor or is_below_reporter_threshold)
+                    then 'below_threshold'
+                else 'breach'
+            end
+        ) as status
+    from unallocated_gaps
+
+),
+
+annotated as (
+
+    select
+        *,
+        -- a window that agrees, refused because a side's reporter is noisy
+        status in ('breach', 'below_threshold')
+        and is_timing_window_agreed
+        and is_noisy_pair as timing_rejected_noisy_reporter,
         case
             when is_exporter_noisy
                 then printf(
@@ -149,41 +217,12 @@ timing as (
                     coalesce(printf('%.1fx', importer_noise_ratio), 'far above'),
                     typical_mad_log_ratio
                 )
-        end as importer_noise_note
-    from gaps
-
-),
-
-classified as (
-
-    select
-        *,
-        case
-            when not is_country_pair then 'unallocated'
-            when is_confidential then 'confidential'
-            when abs(gap_pct) <= tolerance_pct and abs(gap_before_cif_fob_pct) <= tolerance_pct
-                then 'ok'
-            when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'
-            when corridor_id is not null and abs(transit_gap_pct) <= tolerance_pct
-                then 'explained_transit'
-            when is_timing_window_agreed and not is_noisy_pair then 'explained_timing'
-            when export_value_usd is null then 'import_only'
-            when import_value_usd is null then 'export_only'
-            else 'breach'
-        end as status
-    from timing
-
-),
-
-rejected as (
-
-    select
-        *,
-        -- a window that agrees, refused because a side's reporter is noisy
-        status in ('breach', 'import_only', 'export_only')
-        and is_timing_window_agreed
-        and is_noisy_pair as timing_rejected_noisy_reporter
-    from classified
+        end as importer_noise_note,
+        case declared_sides
+            when 'export_only' then 'only the exporter declared this flow'
+            when 'import_only' then 'only the importer declared this flow'
+        end as one_sided_note
+    from classified_rows
 
 ),
 
@@ -197,6 +236,7 @@ final as (
         importer_iso3,
         hs6,
         hs_chapter,
+        declared_sides,
         round(export_value_usd, 2) as export_value_usd,
         round(import_value_usd, 2) as import_value_usd,
         round(import_value_fob_usd, 2) as import_value_fob_usd,
@@ -213,25 +253,31 @@ final as (
             when 'explained_transit' then transit_gap_usd
             when 'explained_timing'
                 then window_import_value_fob_usd - window_export_value_usd
-            when 'import_only' then null
-            when 'export_only' then null
-            when 'unallocated' then null
-            when 'confidential' then null
-            else gap_usd
+            when 're_export' then re_export_gap_usd
+            when 'explained_classification' then classification_residual_gap_usd
+            when 'explained_unallocated' then unallocated_residual_gap_usd
+            when 'breach' then gap_usd
+            when 'ok' then gap_usd
+            when 'explained_cif_fob' then gap_usd
         end, 2) as residual_gap_usd,
         round(case status
             when 'explained_transit' then transit_gap_pct
             when 'explained_timing' then window_gap_pct
-            when 'import_only' then null
-            when 'export_only' then null
-            when 'unallocated' then null
-            when 'confidential' then null
-            else gap_pct
+            when 're_export' then re_export_gap_pct
+            when 'explained_classification' then classification_combined_gap_pct
+            when 'explained_unallocated' then unallocated_residual_gap_pct
+            when 'breach' then gap_pct
+            when 'ok' then gap_pct
+            when 'explained_cif_fob' then gap_pct
         end, 4) as residual_gap_pct,
-        case
-            when status in ('ok', 'explained_cif_fob') then 'exact_period'
-            when status = 'explained_timing' then 'within_window'
-            when status = 'explained_transit' then 'transit_attributed'
+        case status
+            when 'ok' then 'exact_period'
+            when 'explained_cif_fob' then 'exact_period'
+            when 'explained_timing' then 'within_window'
+            when 'explained_transit' then 'transit_attributed'
+            when 're_export' then 're_export_attributed'
+            when 'explained_classification' then 'across_codes'
+            when 'explained_unallocated' then 'unallocated_allocated'
             else 'none'
         end as match_kind,
         case status
@@ -246,28 +292,115 @@ final as (
                 )
             when 'explained_transit'
                 then printf(
-                    'transit corridor %s (%s): %s declared the goods to %s; %.1f%% of them are '
-                    || 'attributed to %s, leaving a %.1f%% residual',
-                    corridor_id, corridor_route, exporter_iso3, corridor_declared_partner_iso3,
+                    'transit corridor %s (%s; %s): %s declared the goods to %s; %.1f%% of them '
+                    || 'are attributed to %s, leaving a %.1f%% residual',
+                    corridor_id, corridor_route, replace(corridor_source, '_', ' '),
+                    exporter_iso3, corridor_declared_partner_iso3,
                     100 * corridor_allocation_share, importer_iso3, transit_gap_pct
                 )
+            when 're_export'
+                then case
+                    when re_export_declared_usd is not null
+                        then printf(
+                            're-exports: %s declared %.0f USD of re-exports to %s; its exports '
+                            || 'less them against %s''s imports leave a %.1f%% residual',
+                            exporter_iso3, re_export_declared_usd, importer_iso3, importer_iso3,
+                            re_export_gap_pct
+                        )
+                    else printf(
+                        're-exports: %.0f USD of %s''s goods reached %s re-exported through %s '
+                        || '(the hub''s re-exports attributed by its imports by origin); '
+                        || '%.1f%% residual',
+                        re_export_attributed_usd, exporter_iso3, importer_iso3,
+                        re_export_hub_iso3, re_export_gap_pct
+                    )
+                end
             when 'explained_timing'
                 then printf(
                     'timing: over %d periods around %s the declarations agree (%.1f%%) '
-                    || 'while this period differs by %s',
-                    window_periods, period, window_gap_pct,
-                    coalesce(printf('%.1f%%', gap_pct), 'a missing side')
+                    || 'while this period differs by %.1f%%',
+                    window_periods, period, window_gap_pct, gap_pct
                 )
-            when 'import_only' then 'only the importer declared this flow'
-            when 'export_only' then 'only the exporter declared this flow'
+            when 'explained_classification'
+                then printf(
+                    'classification difference: the pair declared these goods under different '
+                    || 'HS6 codes of the same %s (%s); this code differs by %.1f%%, the codes '
+                    || 'together by %.1f%% (the %s total by %.1f%%)',
+                    case classification_level
+                        when 'hs4' then 'heading'
+                        when 'hs2' then 'chapter'
+                        else 'concordance group'
+                    end,
+                    classification_counterpart_hs6, gap_pct, classification_combined_gap_pct,
+                    classification_level, classification_group_gap_pct
+                )
+            when 'explained_unallocated'
+                then printf(
+                    'unallocated trade: %.0f USD of what %s declared to no country (%s) is '
+                    || 'allocated to this flow, leaving a %.1f%% residual (%.1f%% before)',
+                    unallocated_allocated_usd,
+                    case
+                        when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0)
+                            then importer_iso3
+                        else exporter_iso3
+                    end,
+                    unallocated_sources, unallocated_residual_gap_pct, gap_pct
+                )
             when 'unallocated'
-                then
-                    'partner is not a country (areas nes, group or similar): never a mirror counterpart'
+                then printf(
+                    'partner is not a country (areas nes, special categories or similar): '
+                    || 'never a mirror counterpart; %.1f%% of it is allocated to countries'' flows',
+                    100 * coalesce(
+                        pool_allocated_usd / nullif(coalesce(import_value_usd, export_value_usd), 0),
+                        0
+                    )
+                )
             when 'confidential' then 'a side is a confidential declaration: not comparable'
-            else printf(
-                'unexplained gap %.1f%% of the larger declaration vs tolerance %g%% (HS chapter %s)',
-                gap_pct, tolerance_pct, hs_chapter
-            )
+            when 'non_reporting_partner'
+                then printf(
+                    '%s; %s declares no %s at this frequency in any period: mirror data is all '
+                    || 'there is',
+                    one_sided_note, silent_reporter_iso3,
+                    case silent_flow_code when 'M' then 'imports' else 'exports' end
+                )
+            when 'partner_not_reported'
+                then printf(
+                    '%s; %s declared no %s at all for %s (a late or missing release)',
+                    one_sided_note, silent_reporter_iso3,
+                    case silent_flow_code when 'M' then 'imports' else 'exports' end, period
+                )
+            when 'below_threshold'
+                then printf(
+                    '%s (%.0f USD): %s',
+                    one_sided_note, coalesce(export_value_usd, import_value_fob_usd),
+                    case
+                        when is_below_reporter_threshold
+                            then printf(
+                                'below %s''s reporting threshold (its smallest declaration of '
+                                || 'the year: %.0f USD)',
+                                silent_reporter_iso3, silent_reporter_smallest_usd
+                            )
+                        else printf(
+                            'below the materiality floor of %.0f USD',
+                            materiality_floor_usd
+                        )
+                    end
+                )
+            when 'breach'
+                then case
+                    when declared_sides <> 'both'
+                        then printf(
+                            '%s (%.0f USD, above the materiality floor of %.0f USD): '
+                            || 'nothing explains the missing side',
+                            one_sided_note, coalesce(export_value_usd, import_value_fob_usd),
+                            materiality_floor_usd
+                        )
+                    else printf(
+                        'unexplained gap %.1f%% of the larger declaration vs tolerance %g%% '
+                        || '(HS chapter %s)',
+                        gap_pct, tolerance_pct, hs_chapter
+                    )
+                end
         end
         || case
             when timing_rejected_noisy_reporter
@@ -280,10 +413,22 @@ final as (
         end as status_reason,
         timing_rejected_noisy_reporter,
         corridor_id,
+        corridor_source,
         corridor_declared_partner_iso3,
         round(corridor_allocation_share, 8) as corridor_allocation_share,
         corridor_share_source,
         round(attributed_export_value_usd, 2) as attributed_export_value_usd,
+        round(re_export_declared_usd, 2) as re_export_declared_usd,
+        round(re_export_attributed_usd, 2) as re_export_attributed_usd,
+        re_export_hub_iso3,
+        classification_level,
+        classification_counterpart_hs6,
+        round(classification_group_gap_pct, 4) as classification_group_gap_pct,
+        round(unallocated_allocated_usd, 2) as unallocated_allocated_usd,
+        unallocated_sources,
+        round(
+            pool_allocated_usd / nullif(coalesce(import_value_usd, export_value_usd), 0), 8
+        ) as unallocated_allocated_share,
         round(window_export_value_usd, 2) as window_export_value_usd,
         round(window_import_value_fob_usd, 2) as window_import_value_fob_usd,
         round(window_gap_pct, 4) as window_gap_pct,
@@ -306,7 +451,7 @@ final as (
         export_source,
         import_source,
         is_revised
-    from rejected
+    from annotated
 
 )
 

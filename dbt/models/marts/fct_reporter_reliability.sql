@@ -1,17 +1,20 @@
--- Reporter reliability per reporter × period_year, BACI-style: the value-weighted mean squared
--- log discrepancy ln(import FOB / export) of every flow the reporter declared (as exporter or
--- importer), after the explanations the warehouse models (CIF/FOB margin, transit
--- attribution). Low variance = the reporter's declarations agree with its partners'. The
--- inverse variance is the weight of the reporter's side in the balanced value.
+-- Reporter reliability per reporter × year × role (as exporter, as importer), BACI-style
+-- (Gaulier & Zignago 2010; the Harvard Growth Lab reconciler also scores the roles apart):
+-- the value-weighted mean squared log discrepancy of every flow the reporter declared in that
+-- role (or failed to declare, for a one-sided breach) after the explanations the warehouse
+-- models, ln(importer side / exporter side) read off the row's residual gap (CIF/FOB margin,
+-- transit attribution, re-exports, timing window, classification, unallocated trade). A
+-- one-sided breach is a residual of ±100 %: its log ratio is capped at var
+-- reliability_max_abs_log_ratio. Flows that are not a disagreement (a partner that did not
+-- report the period or does not report, a flow below the threshold, a non-country partner)
+-- do not count. Low variance = the reporter's declarations agree with its partners'; the
+-- inverse variance weighs that side in fct_reconciled_trade's balanced value.
 with
 
 flows as (
 
     select * from {{ ref('fct_mirror_trade') }}
-    where
-        status in ('ok', 'explained_cif_fob', 'explained_transit', 'explained_timing', 'breach')
-        and import_value_fob_usd > 0
-        and coalesce(attributed_export_value_usd, export_value_usd) > 0
+    where residual_gap_pct is not null
 
 ),
 
@@ -22,18 +25,24 @@ discrepancies as (
         cast(left(period, 4) as integer) as period_year,
         exporter_iso3,
         importer_iso3,
-        greatest(import_value_fob_usd, coalesce(attributed_export_value_usd, export_value_usd))
-            as flow_weight,
-        ln(import_value_fob_usd / coalesce(attributed_export_value_usd, export_value_usd))
-            as log_discrepancy
+        greatest(
+            coalesce(import_value_fob_usd, 0),
+            coalesce(attributed_export_value_usd, export_value_usd, 0)
+        ) as flow_weight,
+        -- residual_gap_pct = 100 (M − X) / max(M, X)  ⇒  ln(M / X), capped
+        sign(residual_gap_pct) * least(
+            -ln(greatest(1 - abs(residual_gap_pct) / 100, 1e-300)),
+            {{ var('reliability_max_abs_log_ratio') }}
+        ) as log_discrepancy
     from flows
 
 ),
 
-by_reporter as (
+by_role as (
 
     select
         exporter_iso3 as reporter_iso3,
+        'exporter' as reporter_role,
         freq,
         period_year,
         flow_weight,
@@ -44,6 +53,7 @@ by_reporter as (
 
     select
         importer_iso3 as reporter_iso3,
+        'importer' as reporter_role,
         freq,
         period_year,
         flow_weight,
@@ -52,12 +62,13 @@ by_reporter as (
 
 ),
 
--- annual data where a reporter has it, else its monthly flows of the period_year
+-- annual data where a reporter has it in that role, else its monthly flows of the year
 preferred as (
 
     select *
-    from by_reporter
-    qualify freq = min(freq) over (partition by reporter_iso3, period_year)
+    from by_role
+    where flow_weight > 0
+    qualify freq = min(freq) over (partition by reporter_iso3, reporter_role, period_year)
 
 ),
 
@@ -65,17 +76,20 @@ scored as (
 
     select
         reporter_iso3,
+        reporter_role,
         period_year,
         min(freq) as based_on_freq,
         count(*) as flows,
-        sum(flow_weight) as flow_value_usd,
+        sum(flow_weight order by log_discrepancy, flow_weight) as flow_value_usd,
         greatest(
-            sum(flow_weight * log_discrepancy * log_discrepancy) / sum(flow_weight),
+            sum(flow_weight * log_discrepancy * log_discrepancy order by log_discrepancy, flow_weight)
+            / sum(flow_weight order by log_discrepancy, flow_weight),
             {{ var('reliability_variance_floor') }}
         ) as discrepancy_variance,
-        sum(flow_weight * abs(log_discrepancy)) / sum(flow_weight) as mean_abs_log_discrepancy
+        sum(flow_weight * abs(log_discrepancy) order by log_discrepancy, flow_weight)
+        / sum(flow_weight order by log_discrepancy, flow_weight) as mean_abs_log_discrepancy
     from preferred
-    group by reporter_iso3, period_year
+    group by reporter_iso3, reporter_role, period_year
 
 ),
 
@@ -83,6 +97,7 @@ final as (
 
     select
         reporter_iso3,
+        reporter_role,
         period_year,
         based_on_freq,
         flows,
@@ -90,12 +105,17 @@ final as (
         round(discrepancy_variance, 6) as discrepancy_variance,
         round(mean_abs_log_discrepancy, 6) as mean_abs_log_discrepancy,
         round(1 / discrepancy_variance, 6) as inverse_variance_weight,
+        -- 0.5 = the median reporter of the role and year; rounded, a very reliable (or
+        -- unreliable) reporter reads 1.0 (0.0): the score lies in the closed interval
         round(
-            median(discrepancy_variance) over (partition by period_year)
-            / (median(discrepancy_variance) over (partition by period_year) + discrepancy_variance),
+            median(discrepancy_variance) over (partition by reporter_role, period_year)
+            / (
+                median(discrepancy_variance) over (partition by reporter_role, period_year)
+                + discrepancy_variance
+            ),
             4
         ) as reliability_score,
-        'value_weighted_mean_squared_log_discrepancy' as reliability_method
+        'value_weighted_mean_squared_log_discrepancy_by_role' as reliability_method
     from scored
 
 )

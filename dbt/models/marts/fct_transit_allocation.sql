@@ -13,6 +13,7 @@ final as (
 
     select
         corridor_id,
+        corridor_source,
         route,
         freq,
         period,

@@ -42,6 +42,7 @@ final as (
         partner_code,
         partner2_code,
         cmd_code as hs6,
+        classification_code,
         primary_value_usd,
         net_weight_kg,
         file_release_date,

@@ -1,0 +1,41 @@
+-- Transit corridors (BI contract), one row per corridor: found in the declarations, named or
+-- overruled by a seed, with the evidence behind it and whether the warehouse applies it.
+-- The per-period evidence is in fct_transit_evidence; the attribution per importer in
+-- fct_transit_allocation.
+with
+
+corridors as (
+
+    select * from {{ ref('int_transit__corridors') }}
+
+),
+
+final as (
+
+    select
+        corridor_id,
+        corridor_source,
+        is_applied,
+        origin_iso3,
+        declared_partner_iso3,
+        hs_prefix,
+        any_value(route) as route,
+        string_agg(importer_iso3, ',' order by importer_iso3)
+        filter (where not is_declared_partner) as member_importers,
+        string_agg(importer_iso3 || ':' || member_evidence, ',' order by importer_iso3)
+        filter (where not is_declared_partner) as member_evidence,
+        any_value(valid_from) as valid_from,
+        any_value(valid_to) as valid_to,
+        any_value(excess_periods) as excess_periods,
+        any_value(evidence_periods) as evidence_periods,
+        any_value(pattern_periods) as pattern_periods,
+        any_value(consignment_periods) as consignment_periods,
+        any_value(strength) as strength,
+        round(any_value(excess_usd), 2) as excess_usd,
+        round(any_value(covered_excess_usd), 2) as covered_excess_usd
+    from corridors
+    group by corridor_id, corridor_source, is_applied, origin_iso3, declared_partner_iso3, hs_prefix
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+-- The period-by-period evidence behind the transit corridors (BI contract): for every origin ×
+-- hub × HS6 × period with a hub excess on a candidate route, the members' deficits and
+-- consigned imports against that excess, and whether the period counts as evidence.
+with
+
+evidence as (
+
+    select * from {{ ref('int_transit__corridor_evidence') }}
+
+),
+
+final as (
+
+    select
+        freq,
+        period,
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        hs6,
+        round(declared_export_value_usd, 2) as declared_export_value_usd,
+        round(hub_import_value_fob_usd, 2) as hub_import_value_fob_usd,
+        round(excess_usd, 2) as excess_usd,
+        round(member_deficit_usd, 2) as member_deficit_usd,
+        deficit_importers,
+        round(consigned_value_fob_usd, 2) as consigned_value_fob_usd,
+        consignee_importers,
+        round(pattern_coverage, 6) as pattern_coverage,
+        round(consignment_coverage, 6) as consignment_coverage,
+        is_pattern_evidence,
+        is_consignment_evidence
+    from evidence
+
+)
+
+select * from final
