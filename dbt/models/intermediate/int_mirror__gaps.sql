@@ -6,12 +6,13 @@
 --   nothing at all that period (`partner_not_reported`) or never declares at this frequency
 --   (`non_reporting_partner`), int_reporter__declared_periods;
 --   explanations: `explained_transit` (int_transit__allocation), `re_export`
---   (int_reexport__attribution), `explained_timing` (int_mirror__timing_windows, refused for
---   a noisy reporter: int_reporter__noise).
--- What is left (`stage_status` null) is judged by the explanations that weigh several flows
--- against each other: classification (int_mirror__classification) and unallocated trade
--- (int_unallocated__allocation), then the materiality floor and the silent reporter's
--- threshold; the rest is a breach.
+--   (int_reexport__attribution).
+-- What is left (`stage_status` null) is judged by fct_mirror_trade with the explanations that
+-- weigh several flows against each other: classification (int_mirror__classification, the
+-- same period's other codes: evidence stronger than a window), timing (whether the window
+-- agrees is computed here: `is_timing_window_agreed`, refused for a noisy reporter:
+-- int_reporter__noise), unallocated trade (int_unallocated__allocation), then the materiality
+-- floor and the silent reporter's threshold; the rest is a breach.
 -- One-sided flows carry a gap of ±100 % (the missing side counts as zero for the gap only;
 -- the missing value stays null).
 with
@@ -265,7 +266,6 @@ final as (
                 (re_export_declared_usd is not null or re_export_attributed_usd is not null)
                 and abs(re_export_gap_pct) <= tolerance_pct
                 then 're_export'
-            when is_timing_window_agreed and not is_noisy_pair then 'explained_timing'
         end as stage_status
     from judged
 

@@ -6,9 +6,9 @@
 -- confidential code (CN8 `99CC....`, chapter CC) hides the product, not the partner.
 -- Pools: those declarations, per reporter × freq × period × direction (what the importer
 -- booked as imports, CIF; what the exporter declared as exports, FOB).
--- Claims: the flows still unexplained after stage 1 and classification (int_mirror__gaps,
--- int_mirror__classification), neither reporter noisy (int_reporter__noise), whose gap runs
--- the pool's way: the exporter declared more than
+-- Claims: the flows still unexplained after stage 1, classification and timing
+-- (int_mirror__gaps, int_mirror__classification), neither reporter noisy (int_reporter__noise),
+-- whose gap runs the pool's way: the exporter declared more than
 -- the importer (an importer's pool), or the importer more than the exporter (an exporter's
 -- pool); the claim is the excess, d = |M_fob − X| (a missing side as zero).
 -- Steps, each pool value allocated pro rata to the claims' remaining excess (importers' CIF
@@ -114,6 +114,8 @@ claims as (
         and gaps.is_country_pair
         and not gaps.is_confidential
         and classified.hs6 is null
+        -- a window that agrees is timing (fct_mirror_trade), not trade booked elsewhere
+        and not gaps.is_timing_window_agreed
         -- a noisy reporter's gaps are noise, not trade booked elsewhere: they would take
         -- their share of a pool from the flow it belongs to
         and not gaps.is_noisy_pair

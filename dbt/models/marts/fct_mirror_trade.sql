@@ -3,8 +3,10 @@
 -- and what explains it, first that applies (docs/methodology.md §3):
 --   stage 1 (int_mirror__gaps): not comparable (`unallocated`, `confidential`), agreement
 --   (`ok`, `explained_cif_fob`), the silent side did not report (`non_reporting_partner`,
---   `partner_not_reported`), `explained_transit`, `re_export`, `explained_timing`;
---   then `explained_classification` (int_mirror__classification), `explained_unallocated`
+--   `partner_not_reported`), `explained_transit`, `re_export`;
+--   then `explained_classification` (int_mirror__classification: the same period's other
+--   codes are stronger evidence than a window), `explained_timing` (the window agrees and no
+--   reporter is noisy), `explained_unallocated`
 --   (int_unallocated__allocation), a one-sided flow below the materiality floor or the silent
 --   reporter's threshold (`below_threshold`); what nothing explains is a `breach` — a
 --   one-sided flow above the floor included, at a gap of ±100 %.
@@ -179,6 +181,7 @@ classified_rows as (
             stage_status,
             case
                 when classification_level is not null then 'explained_classification'
+                when is_timing_window_agreed and not is_noisy_pair then 'explained_timing'
                 when
                     unallocated_allocated_usd > 0
                     and abs(unallocated_residual_gap_pct) <= tolerance_pct
