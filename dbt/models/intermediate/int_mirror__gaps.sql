@@ -252,7 +252,9 @@ final as (
         *,
         case
             when not is_country_pair then 'unallocated'
-            when is_confidential then 'confidential'
+            -- HS chapter 99 is not HS: "commodities not specified according to kind", where
+            -- reporters put confidential trade (int_unallocated__allocation pools it)
+            when is_confidential or left(hs6, 2) = '99' then 'confidential'
             when abs(gap_pct) <= tolerance_pct and abs(gap_before_cif_fob_pct) <= tolerance_pct
                 then 'ok'
             when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'

@@ -13,7 +13,7 @@ with
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
-    where is_country_pair and not is_confidential
+    where is_country_pair and not is_confidential and left(hs6, 2) <> '99'
 
 ),
 

@@ -15,7 +15,9 @@
 -- pools against claims at the claim's CIF/FOB factor), what is left going to the next step:
 --   1 nes pools × claims of the same HS6;  2 ... of the same HS4;
 --   3 confidential pools × claims of the same partner and the HS chapter the code names;
---   4 nes pools × claims of the same HS2.
+--   4 nes pools × claims of the same HS2;
+--   5 Comtrade chapter-99 pools ("commodities not specified according to kind", where
+--     reporters put confidential trade) × claims of the same partner, any product.
 -- One row per claim × step that received something (`allocation_role` 'claim') and per pool
 -- declaration × step that gave something ('pool'); fct_mirror_trade sums them.
 with
@@ -47,11 +49,22 @@ pools as (
         case flow_code when 'M' then 'import' else 'export' end as direction,
         reporter_iso3,
         -- a confidential code hides the product, not the partner: only that partner's flows
-        case when is_confidential then partner_iso3 end as pool_partner_iso3,
+        case
+            when partner_area_type = 'country' then partner_iso3
+        end as pool_partner_iso3,
         partner_iso3 as declared_partner_iso3,
-        case when is_confidential then 'confidential' else 'nes' end as pool_kind,
-        -- the HS code the pool names: HS6 for a nes partner, the chapter of a `99CC` code
-        case when is_confidential then substr(hs6, 3, 2) else hs6 end as pool_code,
+        case
+            when is_confidential then 'confidential'
+            when partner_area_type <> 'country' then 'nes'
+            else 'unspecified'
+        end as pool_kind,
+        -- the HS code the pool names: HS6 for a nes partner, the chapter of a Comext `99CC`
+        -- code, none for Comtrade's chapter 99 (commodities not specified according to kind)
+        case
+            when is_confidential then substr(hs6, 3, 2)
+            when partner_area_type <> 'country' then hs6
+            else ''
+        end as pool_code,
         hs6 as declared_code,
         value_usd as pool_value_usd
     from declarations
@@ -61,6 +74,7 @@ pools as (
         and (
             is_confidential
             or partner_area_type <> 'country'
+            or left(hs6, 2) = '99'
         )
 
 ),
@@ -141,11 +155,13 @@ pools_0 as (
 ),
 {#- (step, pool kind, digits of the HS code the claims and pools meet on) -#}
 {%- set steps = [(1, 'nes', 6), (2, 'nes', 4), (3, 'confidential', 2), (4, 'nes', 2)] %}
+{%- set steps = steps + [(5, 'unspecified', 0)] %}
 {%- for step, kind, digits in steps %}
+    {%- set partner_specific = kind in ('confidential', 'unspecified') %}
 {%- set claim_key = "concat_ws('|', freq, period, direction, reporter_iso3, left(hs6, " ~ digits ~ ")"
-    ~ (", counterpart_iso3" if kind == 'confidential' else "") ~ ")" %}
+    ~ (", counterpart_iso3" if partner_specific else "") ~ ")" %}
 {%- set pool_key = "concat_ws('|', freq, period, direction, reporter_iso3, left(pool_code, " ~ digits ~ ")"
-    ~ (", pool_partner_iso3" if kind == 'confidential' else "") ~ ")" %}
+    ~ (", pool_partner_iso3" if partner_specific else "") ~ ")" %}
 
     demand_{{ step }} as (
 
