@@ -99,8 +99,10 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
               (select register_volume_thousand_bbl from marts.fct_crude_import_controls
                 where freq = 'A' and period = '2019' and importer_iso3 = 'AUT'
                   and origin_iso3 = 'KAZ') as control_at_kz_2019_register_kbbl,
-              (select count(*) from marts.fct_mirror_trade where status = 'breach')
-                as breaches,
+              (select string_agg(exporter_iso3 || '>' || importer_iso3 || ' ' || hs6 || ' '
+                                 || freq || period || ' ' || declared_sides, ', '
+                                 order by freq, period)
+                 from marts.fct_mirror_trade where status = 'breach') as breaches,
               (select string_agg(distinct status, ',' order by status) from marts.fct_mirror_trade
                 where exporter_iso3 = 'KAZ' and hs6 = '270900'
                   and importer_iso3 in ('ITA', 'AUT', 'DEU', 'CZE')) as tal_statuses,
@@ -151,8 +153,19 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     )
 
 
+# The Comext fixtures invent Greek imports of Kazakh crude (January 2021 and 2024) that the
+# sample's Kazakh declarations (12 partners, Greece not among them) do not mirror: material
+# one-sided flows nothing explains, so each run fails its blocking check on exactly these two
+# breaches (issue 11: a -100 % gap is judged like any other) and publishes nothing.
+GREEK_BREACHES = "KAZ>GRC 270900 M202101 import_only, KAZ>GRC 270900 M202401 import_only"
+
+
+def fails_only_on_the_greek_breaches(run: MirrorRun) -> bool:
+    return run.returncode == 1 and "no_unwaived_breach (2)" in run.stdout
+
+
 def test_all_sources_load_and_the_corrupted_file_is_refused(real: Snapshot) -> None:
-    assert real.first.returncode == 0, real.first.stdout + real.first.stderr
+    assert fails_only_on_the_greek_breaches(real.first), real.first.stdout + real.first.stderr
     by_source: dict[str, set[str]] = {}
     for row in real.registry:
         by_source.setdefault(row["source"], set()).add(row["status"])
@@ -228,11 +241,11 @@ def test_with_the_registers_the_corridor_and_controls_hold(real: Snapshot) -> No
     assert oracle["control_at_kz_2019_register_kbbl"] == pytest.approx(26606.58, abs=0.01)
     assert oracle["control_at_kz_2019_customs_kbbl"] == pytest.approx(26606.58, rel=1e-6)
     assert oracle["tal_statuses"] == "explained_transit"
-    assert oracle["breaches"] == 0
+    assert oracle["breaches"] == GREEK_BREACHES
 
 
 def test_dropping_the_same_files_again_changes_nothing(real: Snapshot) -> None:
-    assert real.second.returncode == 0, real.second.stdout + real.second.stderr
+    assert fails_only_on_the_greek_breaches(real.second), real.second.stdout + real.second.stderr
     assert real.counts_second == real.counts_first
     for line in real.second.stdout.splitlines():
         if " files loaded, " in line:
@@ -240,7 +253,7 @@ def test_dropping_the_same_files_again_changes_nothing(real: Snapshot) -> None:
 
 
 def test_a_revised_file_produces_a_revision(real: Snapshot) -> None:
-    assert real.third.returncode == 0, real.third.stdout + real.third.stderr
+    assert fails_only_on_the_greek_breaches(real.third), real.third.stdout + real.third.stderr
     values = [(r[0], r[1], r[2], r[4]) for r in real.revisions]
     assert values == [
         (1, 318721000.0, None, False),

@@ -1,7 +1,8 @@
 -- Transit corridors: what the origin declared to the declared partner is attributed to the
 -- corridor's importers (the declared partner included) in proportion to their own
 -- declarations: customs imports from the origin (brought to FOB), or, where an importer has
--- no customs declaration, its energy-register imports from the origin (crude only). A direct
+-- no customs declaration, its energy-register imports from the origin (crude only; members
+-- known from a seed or consignment rows, not from customs deficits alone). A direct
 -- declaration of the origin to a corridor importer is kept and only the rest is allocated.
 -- Corridors: every applied corridor of int_transit__corridors, detected from the declarations
 -- or confirmed by a seed.
@@ -34,7 +35,12 @@ members as (
     select
         corridor_id,
         importer_iso3,
-        is_declared_partner
+        is_declared_partner,
+        -- a member known from a seed or from consignment rows is on the route whatever it
+        -- declared that period; one known only from coinciding customs deficits is not, and
+        -- its energy-register imports (which may have come another way) must not set a share
+        member_evidence like '%seed%' or member_evidence like '%consignment%'
+            as is_known_beyond_customs
     from corridor_members
 
 ),
@@ -105,6 +111,7 @@ bases as (
             and declared.period = register.period
             and declared.origin_iso3 = register.origin_iso3
             and members.importer_iso3 = register.importer_iso3
+            and members.is_known_beyond_customs
             and declared.hs6 = '270900'
 
 ),

@@ -8,7 +8,8 @@
 --     trading countries; CEPII distances) and declares more imports from the origin than the
 --     origin declared to it (beyond tolerance, or only the importer declared) in the same
 --     period and HS6 as the hub's excess, in at least var transit_min_evidence_periods
---     periods: a one-off coincidence is not a route.
+--     periods and var transit_min_member_share of the periods the route shows an excess: a
+--     one-off coincidence is not a route.
 -- An importer joins one hub per origin and HS4: the one its deficits coincide with most often
 -- (then the larger value), consignment evidence first. `is_corroborated_by_hub_exports`: the
 -- hub itself declares exports or re-exports of the heading to the importer (quasi-transit that
@@ -92,6 +93,19 @@ reachable as (
 
 ),
 
+route_periods as (
+
+    -- how many periods each candidate route shows a hub excess in
+    select
+        exporter_iso3 as origin_iso3,
+        importer_iso3 as hub_iso3,
+        left(hs6, 4) as hs4,
+        count(distinct freq || period) as excess_periods
+    from hub_excess
+    group by all
+
+),
+
 pattern_links as (
 
     select
@@ -112,9 +126,26 @@ pattern_links as (
             and hub_excess.exporter_iso3 = importer_excess.exporter_iso3
             and reachable.importer_iso3 = importer_excess.importer_iso3
     group by all
-    having
-        count(distinct hub_excess.freq || hub_excess.period)
-        >= {{ var('transit_min_evidence_periods') }}
+
+),
+
+pattern_members as (
+
+    -- a route's importer coincides with the hub's excess in at least
+    -- var transit_min_evidence_periods periods and in at least var transit_min_member_share of
+    -- the periods the route shows an excess: a country that happens to import from the origin
+    -- in a couple of those periods is not at the end of the route
+    select pattern_links.*
+    from pattern_links
+    inner join route_periods
+        on
+            pattern_links.origin_iso3 = route_periods.origin_iso3
+            and pattern_links.hub_iso3 = route_periods.hub_iso3
+            and pattern_links.hs4 = route_periods.hs4
+    where
+        pattern_links.linked_periods >= {{ var('transit_min_evidence_periods') }}
+        and pattern_links.linked_periods
+        >= {{ var('transit_min_member_share') }} * route_periods.excess_periods
 
 ),
 
@@ -143,7 +174,7 @@ combined as (
         coalesce(pattern_links.linked_deficit_usd, 0) as pattern_deficit_usd,
         coalesce(consignment_links.consigned_periods, 0) as consigned_periods,
         coalesce(consignment_links.consigned_value_fob_usd, 0) as consigned_value_fob_usd
-    from pattern_links
+    from pattern_members as pattern_links
     full outer join consignment_links
         on
             pattern_links.origin_iso3 = consignment_links.origin_iso3
