@@ -36,10 +36,14 @@ class PublishTarget(dg.ConfigurableResource):
     exports_dir: str
     docs_dir: str = ""
 
+    def home(self) -> Path:
+        """``$MIRROR_HOME``: the folder that holds ``published/``."""
+        return Path(self.duckdb_path).parent.parent
+
     def dbt_docs_dir(self) -> Path:
         if self.docs_dir:
             return Path(self.docs_dir)
-        return Path(self.duckdb_path).parent.parent / "docs" / "dbt"
+        return self.home() / "docs" / "dbt"
 
 
 @dg.asset(
@@ -104,13 +108,11 @@ def _replace_dir(staged: Path, final: Path) -> None:
 def published_dbt_docs(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, publish_target: PublishTarget
 ) -> dg.MaterializeResult:
-    from dagster_project.transform.project import dbt_project
+    from dagster_project.transform.project import dbt_project, run_target_path
 
     started = time.monotonic()
     final = publish_target.dbt_docs_dir()
-    # dbt's own target folder, kept between runs: its partial parse makes the next run faster
-    work = final.with_name(f".{final.name}-work")
-    work.mkdir(parents=True, exist_ok=True)
+    work = run_target_path(publish_target.home(), "docs")
     # --no-compile documents the manifest dagster-dbt already parsed (no SQL compilation)
     shutil.copy2(dbt_project.manifest_path, work / "manifest.json")
     dbt.cli(

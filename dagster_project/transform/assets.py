@@ -1,13 +1,14 @@
 """dbt models and seeds as Dagster assets; dbt tests become asset checks."""
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from dagster_project.resources import Warehouse
-from dagster_project.transform.project import dbt_project
+from dagster_project.transform.project import dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
 
@@ -39,7 +40,8 @@ def mirror_dbt_assets(
     """`dbt build` of the selected models, seeds and tests (one process, one DuckDB writer).
 
     ``warehouse`` is not used to connect (dbt opens the file itself): requiring it takes the
-    run lock, so a run of dbt assets alone never overlaps another run.
+    run lock, so a run of dbt assets alone never overlaps another run; its folder holds dbt's
+    target folder (``$MIRROR_HOME/dbt/build``).
     """
-    del warehouse
-    yield from dbt.cli(["build"], context=context).stream()
+    target = run_target_path(Path(warehouse.duckdb_path).parent, "build")
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()

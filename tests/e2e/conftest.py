@@ -39,22 +39,28 @@ class MirrorRun:
             con.close()
 
 
-def mirror_run(home: Path, landing: Path) -> MirrorRun:
-    """`mirror run` in a child process with a clean environment, as a user would run it."""
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The test's environment without MIRROR_* / DAGSTER_HOME and without the virtualenv on
+    PATH: `.venv/bin/mirror` must find dbt by itself, as it does when run without `uv run`."""
+    venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIRROR_", "DAGSTER_HOME"))}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin
+    )
+    env.pop("VIRTUAL_ENV", None)
+    return {**env, **extra}
+
+
+MIRROR = Path(sys.executable).with_name("mirror")  # the console script, as a user runs it
+
+
+def mirror_run(home: Path, landing: Path, *args: str, **env: str) -> MirrorRun:
+    """`.venv/bin/mirror run` in a child process with a clean environment (no `uv run`, no
+    activated venv), as a user would run it."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster_project.cli",
-            "run",
-            "--home",
-            str(home),
-            "--landing",
-            str(landing),
-        ],
+        [str(MIRROR), "run", "--home", str(home), "--landing", str(landing), *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=clean_environment(**env),
         capture_output=True,
         text=True,
         timeout=900,
