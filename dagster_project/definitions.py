@@ -13,6 +13,7 @@ from dagster_project.alerts.sensors import build_alert_sensors
 from dagster_project.ingest.assets import (
     LandingZone,
     build_ingest_asset,
+    build_landing_inventory,
     raw_reference_tables,
     shared_ingest_tables,
 )
@@ -42,6 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         raw_reference_tables,
         *shared_ingest_tables,
         *ingest_assets,
+        build_landing_inventory([spec for spec, _ in LANDING_SOURCES], ingest_assets),
         mirror_dbt_assets,
         published_mirror_warehouse,
         published_dbt_docs,

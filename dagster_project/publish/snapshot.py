@@ -40,7 +40,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,9 +198,11 @@ def publish(
     schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
     keep_versions: int = KEEP_EXPORT_VERSIONS,
     lock_wait_seconds: float = 10.0,
+    on_table: Callable[[str, int, int], None] | None = None,
 ) -> Publication:
     """Copy every table of ``schemas`` into a fresh DuckDB file and a fresh export folder,
-    verify both, then swap them in (exports first, then the DuckDB file)."""
+    verify both, then swap them in (exports first, then the DuckDB file). ``on_table(name,
+    done, total)`` hears of each table as it is copied (live progress)."""
     if not source_path.exists():
         raise FileNotFoundError(f"nothing to publish: {source_path} does not exist")
     timings: dict[str, float] = {}
@@ -271,6 +273,8 @@ def publish(
                 "bytes": parquet.stat().st_size,
                 "sha256": _sha256(parquet),
             }
+            if on_table is not None:
+                on_table(f"{schema}.{table}", len(manifest_tables), len(tables))
         con.execute(
             "INSERT INTO publication.main.publication VALUES (?, ?, ?, ?)",
             [publication_id, published_at, run_id, len(tables)],
