@@ -73,7 +73,29 @@ def _plain_meta(metadata: Any) -> dict[str, Any]:
     return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
 
 
-def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
+KEEP_LOGS = 10  # run logs kept in $MIRROR_HOME/logs (older ones are deleted)
+
+
+def new_run_log(home: Path) -> Path:
+    """``logs/run-<UTC time>-<pid>.log`` for this invocation, ``logs/last_run.log`` pointing at
+    it; the oldest beyond KEEP_LOGS go. One file per run: two runs of one home (one waiting for
+    the lock) never write into each other's log."""
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}.log"
+    path.touch()
+    link = logs / f".last_run.log.{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(path.name)
+    os.replace(link, logs / "last_run.log")
+    for old in sorted(logs.glob("run-*.log"))[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _summarise(
+    result: Any, settings: Settings, elapsed: float, log: Path | None = None
+) -> list[str]:
     from dagster import DagsterEventType
 
     from dagster_project.run_failures import run_causes
@@ -137,7 +159,7 @@ def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
         lines.append("  GX suites    not run (the build stopped before them)")
     for name, ok, severity, summary in gx:
         lines.append(f"  {name:<24} {'PASSED' if ok else 'FAILED'} ({severity.lower()}): {summary}")
-    log = settings.home / "logs" / "last_run.log"
+    log = log or settings.home / "logs" / "last_run.log"
     lines += [
         "",
         f"Warehouse:   {settings.duckdb_path}",
@@ -218,7 +240,9 @@ def _output_to(log_file: Any, *, enabled: bool) -> Iterator[Any]:
         terminal.close()
 
 
-def _refuse_start(settings: Settings, job_name: str, exc: SettingsError | str) -> None:
+def _refuse_start(
+    settings: Settings, job_name: str, exc: SettingsError | str, log_path: Path | None = None
+) -> None:
     """Bad settings (or definitions that do not load): no step runs; say so in an alert too
     (channels permitting)."""
     from dagster_project.alerts.channels import deliver
@@ -228,8 +252,7 @@ def _refuse_start(settings: Settings, job_name: str, exc: SettingsError | str) -
         urls = alert_urls()
     except SettingsError:
         urls = []  # the channels themselves are the bad setting: log and alerts.jsonl only
-    log_path = settings.home / "logs" / "last_run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = log_path or new_run_log(settings.home)
     with log_path.open("a", encoding="utf-8") as log_file, _output_to(log_file, enabled=True):
         deliver(not_started_alert(job_name, str(exc)), settings.home, urls=urls)
 
@@ -246,8 +269,7 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
         raise
     _prepare_dagster_home(settings)
     started = time.monotonic()
-    log_path = settings.home / "logs" / "last_run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = new_run_log(settings.home)
     quiet = args.quiet or args.verbose  # --verbose shows the logs themselves, not the bar
     print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
     with log_path.open("w", encoding="utf-8") as log_file:
@@ -263,11 +285,11 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
                 failure = f"{type(exc).__name__}: {(str(exc).strip() or '?').splitlines()[0]}"
                 print(f"mirror: {job_name} FAILED before it ran: {failure}", file=terminal)
                 print(f"  traceback: {log_path}", file=terminal)
-                _refuse_start(settings, job_name, failure)
+                _refuse_start(settings, job_name, failure, log_path)
                 return 1
             if progress is not None:
                 progress.close()
-    print("\n".join(_summarise(result, settings, time.monotonic() - started)))
+    print("\n".join(_summarise(result, settings, time.monotonic() - started, log_path)))
     print("\n".join(_alert_lines(notices, settings.home)))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -324,7 +346,7 @@ def _add_location_flags(parser: argparse.ArgumentParser) -> None:
         "-v",
         "--verbose",
         action="store_true",
-        help="show Dagster and dbt logs on the terminal (instead of logs/last_run.log)",
+        help="show Dagster and dbt logs on the terminal (instead of MIRROR_HOME/logs/)",
     )
     parser.add_argument(
         "-q",

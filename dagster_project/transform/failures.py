@@ -146,7 +146,9 @@ def offending_rows(
 
 def row_text(row: Mapping[str, Any], focus: Sequence[str] = (), width: int = 300) -> str:
     """``col=value, …``: the columns the test is about first, cut at ``width`` characters."""
-    keys = [k for k in row if k.lower() in focus] + [k for k in row if k.lower() not in focus]
+    by_name = {k.lower(): k for k in row}
+    first = [by_name[f] for f in focus if f in by_name]
+    keys = first + [k for k in row if k not in first]
     text = ", ".join(f"{k}={row[k]}" for k in keys)
     return text if len(text) <= width else text[: width - 1] + "…"
 
