@@ -110,8 +110,8 @@ def duckdb_cli_binary(version: str) -> Path:
 
 
 def duckdb_python(version: str) -> Path:
-    """A Python with ``duckdb==version`` (and pandas, for the examples' ``.df()``)."""
-    return _venv(f"duckdb-python-{version}", [f"duckdb=={version}", "pandas"]) / "bin" / "python"
+    """A Python with ``duckdb==version``."""
+    return _venv(f"duckdb-python-{version}", [f"duckdb=={version}"]) / "bin" / "python"
 
 
 def evidence_connector() -> Path:

@@ -120,3 +120,7 @@ def test_a_run_launched_like_the_ui_succeeds(dagster_dev: int) -> None:
             break
         time.sleep(2)
     assert status == "SUCCESS"
+    # what an alert links to with MIRROR_UI_URL set (alerts/messages.py RunFacts) is served
+    for path in (f"/runs/{run_id}", "/assets/marts/fct_mirror_trade?view=checks"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{dagster_dev}{path}", timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read(2000).lower()

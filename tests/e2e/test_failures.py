@@ -75,7 +75,9 @@ def test_a_held_run_lock_is_one_line_and_an_alert(tmp_path: Path) -> None:
     assert cause.strip().startswith("WarehouseLockedError: another run is using the warehouse")
     assert "run the-other-run" in cause  # names the holder
     assert "Traceback" not in run.stdout + run.stderr
-    assert "Traceback" in run_log(run)  # the traceback is kept, in the run's log
+    assert "Stack Trace:" not in run.stdout + run.stderr
+    log = run_log(run)  # the stack trace is kept, in the run's log
+    assert "Stack Trace:" in log and "resources.py" in log
     alert = last_alert(home)
     assert alert["kind"] == "run_failure"
     assert "WarehouseLockedError: another run is using the warehouse" in alert["title"]

@@ -366,3 +366,32 @@ def test_the_kz_corridor_is_found_without_its_seed(sample_run: MirrorRun, tmp_pa
     assert [r[0] for r in statuses] == ["AUT", "CZE", "DEU", "ITA"]
     assert all(total == explained for _, total, explained in statuses), statuses
     assert breaches == 0
+
+
+README_HOME = "/home/you/mirror/warehouse"  # the home the README's sample output shows
+
+
+def normalised(text: str, home: str) -> str:
+    """A summary with what differs from run to run (home, durations, memory, log name) masked."""
+    text = text.replace(home, README_HOME)
+    text = re.sub(r"^(mirror run succeeded in )[\d.]+s$", r"\1<t>s", text, flags=re.MULTILINE)
+    text = re.sub(r"Peak memory: \d+ MB \(this process\), \d+ MB", "Peak memory: <n> MB", text)
+    return re.sub(r"run-\d{8}T\d{6}-\d+\.log", "run-<time>-<pid>.log", text)
+
+
+def readme_sample_output() -> str:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("fails when it drifts):\n\n```\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_readme_shows_the_output_of_a_real_run(sample_run: MirrorRun) -> None:
+    """The README's sample output is a real run's, and its timing is of the same order."""
+    shown = readme_sample_output()
+    actual = sample_run.stdout.rstrip("\n")
+    assert normalised(shown, README_HOME) == normalised(actual, str(sample_run.home)), (
+        "README.md's sample output is stale; paste this run's instead (home shown as "
+        f"{README_HOME}):\n{actual.replace(str(sample_run.home), README_HOME)}"
+    )
+    claimed = float(re.search(r"succeeded in ([\d.]+)s", shown).group(1))
+    took = float(re.search(r"succeeded in ([\d.]+)s", actual).group(1))
+    assert claimed / 4 <= took <= claimed * 4, (claimed, took)
