@@ -44,8 +44,9 @@ def _node_outcome(event: Any) -> tuple[str, bool]:
 
 
 def _started_node(raw_event: dict[str, Any]) -> str | None:
-    """``model fct_mirror_trade`` when dbt starts a node (its NodeStart log event)."""
-    if raw_event.get("info", {}).get("name") != "NodeStart":
+    """``model fct_mirror_trade`` when dbt starts a node (the "1 of 243 START …" line,
+    LogStartLine, at info level; NodeStart is its debug-level twin)."""
+    if raw_event.get("info", {}).get("name") not in ("LogStartLine", "NodeStart"):
         return None
     node = raw_event.get("data", {}).get("node_info", {})
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}"
