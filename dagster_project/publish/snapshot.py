@@ -55,7 +55,7 @@ PUBLISHED_SCHEMAS = ("marts",)
 # duckdb-engine): the working warehouse is DuckDB 2's format, which no 1.x client opens. v1.0.0
 # is the oldest storage version that keeps everything the marts use (BIGINT, INTEGER, DOUBLE,
 # VARCHAR, BOOLEAN, DATE, TIMESTAMP, NOT NULL), verified value for value by
-# tests/unit/test_publish.py; the newer formats only add compression (the file is ~15 % larger)
+# tests/unit/test_publish.py; the newer formats only add compression (the file is 15-20 % larger)
 # and types such as VARIANT (v1.5.0), which DuckDB refuses to write into an older format with a
 # message naming the type: then raise this, and say so in docs/bi.md.
 PUBLISHED_STORAGE_VERSION = "v1.0.0"

@@ -382,7 +382,7 @@ def normalised(text: str, home: str) -> str:
 
 def readme_sample_output() -> str:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    return readme.split("fails when it drifts):\n\n```\n", 1)[1].split("\n```", 1)[0]
+    return readme.split("fails when it drifts:\n\n```\n", 1)[1].split("\n```", 1)[0]
 
 
 def test_the_readme_shows_the_output_of_a_real_run(sample_run: MirrorRun) -> None:
