@@ -174,6 +174,7 @@ TYPE_SAMPLES = {
     "varchar": "'KAZ → ITA, naïve'",
     "integer": "-2147483648",
     "bigint": "9223372036854775807",
+    "hugeint": "-170141183460469231731687303715884105727",
     "double": "-1.234567890123456e-300",
     "boolean": "true",
     "date": "date '2021-12-31'",
