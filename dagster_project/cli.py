@@ -13,14 +13,22 @@ import os
 import resource
 import sys
 import time
+import traceback
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dagster_project.progress import TerminalProgress, listening, wants_progress
 from dagster_project.publish.docs import add_docs_parser
 from dagster_project.report.cli import add_report_parser
-from dagster_project.settings import EXPECTATIONS_DIR, Settings, SettingsError
+from dagster_project.settings import (
+    EXPECTATIONS_DIR,
+    Settings,
+    SettingsError,
+    alert_urls,
+    validate_environment,
+)
 from dagster_project.sources.comtrade_api import add_fetch_parser
 from dagster_project.synthetic.cli import add_generate_parser
 
@@ -61,83 +69,137 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def _summarise(result: Any, settings: Settings, elapsed: float) -> list[str]:
+def _plain_meta(metadata: Any) -> dict[str, Any]:
+    return {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+
+
+KEEP_LOGS = 10  # run logs kept in $MIRROR_HOME/logs (older ones are deleted)
+
+
+def new_run_log(home: Path) -> Path:
+    """``logs/run-<UTC time>-<pid>.log`` for this invocation, ``logs/last_run.log`` pointing at
+    it; the oldest beyond KEEP_LOGS go. One file per run: two runs of one home (one waiting for
+    the lock) never write into each other's log."""
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}.log"
+    path.touch()
+    link = logs / f".last_run.log.{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(path.name)
+    os.replace(link, logs / "last_run.log")
+    for old in sorted(logs.glob("run-*.log"))[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _summarise(
+    result: Any, settings: Settings, elapsed: float, log: Path | None = None
+) -> list[str]:
     from dagster import DagsterEventType
+
+    from dagster_project.run_failures import run_causes
 
     ingest: list[str] = []
     built: dict[str, list[str]] = defaultdict(list)
     checks: list[tuple[str, bool, str, str]] = []
-    failures: list[str] = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.step_materialization_data.materialization
             key = mat.asset_key.to_user_string()
-            meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+            meta = _plain_meta(mat.metadata)
             if "files_seen" in meta:
                 ingest.append(
                     f"{key.split('/')[-1]}: {meta.get('files_loaded', 0)} files loaded, "
                     f"{meta.get('files_unchanged', 0)} unchanged, "
-                    f"{meta.get('files_refused', 0)} refused; "
+                    f"{meta.get('files_refused', 0)} refused, "
+                    f"{meta.get('files_ignored', 0)} ignored; "
                     f"{meta.get('rows_loaded_this_run', 0)} rows loaded, "
                     f"{meta.get('rows_quarantined_this_run', 0)} quarantined "
                     f"({meta.get('dagster/row_count', '?')} rows in {key.replace('/', '.')})"
                 )
                 ingest += [f"    {line}" for line in _problem_files(meta.get("files"))]
+            elif meta.get("files_outside_sources"):
+                ingest.append(
+                    f"outside the source folders: {meta['files_outside_sources']} files ignored"
+                )
+                ingest += [f"    {line}" for line in _problem_files(meta.get("files"))]
             built[key.split("/")[0]].append(key.split("/", 1)[-1])
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
-            meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
+            meta = _plain_meta(ev.metadata)
             checks.append(
                 (ev.check_name, ev.passed, ev.severity.value, str(meta.get("summary", "")))
             )
-        elif event.event_type == DagsterEventType.STEP_FAILURE:
-            err = event.event_specific_data.error
-            failures.append(
-                f"{event.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}"
-            )
+    causes = run_causes(result.all_events)
 
     verb = "run" if built.get("marts") or not result.success else "ingest"
-    lines = [f"mirror {verb} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s", ""]
-    lines += ["Ingest:"] + [f"  {line}" for line in ingest or ["(no ingest ran)"]]
+    lines = [f"mirror {verb} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s"]
+    if causes:  # the reason first, in a line or two per cause; tracebacks are in the log
+        lines += ["", "Cause:"]
+        for cause in causes:
+            lines.append(f"  {cause.text()}")
+            lines += [f"    {line}" for line in cause.details[:12]]
+    lines += ["", "Ingest:"] + [f"  {line}" for line in ingest or ["(no ingest ran)"]]
     lines += ["", "Built:"]
     for schema in ("raw", "reference", "staging", "intermediate", "marts", "published"):
         if built.get(schema):
             lines.append(f"  {schema:<12} {', '.join(sorted(built[schema]))}")
+    if not built:
+        lines.append("  (nothing)")
     gx = [c for c in checks if c[0].startswith("gx_")]
     dbt_tests = [c for c in checks if not c[0].startswith("gx_")]
     lines += ["", "Checks:"]
     passed = sum(c[1] for c in dbt_tests)
     lines.append(f"  dbt tests    {passed} passed, {len(dbt_tests) - passed} failed")
-    for name, passed, severity, summary in gx:
-        lines.append(
-            f"  {name:<24} {'PASSED' if passed else 'FAILED'} ({severity.lower()}): {summary}"
-        )
-    for name, passed, severity, _ in dbt_tests:
-        if not passed:
-            lines.append(f"  dbt test failed ({severity}): {name}")
-    if failures:
-        lines += ["", "Failures:"] + [f"  {f}" for f in failures]
+    for name, ok, severity, _ in dbt_tests:
+        if not ok:
+            lines.append(f"    failed ({severity.lower()}): {name}")
+    if not gx:
+        lines.append("  GX suites    not run (the build stopped before them)")
+    for name, ok, severity, summary in gx:
+        lines.append(f"  {name:<24} {'PASSED' if ok else 'FAILED'} ({severity.lower()}): {summary}")
+    log = log or settings.home / "logs" / "last_run.log"
     lines += [
         "",
         f"Warehouse:   {settings.duckdb_path}",
         f"Published:   {settings.published_duckdb_path}"
-        + ("" if "published" in built else "  (NOT updated by this run)"),
+        + ("" if "published" in built and "mirror_warehouse" in built["published"] else
+           "  (NOT updated by this run)"),
         f"Exports:     {settings.exports_dir}",
         f"Run history: {os.environ.get('DAGSTER_HOME')} (open with `uv run dagster dev`)",
-        f"dbt log:     {settings.home / 'logs' / 'last_run.log'}",
-    ]
+        f"Log:         {log} (Dagster, dbt, tracebacks)",
+    ]  # fmt: skip
     return lines
 
 
 def _problem_files(table: object) -> list[str]:
-    """Refused/duplicate files and files with quarantined rows, from the ingest metadata table."""
+    """Refused, duplicate and ignored files and files with quarantined rows, from the ingest
+    metadata table."""
     text = str(getattr(table, "md_str", table) or "")
     problems = []
     for row in text.splitlines()[2:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        if len(cells) == 6 and (cells[1] in ("refused", "duplicate") or cells[4] not in ("0", "")):
+        if len(cells) == 6 and (
+            cells[1] in ("refused", "duplicate", "ignored") or cells[4] not in ("0", "")
+        ):
             problems.append(f"{cells[1]} {cells[0]}: {cells[5] or cells[4] + ' rows quarantined'}")
     return problems
+
+
+def _alert_lines(notices: dict[str, Any], home: Path) -> list[str]:
+    from dagster_project.alerts.channels import JSONL_FILE, delivery_summary
+
+    sent = [n for n in notices.values() if n.decision in ("send", "resolve")]
+    repeated = sum(n.decision == "repeat" for n in notices.values())
+    if not sent:
+        text = "none new" + (f" ({repeated} unchanged, sent before)" if repeated else "")
+        return [f"Alerts:      {text} (audit trail: {home / JSONL_FILE})"]
+    lines = [f"Alerts:      {len(sent)} new (audit trail: {home / JSONL_FILE})"]
+    for notice in sent:
+        lines.append(f"  {notice.title}")
+        lines.append(f"    {delivery_summary(notice.delivery)}")
+    return lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -152,44 +214,110 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return _execute(args, INGEST_JOB_NAME)
 
 
+@contextlib.contextmanager
+def _output_to(log_file: Any, *, enabled: bool) -> Iterator[Any]:
+    """Everything the run writes (Dagster's console log with its tracebacks, dbt, libraries,
+    child processes) goes to ``log_file``, at the file-descriptor level; yields a stream on
+    the real terminal (stderr) for the live progress."""
+    if not enabled:
+        yield sys.stderr
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    os.dup2(log_file.fileno(), 1)
+    os.dup2(log_file.fileno(), 2)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        terminal.close()
+
+
+def _refuse_start(
+    settings: Settings, job_name: str, exc: SettingsError | str, log_path: Path | None = None
+) -> None:
+    """Bad settings (or definitions that do not load): no step runs; say so in an alert too
+    (channels permitting)."""
+    from dagster_project.alerts.channels import deliver
+    from dagster_project.alerts.messages import not_started_alert
+
+    try:
+        urls = alert_urls()
+    except SettingsError:
+        urls = []  # the channels themselves are the bad setting: log and alerts.jsonl only
+    log_path = log_path or new_run_log(settings.home)
+    with log_path.open("a", encoding="utf-8") as log_file, _output_to(log_file, enabled=True):
+        deliver(not_started_alert(job_name, str(exc)), settings.home, urls=urls)
+
+
 def _execute(args: argparse.Namespace, job_name: str) -> int:
     settings = Settings.from_env(args.home, args.landing)
     settings.home.mkdir(parents=True, exist_ok=True)
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    try:
+        validate_environment()  # before any step: one line per bad setting, not 4 tracebacks
+    except SettingsError as exc:
+        _refuse_start(settings, job_name, exc)
+        raise
     _prepare_dagster_home(settings)
     started = time.monotonic()
+    log_path = new_run_log(settings.home)
+    quiet = args.quiet or args.verbose  # --verbose shows the logs themselves, not the bar
+    print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
+    with log_path.open("w", encoding="utf-8") as log_file:
+        show_progress = wants_progress(quiet)
+        with _output_to(log_file, enabled=not args.verbose) as terminal:
+            progress = TerminalProgress(terminal) if show_progress else None
+            try:
+                result, notices = _run_job(settings, job_name, args.verbose, progress)
+            except Exception as exc:  # outside any step (definitions, instance): one line
+                traceback.print_exc(file=log_file)
+                if progress is not None:
+                    progress.close()
+                failure = f"{type(exc).__name__}: {(str(exc).strip() or '?').splitlines()[0]}"
+                print(f"mirror: {job_name} FAILED before it ran: {failure}", file=terminal)
+                print(f"  traceback: {log_path}", file=terminal)
+                _refuse_start(settings, job_name, failure, log_path)
+                return 1
+            if progress is not None:
+                progress.close()
+    print("\n".join(_summarise(result, settings, time.monotonic() - started, log_path)))
+    print("\n".join(_alert_lines(notices, settings.home)))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"Peak memory: {peak_mb:.0f} MB (this process), {child_mb:.0f} MB (largest child: dbt)")
+    return 0 if result.success else 1
 
+
+def _run_job(
+    settings: Settings, job_name: str, verbose: bool, progress: TerminalProgress | None
+) -> tuple[Any, dict[str, Any]]:
     from dagster import DagsterInstance
 
+    from dagster_project.alerts.sensors import notify_run
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
     job = defs.resolve_job_def(job_name)
-    log_level = "DEBUG" if args.verbose else "WARNING"
-    print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
-    log_path = settings.home / "logs" / "last_run.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with DagsterInstance.get() as instance, log_path.open("w", encoding="utf-8") as log_file:
-        # dbt's own log lines go to stdout; keep them in a file unless --verbose
-        sink = sys.stdout if args.verbose else log_file
-        with contextlib.redirect_stdout(sink):
+    log_level = "DEBUG" if verbose else "INFO"
+    with DagsterInstance.get() as instance:
+        with listening(progress) if progress is not None else contextlib.nullcontext():
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         # no daemon behind the CLI: apply the alert sensors' logic to this run now
-        from dagster_project.alerts.sensors import notify_run
-
-        alerts = notify_run(instance, result.run_id, settings.home)
-    print("\n".join(_summarise(result, settings, time.monotonic() - started)))
-    sent = sum(decision in ("send", "resolve") for decision in alerts.values())
-    print(f"Alerts:      {sent} sent (audit trail: {settings.home / 'alerts.jsonl'})")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"Peak memory: {peak_mb:.0f} MB (this process), {child_mb:.0f} MB (largest child: dbt)")
-    return 0 if result.success else 1
+        notices = notify_run(instance, result.run_id, settings.home)
+    return result, notices
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
@@ -214,7 +342,18 @@ def _add_location_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--landing", help="landing folder (overrides MIRROR_LANDING; default: embedded sample)"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show Dagster and dbt logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show Dagster and dbt logs on the terminal (instead of MIRROR_HOME/logs/)",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no live progress (it is shown only on a terminal anyway); the summary stays",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,7 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except SettingsError as exc:
-        print(f"mirror: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"mirror: {line}", file=sys.stderr)
         return 2
 
 

@@ -13,6 +13,7 @@ from dagster_project.alerts.sensors import build_alert_sensors
 from dagster_project.ingest.assets import (
     LandingZone,
     build_ingest_asset,
+    build_landing_inventory,
     raw_reference_tables,
     shared_ingest_tables,
 )
@@ -25,7 +26,7 @@ from dagster_project.publish.assets import (
 from dagster_project.quality.checks import build_gx_checks
 from dagster_project.report.assets import mirror_report
 from dagster_project.resources import Warehouse
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, validate_environment
 from dagster_project.sources import LANDING_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
@@ -36,12 +37,16 @@ INGEST_JOB_NAME = "mirror_ingest"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    # a bad MIRROR_* setting stops the code location from loading, with one line per setting
+    # (`dagster dev` shows it), instead of failing every step that reads it
+    validate_environment()
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
     ingest_assets = [build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES]
     assets = [
         raw_reference_tables,
         *shared_ingest_tables,
         *ingest_assets,
+        build_landing_inventory([spec for spec, _ in LANDING_SOURCES], ingest_assets),
         mirror_dbt_assets,
         published_mirror_warehouse,
         published_dbt_docs,

@@ -30,10 +30,10 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from dagster_project.settings import duckdb_memory_limit
+from dagster_project.progress import Update, publish_update
+from dagster_project.settings import duckdb_memory_limit, run_lock_wait_seconds
 
 RUN_LOCK_SUFFIX = ".run.lock"
-RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 
 
 class WarehouseLockedError(RuntimeError):
@@ -109,11 +109,14 @@ class RunLock:
                             "Two runs never write the same MIRROR_HOME at once: retry when it "
                             "is done, or use another --home."
                         ) from None
-                    if not announced and log is not None:
-                        log.warning(
+                    if not announced:
+                        message = (
                             f"waiting for another run to release {self.path} "
                             f"({_holder(self.path)}); up to {wait_seconds:.0f}s"
                         )
+                        if log is not None:
+                            log.warning(message)
+                        publish_update(Update("run lock", 0, None, message))
                         announced = True
                     time.sleep(poll)
         except BaseException:
@@ -161,13 +164,7 @@ class Warehouse(dg.ConfigurableResource):
     def lock_wait_seconds(self) -> float:
         """``MIRROR_RUN_LOCK_WAIT_SECONDS`` (e.g. 0: a cron run fails at once instead of
         queueing behind a long one) wins over ``run_lock_wait_seconds``."""
-        value = os.environ.get(RUN_LOCK_WAIT_ENV, "").strip()
-        try:
-            return float(value) if value else self.run_lock_wait_seconds
-        except ValueError as exc:
-            raise WarehouseLockedError(
-                f"{RUN_LOCK_WAIT_ENV}={value!r} is not a number of seconds"
-            ) from exc
+        return run_lock_wait_seconds(self.run_lock_wait_seconds)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._run_lock is not None:

@@ -10,6 +10,13 @@
 ``MIRROR_DUCKDB_MEMORY_LIMIT``  DuckDB's memory_limit for every warehouse connection and
                     dbt (default ``80%`` of RAM, DuckDB's own default; e.g. ``1GB``: larger
                     joins then spill to ``<warehouse>.tmp`` and run somewhat slower).
+``MIRROR_RUN_LOCK_WAIT_SECONDS``  how long a run waits for another run of the same home.
+``MIRROR_UI_URL``   where the Dagster UI of this home is served (``http://host:3000``): alerts
+                    then link to the run and the checks there.
+``MIRROR_ALERT_URLS``  Apprise URLs of the alert channels (secrets: never printed).
+
+:func:`validate_environment` checks all of them at once, before a run starts any step: a bad
+value stops the run with one line per problem instead of failing every step that reads it.
 """
 
 from __future__ import annotations
@@ -65,6 +72,74 @@ def ingest_batch_bytes() -> int:
             f"(default {DEFAULT_INGEST_BATCH_MB}; 0 loads one file at a time)"
         )
     return int(megabytes * 1024 * 1024)
+
+
+RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
+DEFAULT_RUN_LOCK_WAIT_SECONDS = 1800.0
+UI_URL_ENV = "MIRROR_UI_URL"
+ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
+_URL = re.compile(r"^https?://[^\s/?#]+(:\d+)?(/[^\s]*)?$", re.IGNORECASE)
+_APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+
+
+def run_lock_wait_seconds(default: float = DEFAULT_RUN_LOCK_WAIT_SECONDS) -> float:
+    """``MIRROR_RUN_LOCK_WAIT_SECONDS`` (0: fail at once when another run holds the home)."""
+    raw = os.environ.get(RUN_LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise SettingsError(
+            f"{RUN_LOCK_WAIT_ENV}={raw!r} is not a number of seconds >= 0 "
+            f"(default {DEFAULT_RUN_LOCK_WAIT_SECONDS:.0f}; 0 fails at once if another run holds "
+            "the warehouse)"
+        )
+    return seconds
+
+
+def ui_url() -> str | None:
+    """``MIRROR_UI_URL`` without a trailing slash, or None."""
+    raw = os.environ.get(UI_URL_ENV, "").strip()
+    if not raw:
+        return None
+    if not _URL.match(raw):
+        raise SettingsError(
+            f"{UI_URL_ENV}={raw!r} is not an http(s) URL; set it to where `dagster dev` (or "
+            "dagster-webserver) serves this MIRROR_HOME, e.g. http://mirror.example.org:3000"
+        )
+    return raw.rstrip("/")
+
+
+def alert_urls() -> list[str]:
+    """``MIRROR_ALERT_URLS``: comma-separated Apprise URLs (never echoed: they hold secrets)."""
+    raw = os.environ.get(ALERT_URLS_ENV, "")
+    urls = [u.strip() for u in raw.split(",") if u.strip()]
+    bad = [str(i) for i, url in enumerate(urls, start=1) if not _APPRISE_URL.match(url)]
+    if bad:
+        raise SettingsError(
+            f"{ALERT_URLS_ENV}: entr{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)} of "
+            f"{len(urls)} {'is' if len(bad) == 1 else 'are'} not an Apprise URL "
+            "(scheme://…, e.g. slack://…, json://host:port/path); the value is not shown, it "
+            "may hold a secret"
+        )
+    return urls
+
+
+def validate_environment() -> None:
+    """Every MIRROR_* setting read from the environment, checked before a run starts: raises
+    one SettingsError naming each bad setting (one line each)."""
+    problems = []
+    for check in (duckdb_memory_limit, ingest_batch_bytes, run_lock_wait_seconds, ui_url,
+                  alert_urls):  # fmt: skip
+        try:
+            check()
+        except SettingsError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SettingsError("\n".join(problems))
 
 
 @dataclass(frozen=True)

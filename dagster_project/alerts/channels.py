@@ -54,35 +54,77 @@ def alert_urls(environ: dict[str, str] | None = None) -> list[str]:
     return [u.strip() for u in raw.split(",") if u.strip()]
 
 
+def channel_label(index: int, url: str) -> str:
+    """How a channel is named in summaries: its position and Apprise scheme, never the URL
+    (it carries the secret)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "?"
+    return f"#{index} {scheme}"
+
+
+class _Captured(logging.Handler):
+    """Apprise reports why a send failed only in its log: keep those lines."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _send(url: str, alert: Alert) -> tuple[bool, str | None]:
+    """One channel: (delivered, why not). Never raises."""
+    try:
+        import apprise
+
+        sender = apprise.Apprise()
+        if not sender.add(url):
+            return False, "the URL is not one Apprise understands"
+        captured = _Captured()
+        apprise_log = logging.getLogger("apprise")
+        apprise_log.addHandler(captured)
+        try:
+            ok = bool(
+                sender.notify(body=alert.body, title=alert.title, notify_type=alert.notify_type)
+            )
+        finally:
+            apprise_log.removeHandler(captured)
+        if ok:
+            return True, None
+        return False, redact(" ".join(captured.lines[-2:]) or "the channel refused the message")[
+            :300
+        ]
+    except Exception as exc:  # a broken channel must never break the run or the sensor
+        return False, redact(f"{type(exc).__name__}: {exc}")[:300]
+
+
 def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str, Any]:
-    """Send ``alert`` to every channel, log it, append it to alerts.jsonl; never raises."""
+    """Send ``alert`` to every channel, log it, append it to alerts.jsonl; never raises.
+
+    Returns (and records) what happened on each channel: ``{"channels": [{"channel": "#1
+    json", "delivered": True, "error": None}, ...], "configured": 2, "delivered": 1}``.
+    ``delivered`` counts the channels that accepted it: 0 when none is configured.
+    """
     install_log_redaction()
     register_environment()
     urls = alert_urls() if urls is None else urls
     for url in urls:
         register_url(url)
-    outcome: dict[str, Any] = {"channels": len(urls), "delivered": False, "error": None}
-    if urls:
-        try:
-            import apprise
-
-            sender = apprise.Apprise()
-            for url in urls:
-                if not sender.add(url):
-                    outcome["error"] = "a channel URL was not understood by Apprise"
-            if len(sender):
-                outcome["delivered"] = bool(
-                    sender.notify(body=alert.body, title=alert.title, notify_type=alert.notify_type)
-                )
-                if not outcome["delivered"]:
-                    outcome["error"] = outcome["error"] or "a channel refused the message"
-        except Exception as exc:  # a broken channel must never break the run or the sensor
-            outcome["error"] = redact(f"{type(exc).__name__}: {exc}")[:300]
+    channels = []
+    for index, url in enumerate(urls, start=1):
+        ok, error = _send(url, alert)
+        channels.append({"channel": channel_label(index, url), "delivered": ok, "error": error})
+    outcome: dict[str, Any] = {
+        "configured": len(urls),
+        "delivered": sum(c["delivered"] for c in channels),
+        "channels": channels,
+    }
     (log.warning if alert.kind != "resolved" else log.info)(
         redact(f"ALERT [{alert.kind}/{alert.severity}] {alert.title}\n{alert.body}")
     )
-    if outcome["error"]:
-        log.error(redact(f"alert delivery problem: {outcome['error']}"))
+    for channel in channels:
+        if not channel["delivered"]:
+            log.error(redact(f"alert not delivered to {channel['channel']}: {channel['error']}"))
     record = {
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **asdict(alert),
@@ -92,3 +134,18 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
     with (home / JSONL_FILE).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(redact_data(record), default=str) + "\n")
     return outcome
+
+
+def delivery_summary(outcome: dict[str, Any]) -> str:
+    """``delivered to 1 of 2 channels (#1 json: ok; #2 slack: FAILED connection refused)`` or
+    ``no channel configured (MIRROR_ALERT_URLS): log and alerts.jsonl only``."""
+    if not outcome.get("configured"):
+        return f"no channel configured ({ALERT_URLS_ENV}): log and {JSONL_FILE} only"
+    parts = [
+        f"{c['channel']}: ok" if c["delivered"] else f"{c['channel']}: FAILED ({c['error']})"
+        for c in outcome.get("channels", [])
+    ]
+    return (
+        f"delivered to {outcome.get('delivered', 0)} of {outcome['configured']} channel"
+        f"{'s' if outcome['configured'] != 1 else ''} ({'; '.join(parts)})"
+    )

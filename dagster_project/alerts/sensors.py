@@ -9,20 +9,42 @@
 
 Every decision goes through the de-duplication state (``alerts_state.json``), so a breach is
 announced once, again when it changes, and its resolution once — whoever sees it first.
+
+An alert is written once the run it reports has finished, so it can say what the run did:
+published (and which publication) or not, and why it failed.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from dagster_project.alerts.channels import STATE_FILE, deliver
-from dagster_project.alerts.messages import CheckEvaluation, check_alert, run_failure_alert
+from dagster_project.alerts.messages import (
+    CheckEvaluation,
+    RunFacts,
+    check_alert,
+    run_failure_alert,
+)
 from dagster_project.alerts.state import AlertState, Decision, decide
 from dagster_project.redaction import redact
+from dagster_project.run_failures import run_causes
+
+PUBLISHED_KEY = dg.AssetKey(["published", "mirror_warehouse"])
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One alert decision and, when something was sent, its title and delivery per channel."""
+
+    decision: Decision
+    title: str = ""
+    delivery: dict[str, Any] = field(default_factory=dict)
+
 
 CHECK_SENSOR = "mirror_check_alerts"
 RUN_FAILURE_SENSOR = "mirror_run_failure_alerts"
@@ -48,14 +70,51 @@ def evaluation_from_entry(entry: Any) -> CheckEvaluation | None:
     )
 
 
-def handle_evaluation(ev: CheckEvaluation, home: Path) -> Decision:
-    """Decide (de-duplicated) and deliver; returns what was decided."""
+def run_facts(instance: dg.DagsterInstance, run_id: str | None) -> RunFacts:
+    """Whether the run published (and what), how it ended and why it failed."""
+    from dagster_project.settings import SettingsError, ui_url
+
+    try:
+        ui = ui_url()
+    except SettingsError:
+        ui = None
+    run = instance.get_run_by_id(run_id) if run_id else None
+    if run is None:
+        return RunFacts(run_id=run_id, ui_url=ui)
+    status = {
+        dg.DagsterRunStatus.SUCCESS: "success",
+        dg.DagsterRunStatus.FAILURE: "failure",
+        dg.DagsterRunStatus.CANCELED: "failure",
+    }.get(run.status, "unknown")
+    publication = None
+    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        mat = entry.dagster_event.step_materialization_data.materialization
+        if mat.asset_key == PUBLISHED_KEY:
+            value = mat.metadata.get("publication_id")
+            publication = str(getattr(value, "value", value) or "unknown id")
+    causes = run_causes(instance.all_logs(run.run_id)) if status == "failure" else []
+    return RunFacts(
+        run_id=run.run_id,
+        status=status,
+        publication_id=publication,
+        failure=causes[0].text() if causes else None,
+        ui_url=ui,
+    )
+
+
+def run_finished(instance: dg.DagsterInstance, run_id: str | None) -> bool:
+    run = instance.get_run_by_id(run_id) if run_id else None
+    return run is None or run.is_finished
+
+
+def handle_evaluation(ev: CheckEvaluation, home: Path, run: RunFacts | None = None) -> Notice:
+    """Decide (de-duplicated) and deliver; returns what was decided and delivered."""
     with AlertState(home / STATE_FILE).locked() as entries:
         entry = entries.get(ev.key)
         decision = decide(entry, ev.passed, ev.fingerprint)
         if decision == "send":
-            alert = check_alert(ev, "breach")
-            deliver(alert, home)
+            alert = check_alert(ev, "breach", run=run)
+            outcome = deliver(alert, home)
             entries[ev.key] = {
                 "fingerprint": ev.fingerprint,
                 "severity": ev.severity,
@@ -63,10 +122,13 @@ def handle_evaluation(ev: CheckEvaluation, home: Path) -> Decision:
                 "title": alert.title,
                 "since": (entry or {}).get("since") or alert_time(),
             }
-        elif decision == "resolve":
-            deliver(check_alert(ev, "resolved"), home)
+            return Notice(decision, alert.title, outcome)
+        if decision == "resolve":
+            alert = check_alert(ev, "resolved", run=run)
+            outcome = deliver(alert, home)
             entries.pop(ev.key, None)
-    return decision
+            return Notice(decision, alert.title, outcome)
+    return Notice(decision)
 
 
 def alert_time() -> str:
@@ -75,21 +137,21 @@ def alert_time() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _run_failure(instance: dg.DagsterInstance, run: Any, home: Path) -> Decision:
-    failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-    error = "unknown error"
-    for entry in failures:
-        err = getattr(entry.dagster_event.event_specific_data, "error", None)
-        if err is not None:
-            error = f"{entry.dagster_event.step_key}: {err.message.strip().splitlines()[0]}"
-            break
+def _run_failure(instance: dg.DagsterInstance, run: Any, home: Path) -> Notice:
+    facts = run_facts(instance, run.run_id)
+    causes = run_causes(instance.all_logs(run.run_id))
+    cause = causes[0].text() if causes else "the run failed without a failed step (see its log)"
+    details = [line for c in causes[:3] for line in c.details] + [
+        f"also: {c.text()}" for c in causes[1:3]
+    ]
     key = f"run_failure:{run.job_name}"
     with AlertState(home / STATE_FILE).locked() as entries:
         if entries.get(key, {}).get("fingerprint") == run.run_id:
-            return "repeat"
-        deliver(run_failure_alert(run.job_name, run.run_id, redact(error)), home)
+            return Notice("repeat")
+        alert = run_failure_alert(run.job_name, facts, redact(cause), details)
+        outcome = deliver(alert, home)
         entries[key] = {"fingerprint": run.run_id, "severity": "error", "since": alert_time()}
-    return "send"
+    return Notice("send", alert.title, outcome)
 
 
 def _evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[CheckEvaluation]:
@@ -98,28 +160,33 @@ def _evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[Check
     return [e for e in evs if e is not None and e.check.startswith("gx_")]
 
 
-def handle_failed_run(instance: dg.DagsterInstance, run: Any, home: Path) -> dict[str, Decision]:
+def handle_failed_run(instance: dg.DagsterInstance, run: Any, home: Path) -> dict[str, Notice]:
     """A failed run: alert its failed blocking checks, else the failure itself."""
+    facts = run_facts(instance, run.run_id)
     failed = [e for e in _evaluations_of_run(instance, run.run_id) if not e.passed]
     blocking = [e for e in failed if e.severity == "error"]
     if blocking:
-        return {e.key: handle_evaluation(e, home) for e in blocking}
+        return {e.key: handle_evaluation(e, home, facts) for e in blocking}
     return {f"run_failure:{run.job_name}": _run_failure(instance, run, home)}
 
 
-def notify_run(instance: dg.DagsterInstance, run_id: str, home: Path) -> dict[str, Decision]:
-    """Every alert decision for one finished run (what ``mirror run`` calls)."""
-    decisions: dict[str, Decision] = {}
+def notify_run(instance: dg.DagsterInstance, run_id: str, home: Path) -> dict[str, Notice]:
+    """Every alert decision for one finished run (what ``mirror run`` calls). A failed run
+    that no blocking GX check explains (a dbt test, the lock, a crash) gets its own alert, even
+    when warn-level checks alerted too."""
+    notices: dict[str, Notice] = {}
     run = instance.get_run_by_id(run_id)
-    for ev in _evaluations_of_run(instance, run_id):
-        decisions[ev.key] = handle_evaluation(ev, home)
+    facts = run_facts(instance, run_id)
+    evaluations = _evaluations_of_run(instance, run_id)
+    for ev in evaluations:
+        notices[ev.key] = handle_evaluation(ev, home, facts)
     if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
-        if not any(d != "quiet" for k, d in decisions.items() if not k.startswith("run_failure")):
-            decisions |= handle_failed_run(instance, run, home)
+        if not any(e.severity == "error" and not e.passed for e in evaluations):
+            notices[f"run_failure:{run.job_name}"] = _run_failure(instance, run, home)
     elif run is not None:
         with AlertState(home / STATE_FILE).locked() as entries:
             entries.pop(f"run_failure:{run.job_name}", None)
-    return decisions
+    return notices
 
 
 def process_latest_evaluations(
@@ -127,7 +194,7 @@ def process_latest_evaluations(
     check_keys: list[dg.AssetCheckKey],
     cursor: str | None,
     home: Path,
-) -> tuple[str, dict[str, Decision]]:
+) -> tuple[str, dict[str, Notice]]:
     """The check sensor's tick: new completed evaluations since ``cursor`` (per-check ids).
 
     Failed blocking evaluations are left to the run-failure sensor (their run failed).
@@ -138,18 +205,20 @@ def process_latest_evaluations(
 
     seen: dict[str, int] = json.loads(cursor) if cursor else {}
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
-    decisions: dict[str, Decision] = {}
+    decisions: dict[str, Notice] = {}
     for key, record in latest.items():
         name = key.to_user_string()
         if record.id <= seen.get(name, -1) or record.event is None:
             continue
         if record.status not in (Status.SUCCEEDED, Status.FAILED):
             continue  # still planned/running: look again next tick
-        seen[name] = record.id
         ev = evaluation_from_entry(record.event)
+        if ev is not None and not run_finished(instance, ev.run_id):
+            continue  # say what the run did (published or not) once it has done it: next tick
+        seen[name] = record.id
         if ev is None or (ev.severity == "error" and not ev.passed):
             continue
-        decisions[ev.key] = handle_evaluation(ev, home)
+        decisions[ev.key] = handle_evaluation(ev, home, run_facts(instance, ev.run_id))
     return json.dumps(seen, sort_keys=True), decisions
 
 
@@ -174,7 +243,7 @@ def build_alert_sensors(
             context.instance, check_keys, context.cursor, home
         )
         context.update_cursor(cursor)
-        sent = {k: d for k, d in decisions.items() if d in ("send", "resolve")}
+        sent = {k: n.decision for k, n in decisions.items() if n.decision in ("send", "resolve")}
         return dg.SkipReason(
             f"alerts: {sent}" if sent else f"no new alert ({len(decisions)} evaluations seen)"
         )

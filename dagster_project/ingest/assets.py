@@ -9,14 +9,19 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.ingest import registry
+from dagster_project.ingest.landing import outside_sources
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.ingest.registry import FileOutcome
-from dagster_project.ingest.spec import SourceSpec, files_of
+from dagster_project.ingest.spec import SourceSpec, files_of, ignored_files_of, naive_utc_now
+from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
 from dagster_project.settings import REFERENCE_DIR
 from dagster_project.sources import ecb_rates, reference
 
-STATUSES = ("loaded", "unchanged", "duplicate", "refused")
+STATUSES = ("loaded", "unchanged", "duplicate", "refused", "ignored")
+# the registry's `source` of a file that lies in no source folder of the landing zone
+OUTSIDE_SOURCES = "landing"
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -38,10 +43,21 @@ def outcome_table(outcomes: Sequence[FileOutcome]) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
+def status_counts(outcomes: Sequence[FileOutcome]) -> dict[str, int]:
+    return {s: sum(1 for o in outcomes if o.status == s) for s in STATUSES}
+
+
+def counts_line(outcomes: Sequence[FileOutcome]) -> str:
+    """``27 loaded, 0 unchanged, 0 refused, 1 ignored`` (duplicates only when there are any)."""
+    counts = status_counts(outcomes)
+    shown = [s for s in STATUSES if s != "duplicate" or counts[s]]
+    return ", ".join(f"{counts[s]} {s}" for s in shown)
+
+
 def ingest_metadata(
     outcomes: Sequence[FileOutcome], total_rows: int, landing: Path
 ) -> dict[str, object]:
-    by_status = {s: sum(1 for o in outcomes if o.status == s) for s in STATUSES}
+    by_status = status_counts(outcomes)
     return {
         "files_seen": len(outcomes),
         **{f"files_{s}": n for s, n in by_status.items()},
@@ -71,16 +87,33 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
     def _ingest(
         context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone
     ) -> dg.MaterializeResult:
-        paths = files_of(Path(landing.path), spec)
-        if not paths:
-            context.log.warning(f"no {spec.name} files under {Path(landing.path) / spec.name}")
+        root = Path(landing.path)
+        paths = files_of(root, spec)
+        ignored = ignored_files_of(root, spec)
+        if not paths and not ignored:
+            context.log.info(f"no {spec.name} files under {root / spec.name}")
+        progress = StepProgress(f"ingest {spec.name}", len(paths) + len(ignored), log=context.log)
+        finished: list[FileOutcome] = []
+
+        def on_done(outcomes: Sequence[FileOutcome]) -> None:
+            finished.extend(outcomes)
+            progress.advance(len(outcomes), f"files ({counts_line(finished)})")
+
         with warehouse.connection() as con:
-            outcomes = ingest_files(con, spec, paths, log=context.log.warning)
+            outcomes = ingest_files(con, spec, paths, log=context.log.warning, on_done=on_done)
+            now = naive_utc_now()
+            reason = (
+                f"not read: no {spec.name} file is named like this "
+                f"(expected {', '.join(spec.patterns)})"
+            )
+            for path in ignored:
+                outcome = registry.record_ignored(con, path, spec.name, reason, now)
+                outcomes.append(outcome)
+                on_done([outcome])
             total = con.execute(f"SELECT count(*) FROM {spec.raw_table}").fetchone()[0]
-        meta = ingest_metadata(outcomes, total, Path(landing.path) / spec.name)
-        context.log.info(
-            f"{spec.name}: {meta['files_loaded']} loaded, {meta['files_unchanged']} unchanged, "
-            f"{meta['files_refused']} refused; {meta['rows_loaded_this_run']} rows loaded, "
+        meta = ingest_metadata(outcomes, total, root / spec.name)
+        progress.finish(
+            f"files ({counts_line(outcomes)}); {meta['rows_loaded_this_run']} rows loaded, "
             f"{meta['rows_quarantined_this_run']} quarantined"
         )
         return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
@@ -110,11 +143,15 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
         ),
     ],
 )
-def raw_reference_tables(warehouse: Warehouse):
+def raw_reference_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Reference data versioned with the code, reloaded whole (small)."""
+    progress = StepProgress(
+        "reference tables", len(reference.REFERENCE_TABLES) + 1, log=context.log
+    )
     with warehouse.connection() as con:
         for ref in reference.REFERENCE_TABLES:
             rows = reference.load_reference_table(con, ref, REFERENCE_DIR)
+            progress.advance(1, f"tables, last: raw.{ref.table} ({rows} rows)")
             yield dg.MaterializeResult(
                 asset_key=["raw", ref.table],
                 metadata={
@@ -123,24 +160,71 @@ def raw_reference_tables(warehouse: Warehouse):
                 },
             )
         months = ecb_rates.load_ecb_monthly_rates(con)
+        progress.advance(1)
+        progress.finish("tables loaded")
         yield dg.MaterializeResult(
             asset_key=["raw", "ref_ecb_eur_usd_monthly"], metadata={"dagster/row_count": months}
         )
 
 
-# Written by every ingest asset (one row per file version / per rejected row); declared so
-# the dbt models that read them have a documented upstream in the `ingest` group.
-shared_ingest_tables = [
-    dg.AssetSpec(
+def build_landing_inventory(
+    specs: Sequence[SourceSpec], ingest_assets: Sequence[dg.AssetsDefinition]
+) -> dg.AssetsDefinition:
+    """``raw.file_registry`` as an asset: complete once every source's ingest has registered its
+    files; then it registers the files that lie in no source folder as ignored."""
+    folders = [spec.name for spec in specs]
+
+    @dg.asset(
         key=["raw", "file_registry"],
         group_name="ingest",
+        deps=[key for a in ingest_assets for key in a.keys],
         kinds={"duckdb"},
         description=(
             "One row per landing file version: path, sha256, size, source, detected format, "
-            "rows read/loaded/quarantined, status (loaded, superseded, refused, duplicate), "
-            "message, first/last seen. Written by every ingest asset."
+            "rows read/loaded/quarantined, status (loaded, superseded, refused, duplicate, "
+            "ignored), message, first/last seen. Every ingest asset registers the files of its "
+            "folder (ignored: a name no pattern of the source matches); this step then registers "
+            "the files outside every source folder, so no file of the landing zone is invisible."
         ),
-    ),
+    )
+    def landing_inventory(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone
+    ) -> dg.MaterializeResult:
+        root = Path(landing.path)
+        outside = outside_sources(root, folders)
+        reason = "not read: not in a source folder (" + ", ".join(f"{f}/" for f in folders) + ")"
+        with warehouse.connection() as con:
+            registry.ensure_registry(con)
+            now = naive_utc_now()
+            outcomes = [
+                registry.record_ignored(con, p, OUTSIDE_SOURCES, reason, now) for p in outside
+            ]
+            by_status = dict(
+                con.execute(
+                    f"SELECT status, count(*) FROM {registry.REGISTRY_TABLE} GROUP BY 1"
+                ).fetchall()
+            )
+        if outcomes:
+            context.log.warning(
+                f"{len(outcomes)} file(s) of {root} are in no source folder and were not read: "
+                + ", ".join(str(p.relative_to(root)) for p in outside[:10])
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "files_outside_sources": len(outcomes),
+                "files": outcome_table(outcomes),
+                "registry_by_status": dg.MetadataValue.json(by_status),
+                "dagster/row_count": sum(by_status.values()),
+                "landing": dg.MetadataValue.path(str(root)),
+            }
+        )
+
+    return landing_inventory
+
+
+# Written by every ingest asset (one row per rejected row); declared so the dbt models that
+# read it have a documented upstream in the `ingest` group.
+shared_ingest_tables = [
     dg.AssetSpec(
         key=["raw", "quarantine"],
         group_name="ingest",

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from tqdm import tqdm
 
 from dagster_project.ingest import registry
 from dagster_project.ingest.landing import sha256_of
@@ -42,7 +41,7 @@ def ingest_files(
     paths: Sequence[Path],
     *,
     log: Callable[[str], None] = print,
-    progress: bool = False,
+    on_done: Callable[[Sequence[FileOutcome]], None] | None = None,
     batch_bytes: int | None = None,
 ) -> list[FileOutcome]:
     """Load each file version once. Returns one outcome per path, in order.
@@ -50,6 +49,7 @@ def ingest_files(
     New bytes at a known path supersede the previous version (whose rows stay in raw as
     history). A refused file changes nothing but its registry row; the others still load.
     ``batch_bytes`` (default ``MIRROR_INGEST_BATCH_MB``) bounds a batch; 0 = no batching.
+    ``on_done`` is told the outcomes as files finish (a batch's together): live progress.
     """
     registry.ensure_registry(con)
     con.execute(QUARANTINE_DDL)
@@ -59,35 +59,37 @@ def ingest_files(
     new: list[_NewVersion] = []
     twins: list[tuple[_NewVersion, Path]] = []  # same bytes as another new file of this run
     first_with: dict[str, Path] = {}
-    with tqdm(
-        total=len(paths), desc=f"ingest {spec.name}", unit="file", disable=not progress
-    ) as bar:
-        for path in paths:
-            seen = _triage(con, spec, path)
-            if isinstance(seen, FileOutcome):
-                outcomes[path] = seen
-                bar.update(1)
-            elif seen.sha256 in first_with:
-                twins.append((seen, first_with[seen.sha256]))
-            else:
-                first_with[seen.sha256] = path
-                new.append(seen)
-        alone: list[_NewVersion] = []
-        for chunk in _batches(spec, new, budget, alone):
-            loaded, left = _load_batch(con, spec, chunk)
-            outcomes.update(loaded)
-            alone.extend(left)
-            bar.update(len(loaded))
-        position = {path: i for i, path in enumerate(paths)}
-        for version in sorted(alone, key=lambda v: position[v.path]):
+
+    def done(*finished: FileOutcome) -> None:
+        if on_done is not None and finished:
+            on_done(finished)
+
+    for path in paths:
+        seen = _triage(con, spec, path)
+        if isinstance(seen, FileOutcome):
+            outcomes[path] = seen
+            done(seen)
+        elif seen.sha256 in first_with:
+            twins.append((seen, first_with[seen.sha256]))
+        else:
+            first_with[seen.sha256] = path
+            new.append(seen)
+    alone: list[_NewVersion] = []
+    for chunk in _batches(spec, new, budget, alone):
+        loaded, left = _load_batch(con, spec, chunk)
+        outcomes.update(loaded)
+        alone.extend(left)
+        done(*loaded.values())
+    position = {path: i for i, path in enumerate(paths)}
+    for version in sorted(alone, key=lambda v: position[v.path]):
+        outcomes[version.path] = _load_one(con, spec, version)
+        done(outcomes[version.path])
+    for version, twin in twins:
+        if outcomes[twin].status == "loaded":
+            outcomes[version.path] = _duplicate(con, spec, version, twin)
+        else:  # its twin was refused: judge it on its own
             outcomes[version.path] = _load_one(con, spec, version)
-            bar.update(1)
-        for version, twin in twins:
-            if outcomes[twin].status == "loaded":
-                outcomes[version.path] = _duplicate(con, spec, version, twin)
-            else:  # its twin was refused: judge it on its own
-                outcomes[version.path] = _load_one(con, spec, version)
-            bar.update(1)
+        done(outcomes[version.path])
     for path in paths:
         if outcomes[path].status not in ("loaded", "unchanged"):
             log(f"{spec.name}: {outcomes[path].as_line()}")
@@ -112,7 +114,7 @@ def _triage(
         registry.reactivate(con, path, sha, now)
         con.execute("COMMIT")
         return FileOutcome(path, spec.name, "loaded", message="earlier version is current again")
-    if status is not None:  # same bytes, touched file: remember the new mtime
+    if status is not None and status != "ignored":  # same bytes, touched: remember the mtime
         con.execute(
             f"UPDATE {registry.REGISTRY_TABLE} SET modified_ns = ? WHERE path = ? AND sha256 = ?",
             [modified, str(path), sha],

@@ -2,8 +2,9 @@
 
 A version is ``loaded`` (its rows are the current ones for that path), ``superseded`` (a newer
 version of the same path was loaded; its rows stay in raw for history), ``refused`` (nothing
-loaded; ``message`` says why) or ``duplicate`` (the same bytes are already loaded from another
-path). Loading the same bytes again is a no-op.
+loaded; ``message`` says why), ``duplicate`` (the same bytes are already loaded from another
+path) or ``ignored`` (not read at all: no source reads a file of that name or place;
+``message`` says why). Loading the same bytes again is a no-op.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class FileOutcome:
 
     path: Path
     source: str
-    status: str  # loaded | unchanged | duplicate | refused
+    status: str  # loaded | unchanged | duplicate | refused | ignored
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -58,6 +59,33 @@ class FileOutcome:
             f"{self.status:<9} {self.path.name}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}{detail}"
         )
+
+
+def record_ignored(
+    con: duckdb.DuckDBPyConnection, path: Path, source: str, reason: str, now: dt.datetime
+) -> FileOutcome:
+    """Register a file no source reads. Hashed once: an untouched file (same size and mtime)
+    only gets its ``last_seen`` updated."""
+    outcome = FileOutcome(path, source, "ignored", message=reason)
+    stat = path.stat()
+    known = con.execute(
+        f"SELECT sha256 FROM {REGISTRY_TABLE} WHERE path = ? AND size_bytes = ? "
+        "AND modified_ns = ? AND status = 'ignored' ORDER BY last_seen DESC LIMIT 1",
+        [str(path), stat.st_size, stat.st_mtime_ns],
+    ).fetchone()
+    if known:
+        con.execute(
+            f"UPDATE {REGISTRY_TABLE} SET last_seen = ?, message = ? WHERE path = ? AND sha256 = ?",
+            [now, reason, str(path), known[0]],
+        )
+        return outcome
+    from dagster_project.ingest.landing import sha256_of
+
+    record(
+        con, outcome, sha256=sha256_of(path), size_bytes=stat.st_size,
+        modified_ns=stat.st_mtime_ns, detected_format=None, now=now,
+    )  # fmt: skip
+    return outcome
 
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:

@@ -104,3 +104,10 @@ def files_of(landing: Path, spec: SourceSpec) -> list[Path]:
     from dagster_project.ingest.landing import scan
 
     return scan(landing, spec.name, spec.patterns)
+
+
+def ignored_files_of(landing: Path, spec: SourceSpec) -> list[Path]:
+    """Files in the source's folder that it does not read (their name matches no pattern)."""
+    from dagster_project.ingest.landing import unmatched
+
+    return unmatched(landing, spec.name, spec.patterns)

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.progress import StepProgress
 from dagster_project.publish.snapshot import publish
 from dagster_project.resources import Warehouse
 
@@ -36,10 +37,14 @@ class PublishTarget(dg.ConfigurableResource):
     exports_dir: str
     docs_dir: str = ""
 
+    def home(self) -> Path:
+        """``$MIRROR_HOME``: the folder that holds ``published/``."""
+        return Path(self.duckdb_path).parent.parent
+
     def dbt_docs_dir(self) -> Path:
         if self.docs_dir:
             return Path(self.docs_dir)
-        return Path(self.duckdb_path).parent.parent / "docs" / "dbt"
+        return self.home() / "docs" / "dbt"
 
 
 @dg.asset(
@@ -57,14 +62,21 @@ class PublishTarget(dg.ConfigurableResource):
 def published_mirror_warehouse(
     context: dg.AssetExecutionContext, warehouse: Warehouse, publish_target: PublishTarget
 ) -> dg.MaterializeResult:
+    progress = StepProgress("publish", None, log=context.log)
+
+    def on_table(name: str, done: int, total: int) -> None:
+        progress.total = total
+        progress.advance(1, f"tables (DuckDB file + Parquet), last: {name}")
+
     pub = publish(
         Path(warehouse.duckdb_path),
         Path(publish_target.duckdb_path),
         Path(publish_target.exports_dir),
         run_id=context.run_id,
+        on_table=on_table,
     )
-    context.log.info(
-        f"published {len(pub.tables)} tables as {pub.publication_id} to {pub.duckdb_path} "
+    progress.finish(
+        f"tables published as {pub.publication_id} to {pub.duckdb_path} "
         f"in {pub.timings.get('total_s', 0):.2f}s"
     )
     return dg.MaterializeResult(
@@ -104,13 +116,12 @@ def _replace_dir(staged: Path, final: Path) -> None:
 def published_dbt_docs(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, publish_target: PublishTarget
 ) -> dg.MaterializeResult:
-    from dagster_project.transform.project import dbt_project
+    from dagster_project.transform.project import dbt_project, run_target_path
 
     started = time.monotonic()
+    progress = StepProgress("dbt docs", 1, log=context.log)
     final = publish_target.dbt_docs_dir()
-    # dbt's own target folder, kept between runs: its partial parse makes the next run faster
-    work = final.with_name(f".{final.name}-work")
-    work.mkdir(parents=True, exist_ok=True)
+    work = run_target_path(publish_target.home(), "docs")
     # --no-compile documents the manifest dagster-dbt already parsed (no SQL compilation)
     shutil.copy2(dbt_project.manifest_path, work / "manifest.json")
     dbt.cli(
@@ -128,7 +139,8 @@ def published_dbt_docs(
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     elapsed = time.monotonic() - started
-    context.log.info(f"dbt docs written to {final} in {elapsed:.1f}s")
+    progress.advance(1)
+    progress.finish(f"site written to {final} in {elapsed:.1f}s")
     return dg.MaterializeResult(
         metadata={
             "docs": dg.MetadataValue.path(str(final / "static_index.html")),

@@ -4,9 +4,10 @@ The part of ``docs/bi.md`` between ``BEGIN_MARKER`` and ``END_MARKER`` is genera
 rest is written by hand. ``mirror docs`` rewrites it, ``mirror docs --check`` fails when it is
 out of date (tests/unit/test_publish_docs.py does the same in CI).
 
-Only the manifest is read (descriptions, columns in yml order, tests): the output does not
-depend on a built warehouse, so the check runs anywhere. Column types live in the dbt docs
-site the run writes (``$MIRROR_HOME/docs/dbt/static_index.html``, from the catalog).
+Only the manifest is read (descriptions, columns in yml order with their contract
+``data_type``, tests): the output does not depend on a built warehouse, so the check runs
+anywhere. The types are the dbt contracts the build enforces (``dbt_project.yml``: every model
+of ``marts`` has ``contract: {enforced: true}``), so they are the published types.
 """
 
 from __future__ import annotations
@@ -75,6 +76,30 @@ def documented_columns(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     return {m["name"]: list(m.get("columns", {})) for m in published_models(manifest)}
 
 
+def contract_types(manifest: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
+    """``{table: {column: data_type}}`` of the published models' contracts (None: missing)."""
+    return {
+        m["name"]: {c: spec.get("data_type") for c, spec in m.get("columns", {}).items()}
+        for m in published_models(manifest)
+    }
+
+
+def contract_problems(manifest: Mapping[str, Any]) -> list[str]:
+    """What keeps a published model from being a contract: not enforced, or a column without
+    its data_type. dbt itself checks the SQL against the contract at build time."""
+    problems = []
+    for model in published_models(manifest):
+        name = f"{PUBLISHED_SCHEMA}.{model['name']}"
+        if not (model.get("config", {}).get("contract") or {}).get("enforced"):
+            problems.append(f"{name}: contract not enforced")
+        untyped = [c for c, spec in model.get("columns", {}).items() if not spec.get("data_type")]
+        if untyped:
+            problems.append(f"{name}: no data_type for {', '.join(untyped)}")
+        if not model.get("columns"):
+            problems.append(f"{name}: no columns in its yml")
+    return problems
+
+
 def render_marts_section(manifest: Mapping[str, Any]) -> str:
     """The generated Markdown (without the markers)."""
     out: list[str] = []
@@ -91,11 +116,11 @@ def render_marts_section(manifest: Mapping[str, Any]) -> str:
         ]
         if tests.get(None):
             out += ["Table tests: " + "; ".join(tests[None]) + ".", ""]
-        out += ["| column | description | tests |", "|---|---|---|"]
+        out += ["| column | type | description | tests |", "|---|---|---|---|"]
         for col, spec in model.get("columns", {}).items():
             out.append(
-                f"| `{col}` | {_one_line(spec.get('description'))} "
-                f"| {'; '.join(tests.get(col, []))} |"
+                f"| `{col}` | {str(spec.get('data_type') or '').upper()} "
+                f"| {_one_line(spec.get('description'))} | {'; '.join(tests.get(col, []))} |"
             )
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -40,7 +40,7 @@ import shutil
 import stat
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,15 @@ from dagster_project.resources import WarehouseLockedError
 from dagster_project.settings import duckdb_memory_limit
 
 PUBLISHED_SCHEMAS = ("marts",)
+# The published file is written in the storage format of DuckDB 1.0 so that every DuckDB 1.x
+# client reads it (the PyPI CLI, the node driver behind Evidence, JDBC/ODBC drivers, Superset's
+# duckdb-engine): the working warehouse is DuckDB 2's format, which no 1.x client opens. v1.0.0
+# is the oldest storage version that keeps everything the marts use (BIGINT, INTEGER, DOUBLE,
+# VARCHAR, BOOLEAN, DATE, TIMESTAMP, NOT NULL), verified value for value by
+# tests/unit/test_publish.py; the newer formats only add compression (the file is 15-20 % larger)
+# and types such as VARIANT (v1.5.0), which DuckDB refuses to write into an older format with a
+# message naming the type: then raise this, and say so in docs/bi.md.
+PUBLISHED_STORAGE_VERSION = "v1.0.0"
 KEEP_EXPORT_VERSIONS = 3  # the current one and two before it
 MANIFEST_NAME = "publication.json"
 VERSIONS_SUFFIX = ".versions"
@@ -189,9 +198,11 @@ def publish(
     schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
     keep_versions: int = KEEP_EXPORT_VERSIONS,
     lock_wait_seconds: float = 10.0,
+    on_table: Callable[[str, int, int], None] | None = None,
 ) -> Publication:
     """Copy every table of ``schemas`` into a fresh DuckDB file and a fresh export folder,
-    verify both, then swap them in (exports first, then the DuckDB file)."""
+    verify both, then swap them in (exports first, then the DuckDB file). ``on_table(name,
+    done, total)`` hears of each table as it is copied (live progress)."""
     if not source_path.exists():
         raise FileNotFoundError(f"nothing to publish: {source_path} does not exist")
     timings: dict[str, float] = {}
@@ -222,7 +233,10 @@ def publish(
         tables = _tables(con, schemas)
         if not tables:
             raise ValueError(f"nothing to publish: no tables in schemas {schemas} of {source_path}")
-        con.execute("ATTACH ? AS publication", [str(tmp_db)])
+        con.execute(
+            f"ATTACH ? AS publication (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')",
+            [str(tmp_db)],
+        )
         con.execute(
             "CREATE TABLE publication.main.publication (publication_id VARCHAR NOT NULL, "
             "published_at TIMESTAMP NOT NULL, run_id VARCHAR, tables INTEGER NOT NULL)"
@@ -259,6 +273,8 @@ def publish(
                 "bytes": parquet.stat().st_size,
                 "sha256": _sha256(parquet),
             }
+            if on_table is not None:
+                on_table(f"{schema}.{table}", len(manifest_tables), len(tables))
         con.execute(
             "INSERT INTO publication.main.publication VALUES (?, ?, ?, ?)",
             [publication_id, published_at, run_id, len(tables)],

@@ -12,7 +12,13 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.quality.runner import SuiteOutcome, results_document, run_suites
+from dagster_project.progress import StepProgress
+from dagster_project.quality.runner import (
+    SuiteOutcome,
+    results_document,
+    run_suites,
+    uses_tolerance,
+)
 from dagster_project.quality.suites import Suite, load_suites
 from dagster_project.resources import Warehouse
 from dagster_project.settings import EXPECTATIONS_DIR
@@ -92,6 +98,8 @@ def check_metadata(outcome: SuiteOutcome) -> dict[str, dg.MetadataValue | str | 
             ]
         ),
         "fingerprint": outcome.fingerprint(),
+        # offending rows of this suite can be waived (it reads {flows}: waivers apply)
+        "waivable": uses_tolerance(suite),
     }
     if suite.waivers or suite.tolerances.rules or outcome.breaches:
         meta |= {
@@ -103,7 +111,9 @@ def check_metadata(outcome: SuiteOutcome) -> dict[str, dg.MetadataValue | str | 
             "tolerance_rules": dg.MetadataValue.md(_md_table(rules)),
         }
     if outcome.docs_page:
-        meta["data_docs_page"] = dg.MetadataValue.url(Path(outcome.docs_page).as_uri())
+        # paths, not file:// links: a browser does not open a file:// link from a web page (the
+        # Dagster UI, Slack); the pages open from disk, offline (their CSS/JS are bundled)
+        meta["data_docs_page"] = dg.MetadataValue.path(outcome.docs_page)
         meta["data_docs"] = dg.MetadataValue.path(
             str(Path(outcome.docs_page).parents[4] / "index.html")
         )
@@ -148,7 +158,19 @@ def build_gx_checks(folder: Path = EXPECTATIONS_DIR) -> list[dg.AssetChecksDefin
         ]
         duckdb_path = Path(warehouse.duckdb_path)
         docs_dir = docs_dir_for(duckdb_path)
-        outcomes = run_suites(current, duckdb_path, docs_dir=docs_dir, run_name=context.run.run_id)
+        progress = StepProgress("checks", len(current), log=context.log)
+
+        def on_suite(name: str, success: bool) -> None:
+            progress.advance(1, f"GX suites, last: {name} {'passed' if success else 'FAILED'}")
+
+        outcomes = run_suites(
+            current, duckdb_path, docs_dir=docs_dir, run_name=context.run.run_id, on_suite=on_suite
+        )
+        failed = [o.suite.name for o in outcomes if not o.success]
+        progress.finish(
+            f"GX suites ({len(outcomes) - len(failed)} passed"
+            + (f", FAILED: {', '.join(failed)})" if failed else ")")
+        )
         (docs_dir / RESULTS_FILE).write_text(
             json.dumps(results_document(outcomes, context.run.run_id), indent=1, default=str),
             encoding="utf-8",

@@ -11,10 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagster_project.quality import lineage
+from dagster_project.quality.data_docs import bundle_static_assets
 from dagster_project.quality.gx_duckdb import gx_session
 from dagster_project.quality.suites import Suite, to_gx_expectation
 from dagster_project.resources import connect
@@ -214,6 +217,8 @@ class _Database:
                     _OFFENDERS_SQL.format(extra=extra, query=sql, table=self.table, limit=limit)
                 )
             )
+            for row in rows:  # the landing files a person opens to check the declarations
+                row["source_files"] = lineage.source_files(self.con, row)
             keys = " || '|' || ".join(f"coalesce(cast({k} as varchar), '')" for k in _KEYS)
             fingerprint_sql = f"select string_agg({keys}, ';' order by {keys}) from ({sql})"
         else:
@@ -240,7 +245,7 @@ class _Database:
         return int(breaches), int(waived), top, hits
 
 
-def _uses_tolerance(suite: Suite) -> bool:
+def uses_tolerance(suite: Suite) -> bool:
     return bool(suite.waivers or suite.tolerances.rules) or any(
         "{flows}" in (s.query or "") or "{waived}" in (s.query or "") for s in suite.expectations
     )
@@ -254,8 +259,11 @@ def run_suites(
     top_n: int = 10,
     docs_dir: Path | None = None,
     run_name: str | None = None,
+    on_suite: Callable[[str, bool], None] | None = None,
 ) -> list[SuiteOutcome]:
-    """Validate ``suites`` (read-only, in-database) in one GX session; build Data Docs."""
+    """Validate ``suites`` (read-only, in-database) in one GX session; build Data Docs (with
+    their CSS/JS bundled: they open offline). ``on_suite(name, success)`` hears of each suite as
+    GX finishes it."""
     today = today or dt.date.today()
     con = connect(duckdb_path, read_only=True)
     try:
@@ -291,11 +299,14 @@ def run_suites(
                 gx.ValidationDefinition(name=suite.name, data=batches[table], suite=gx_suite)
             )
             result = validation.run(result_format="SUMMARY", run_id=run_id)
+            if on_suite is not None:
+                on_suite(suite.name, bool(result.success))
             gx_results[suite.name] = {
                 r.expectation_config.meta.get("name"): r for r in result.results
             }
         if docs_dir is not None:
             ctx.build_data_docs()
+            bundle_static_assets(docs_dir)
             for suite, _, _ in prepared:
                 pages = sorted(
                     (docs_dir / "validations" / suite.name / run_id.run_name).glob("*/*.html")
@@ -362,7 +373,7 @@ def run_suites(
             breaches = waived = 0
             top: list[dict[str, Any]] = []
             hits: dict[str, int] = {}
-            if columns >= _MIRROR_COLUMNS and _uses_tolerance(suite):
+            if columns >= _MIRROR_COLUMNS and uses_tolerance(suite):
                 breaches, waived, top, hits = db.breach_stats(top_n)
             outcomes.append(
                 SuiteOutcome(
@@ -377,6 +388,7 @@ def run_suites(
                     docs_page=docs_pages.get(suite.name),
                 )
             )
+
     finally:
         con.close()
     return outcomes

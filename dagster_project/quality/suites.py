@@ -19,13 +19,17 @@ the table with, per row, ``check_tolerance_pct``, ``check_ceiling_pct``, ``check
 ``{compared_statuses}`` (compared + explained), ``{explained_statuses}``,
 ``{unexplained_compared_statuses}`` (class compared only): quoted status lists;
 ``{schema}`` the suite's schema; ``{param:NAME}`` a number from the suite's ``parameters``.
+
+Descriptions (the text of alerts, Data Docs and ``mirror checks``) take ``{param:NAME}`` and
+``{hard_ceiling_pct}`` too, filled with their values when the suite is loaded: a reader sees
+"the last 2 years", not a parameter's name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +331,19 @@ class Suite:
             "from (select * from {batch}) as f)"
         )
 
+    def render_text(self, text: str | None) -> str | None:
+        """A description with its parameters written out as numbers a person reads."""
+        if not text:
+            return text
+
+        def param(m: re.Match[str]) -> str:
+            if m.group(1) not in self.parameters:
+                raise SuiteError(f"{self.path.name}: unknown parameter {m.group(1)!r} in a text")
+            return human_number(self.parameters[m.group(1)])
+
+        text = text.replace("{hard_ceiling_pct}", human_number(self.tolerances.hard_ceiling_pct))
+        return _PARAM_RE.sub(param, text)
+
     def render_query(
         self, query: str, today: dt.date, *, corridor_column: str | None = None
     ) -> str:
@@ -349,6 +366,13 @@ class Suite:
             return repr(float(self.parameters[m.group(1)]))
 
         return _PARAM_RE.sub(param, out)
+
+
+def human_number(value: float) -> str:
+    """``2``, ``0.95``, ``1,000,000``: how a parameter reads in a sentence."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 def _parse_waiver(raw: dict[str, Any], where: str) -> Waiver:
@@ -598,7 +622,13 @@ def load_suite(path: Path, vocabulary: StatusVocabulary | None = None) -> Suite:
     for spec in expectations:  # unknown {param:...} fail at load time, not at run time
         if spec.query:
             suite.render_query(spec.query, dt.date.today())
-    return suite
+    return replace(
+        suite,
+        description=suite.render_text(suite.description) or "",
+        expectations=tuple(
+            replace(e, description=suite.render_text(e.description)) for e in expectations
+        ),
+    )
 
 
 def load_suites(folder: Path) -> list[Suite]:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.progress import StepProgress
 from dagster_project.quality.checks import RESULTS_FILE, docs_dir_for
 from dagster_project.report.build import build_report, fmt_pct
 from dagster_project.resources import Warehouse
@@ -35,13 +36,14 @@ def report_path(duckdb_path: Path) -> Path:
 def mirror_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     duckdb_path = Path(warehouse.duckdb_path)
     out = report_path(duckdb_path)
+    progress = StepProgress("report", 1, log=context.log)
     data = build_report(duckdb_path, out, results_path=docs_dir_for(duckdb_path) / RESULTS_FILE)
     annual = next((r for r in data.by_freq if r["freq"] == "A"), {})
-    context.log.info(f"report written to {out}")
+    progress.advance(1)
+    progress.finish(f"written to {out}")
     return dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.path(str(out)),
-            "report_url": dg.MetadataValue.url(out.as_uri()),
             "size_bytes": out.stat().st_size,
             "flows": data.headline["flows"],
             "unexplained_breaches": data.headline["unexplained_breaches"],

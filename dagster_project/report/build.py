@@ -2,8 +2,11 @@
 
 Everything the page shows is computed by DuckDB (aggregates, top-N); plotly.js is inlined once
 (``include_plotlyjs=True``), so the file opens offline. Sections are data-driven: statuses
-come from ``expectations/statuses.yml`` (their class and meaning), explanations are grouped by
-``corridor_id`` when the mart has it, else by waiver, else by status.
+come from ``expectations/statuses.yml`` (their class and meaning) and from the data (a status
+the vocabulary does not know is shown too), explanations are grouped by ``corridor_id`` when
+the mart has it, else by waiver, else by status; the declared-vs-mirror charts are drawn for
+every corridor the data has, else for the flows with the largest gaps. Codes are shown with
+their names (``marts.dim_country``, ``marts.dim_product``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from dagster_project.settings import EXPECTATIONS_DIR
 
 GAP_BIN_WIDTH = 2  # percentage points per bar of the gap distribution
 FACT = "marts.fct_mirror_trade"
-CHART_EXPORTER, CHART_HS6 = "KAZ", "270900"
+MAX_CHARTS = 8  # declared-vs-mirror charts (corridors first, then the largest gaps)
+CHART_IMPORTERS = 8  # destinations per chart
+FINDINGS_PER_STATUS = 5
 
 
 @dataclass
@@ -37,6 +42,11 @@ class ReportData:
     generated_at: str
     source: str
     notes: list[str] = field(default_factory=list)
+    charts: list[dict[str, Any]] = field(default_factory=list)  # subject + its series
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # one row per status
+    findings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # status -> rows
+    countries: dict[str, str] = field(default_factory=dict)  # iso3 -> name
+    products: dict[str, str] = field(default_factory=dict)  # hs6 -> description
 
 
 def _rows(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -78,6 +88,7 @@ def collect(
     try:
         columns = {r[0] for r in con.execute(f"describe {FACT}").fetchall()}
         corridor = "corridor_id" if "corridor_id" in columns else "null"
+        one_sided = "declared_sides <> 'both'" if "declared_sides" in columns else "false"
         headline = _rows(
             con,
             f"""
@@ -134,7 +145,7 @@ def collect(
               from {FACT}
               where freq = 'A' and status not in ('ok')
                 and (status in ({explained}) or {corridor} is not null or {waived}
-                     or declared_sides <> 'both')
+                     or {one_sided})
             )
             select label, status, exporter_iso3, importer_iso3, hs6,
                    count(*) as years, min(period) as first_period, max(period) as last_period,
@@ -146,17 +157,40 @@ def collect(
             order by label, status, exporter_iso3, importer_iso3, hs6
             """,
         )
-        chart = _rows(
-            con,
-            f"""
-            select period, importer_iso3, export_value_usd, import_value_fob_usd
-            from {FACT}
-            where freq = 'A' and exporter_iso3 = ? and hs6 = ?
-              and importer_iso3 in (select iso3 from marts.dim_country where is_country)
-            order by period, importer_iso3
-            """,
-            [CHART_EXPORTER, CHART_HS6],
-        )
+        countries, products = _names(con)
+        charts = _chart_subjects(con, corridor, compared)
+        for chart in charts:
+            chart["series"] = _rows(
+                con,
+                f"""
+                select period, importer_iso3, sum(export_value_usd) as export_value_usd,
+                       sum(import_value_fob_usd) as import_value_fob_usd
+                from {FACT}
+                where freq = ? and exporter_iso3 = ? and hs6 = ?
+                  and importer_iso3 in (select unnest(?))
+                group by all order by period, importer_iso3
+                """,
+                [chart["freq"], chart["exporter_iso3"], chart["hs6"], chart["importers"]],
+            )
+        statuses = _status_table(con, voc)
+        findings = {
+            row["status"]: _rows(
+                con,
+                f"""
+                select freq, period, exporter_iso3, importer_iso3, hs6, export_value_usd,
+                       import_value_fob_usd, gap_pct,
+                       {"status_reason" if "status_reason" in columns else "null"} as reason
+                from {FACT} where status = ?
+                order by (freq = 'A') desc,
+                         greatest(export_value_usd, import_value_fob_usd) desc nulls last,
+                         period, exporter_iso3, importer_iso3, hs6
+                limit {FINDINGS_PER_STATUS}
+                """,
+                [row["status"]],
+            )
+            for row in statuses
+            if row["class"] != "compared" or row["status"] == "breach"
+        }
         corridor_routes = {}
         has_corridors = con.execute(
             "select count(*) from information_schema.columns where table_schema = 'reference' "
@@ -212,12 +246,108 @@ def collect(
         biggest_gaps=biggest,
         explanations=explanations,
         checks=checks,
-        chart_series=chart,
+        chart_series=[r for c in charts for r in c["series"]],
         gap_bins=gaps,
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         source=str(duckdb_path),
         notes=notes,
+        charts=charts,
+        statuses=statuses,
+        findings=findings,
+        countries=countries,
+        products=products,
     )
+
+
+def _names(con: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """ISO-3 -> country name, HS6 -> description (the dims; a code without a row: no name)."""
+    countries = dict(
+        con.execute(
+            "select iso3, any_value(country_name order by not is_country, comtrade_code) "
+            "from marts.dim_country where iso3 is not null group by iso3"
+        ).fetchall()
+    )
+    products = dict(con.execute("select hs6, description from marts.dim_product").fetchall())
+    return countries, products
+
+
+def _chart_subjects(con: Any, corridor: str, compared: str) -> list[dict[str, Any]]:
+    """What the declared-vs-mirror charts show: every corridor of the data (its origin, product
+    and importers), then the exporter x product flows with the largest gaps, up to MAX_CHARTS."""
+    subjects: list[dict[str, Any]] = []
+    if corridor != "null":
+        subjects = _rows(
+            con,
+            f"""
+            select {corridor} as corridor_id, any_value(freq order by freq) as freq,
+                   exporter_iso3, hs6,
+                   list(distinct importer_iso3 order by importer_iso3) as importers,
+                   sum(abs(coalesce(gap_usd, 0))) as weight
+            from {FACT}
+            where {corridor} is not null and freq = 'A'
+            group by all order by weight desc, exporter_iso3, hs6 limit {MAX_CHARTS}
+            """,
+        )
+    seen = {(s["exporter_iso3"], s["hs6"]) for s in subjects}
+    largest = _rows(
+        con,
+        f"""
+        with gaps as (
+          select freq, exporter_iso3, hs6, importer_iso3, sum(abs(gap_usd)) as gap
+          from {FACT}
+          where status in ({compared}) and gap_usd is not null
+            and freq = (select min(freq) from {FACT})  -- 'A' when there are annual rows
+          group by all
+        ),
+        ranked as (
+          select *, row_number() over (partition by freq, exporter_iso3, hs6
+                                       order by gap desc, importer_iso3) as rank
+          from gaps
+        )
+        select null as corridor_id, freq, exporter_iso3, hs6,
+               list(importer_iso3 order by importer_iso3) filter (where rank <= {CHART_IMPORTERS})
+                 as importers,
+               sum(gap) as weight
+        from ranked group by all order by weight desc, exporter_iso3, hs6 limit {MAX_CHARTS}
+        """,
+    )
+    for subject in largest:
+        if len(subjects) >= MAX_CHARTS:
+            break
+        if (subject["exporter_iso3"], subject["hs6"]) not in seen:
+            subjects.append(subject)
+    return subjects
+
+
+def _status_table(con: Any, voc: Any) -> list[dict[str, Any]]:
+    """One row per status (the vocabulary's, then any other the data has): class, meaning,
+    flows by frequency, value, the largest flow. New statuses show without code changes."""
+    rows = _rows(
+        con,
+        f"""
+        select status,
+               count(*) filter (where freq = 'A') as annual_flows,
+               count(*) filter (where freq = 'M') as monthly_flows,
+               sum(greatest(coalesce(export_value_usd, 0), coalesce(import_value_fob_usd, 0)))
+                 filter (where freq = 'A') as annual_value_usd
+        from {FACT} group by status
+        """,
+    )
+    by_status = {r["status"]: r for r in rows}
+    order = list(voc.classes) + sorted(set(by_status) - set(voc.classes))
+    table = []
+    for status in order:
+        row = by_status.get(status)
+        if row is None:
+            continue
+        table.append(
+            row
+            | {
+                "class": voc.classes.get(status, "not in statuses.yml"),
+                "meaning": voc.meanings.get(status, ""),
+            }
+        )
+    return table
 
 
 # Rendering ---------------------------------------------------------------------------------
@@ -255,58 +385,74 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str, Any]]) -> s
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+_PALETTE = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]  # fmt: skip
+
+
+def named(code: Any, names: dict[str, str]) -> str:
+    """``KAZ Kazakhstan``: a code with its name when the dims have one."""
+    if code is None:
+        return "-"
+    name = names.get(str(code))
+    return f"{code} {name}" if name else str(code)
+
+
+def _chart_title(chart: dict[str, Any], data: ReportData) -> str:
+    exporter = named(chart["exporter_iso3"], data.countries)
+    product = named(chart["hs6"], data.products)
+    if len(product) > 60:
+        product = product[:59] + "…"
+    why = f"corridor {chart['corridor_id']}" if chart.get("corridor_id") else "largest gaps"
+    return (
+        f"{exporter}, HS {product} ({why}, {'annual' if chart['freq'] == 'A' else 'monthly'}): "
+        "left bar = what the exporter declares, hatched right bar = what each importer "
+        "declares (FOB)"
+    )
+
+
 def _figures(data: ReportData) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
     figures = []
-    if data.chart_series:
-        years = sorted({r["period"] for r in data.chart_series})
-        importers = sorted({r["importer_iso3"] for r in data.chart_series})
+    for index, chart in enumerate(data.charts):
+        series = chart["series"]
+        if not series:
+            continue
+        periods = sorted({r["period"] for r in series})
+        importers = sorted({r["importer_iso3"] for r in series})
         fig = go.Figure()
-        palette = [
-            "#1f77b4",
-            "#ff7f0e",
-            "#2ca02c",
-            "#d62728",
-            "#9467bd",
-            "#8c564b",
-            "#e377c2",
-            "#7f7f7f",
-            "#bcbd22",
-            "#17becf",
-        ]
         for i, importer in enumerate(importers):
-            values = {r["period"]: r for r in data.chart_series if r["importer_iso3"] == importer}
-            color = palette[i % len(palette)]
+            values = {r["period"]: r for r in series if r["importer_iso3"] == importer}
+            color = _PALETTE[i % len(_PALETTE)]
+            label = named(importer, data.countries)
             fig.add_bar(
-                name=importer,
-                x=years,
-                y=[(values.get(y) or {}).get("export_value_usd") for y in years],
+                name=label,
+                x=periods,
+                y=[(values.get(p) or {}).get("export_value_usd") for p in periods],
                 offsetgroup="declared",
                 legendgroup=importer,
                 marker={"color": color},
             )
             fig.add_bar(
-                name=f"{importer} (its own declaration)",
+                name=f"{label} (its own declaration)",
                 showlegend=False,
-                x=years,
-                y=[(values.get(y) or {}).get("import_value_fob_usd") for y in years],
+                x=periods,
+                y=[(values.get(p) or {}).get("import_value_fob_usd") for p in periods],
                 offsetgroup="mirror",
                 legendgroup=importer,
                 marker={"color": color, "pattern": {"shape": "/"}, "opacity": 0.75},
             )
         fig.update_layout(
             barmode="stack",
-            title=(
-                f"{CHART_EXPORTER} crude (HS {CHART_HS6}) by destination: left bar = what "
-                f"{CHART_EXPORTER} declares, hatched right bar = what each importer declares (FOB)"
-            ),
+            title={"text": _chart_title(chart, data), "font": {"size": 13}},
             yaxis_title="USD",
-            height=520,
+            height=480,
             legend={"orientation": "v", "font": {"size": 11}},
             margin={"t": 60, "l": 60, "r": 20, "b": 40},
         )
-        figures.append(("chart-crude", fig))
+        figures.append((f"chart-flow-{index}", fig))
     if data.gap_bins:
         fig = go.Figure()
         for freq in sorted({r["freq"] for r in data.gap_bins}):
@@ -385,12 +531,24 @@ def render(data: ReportData) -> str:
     )
     docs = next((c.get("docs_page") for c in data.checks if c.get("docs_page")), None)
     if docs:
+        # relative: the report ($MIRROR_HOME/report/) and the docs ($MIRROR_HOME/docs/gx/) are
+        # opened from the same disk; a file:// link would break once the folder is copied
         index = Path(docs).parents[4] / "index.html"
         checks_html += (
-            f"<p>Great Expectations Data Docs: <a href='{index.as_uri()}'>{index}</a></p>"
+            "<p>Great Expectations Data Docs (open offline): "
+            f"<a href='../docs/gx/index.html'>{html.escape(str(index))}</a></p>"
         )
     figures = _figures(data)
     charts = []
+    countries, products = data.countries, data.products
+
+    def country(value: Any) -> str:
+        return named(value, countries)
+
+    def product(value: Any) -> str:
+        text = named(value, products)
+        return text if len(text) <= 70 else text[:69] + "…"
+
     for i, (div_id, fig) in enumerate(figures):
         charts.append(
             fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=div_id)
@@ -398,9 +556,9 @@ def render(data: ReportData) -> str:
     gap_cols = [
         ("freq", "freq", None),
         ("period", "period", None),
-        ("exporter_iso3", "exporter", None),
-        ("importer_iso3", "importer", None),
-        ("hs6", "HS6", None),
+        ("exporter_iso3", "exporter", country),
+        ("importer_iso3", "importer", country),
+        ("hs6", "HS6", product),
         ("status", "status", None),
         ("export_value_usd", "declared export USD", fmt_usd),
         ("import_value_fob_usd", "mirror import FOB USD", fmt_usd),
@@ -412,9 +570,9 @@ def render(data: ReportData) -> str:
     expl_cols = [
         ("label", "explanation", None),
         ("status", "status", None),
-        ("exporter_iso3", "exporter", None),
-        ("importer_iso3", "importer", None),
-        ("hs6", "HS6", None),
+        ("exporter_iso3", "exporter", country),
+        ("importer_iso3", "importer", country),
+        ("hs6", "HS6", product),
         ("first_period", "from", None),
         ("last_period", "to", None),
         ("export_value_usd", "declared export USD", fmt_usd),
@@ -467,7 +625,7 @@ def render(data: ReportData) -> str:
         "(annual first, by absolute gap). A waiver marks a known, accepted case.</p>",
         _table(data.biggest_gaps, gap_cols),
         "<h2>Explanations by corridor</h2>",
-        "<p class='muted'>Annual flows a corridor, a waiver or a one-sided declaration "
+        "<p class='muted'>Annual flows a corridor, a waiver or a modelled explanation "
         "accounts for, grouped by explanation.</p>",
         explained_html,
         _table(data.explanations, expl_cols),
@@ -476,9 +634,40 @@ def render(data: ReportData) -> str:
         "<h2>Check results</h2>",
         checks_html,
         "<h2>Statuses</h2>",
+        "<p class='muted'>Every status of the mirror table (expectations/statuses.yml gives "
+        "its class and meaning; a status the data has and the file does not is shown too). "
+        "Value: the larger declaration of each annual flow.</p>",
         _table(
-            data.status_counts,
-            [("freq", "freq", None), ("status", "status", None), ("flows", "flows", None)],
+            data.statuses,
+            [
+                ("status", "status", None),
+                ("class", "class", None),
+                ("meaning", "meaning", None),
+                ("annual_flows", "annual flows", None),
+                ("monthly_flows", "monthly flows", None),
+                ("annual_value_usd", "annual value USD", fmt_usd),
+            ],
+        ),
+        "<h2>Findings by status</h2>",
+        "<p class='muted'>The largest flows of every status that is not a plain agreement "
+        "(annual first), with the reason the mart gives.</p>",
+        *(
+            f"<h3>{html.escape(status)}</h3>"
+            + _table(
+                rows,
+                [
+                    ("freq", "freq", None),
+                    ("period", "period", None),
+                    ("exporter_iso3", "exporter", country),
+                    ("importer_iso3", "importer", country),
+                    ("hs6", "HS6", product),
+                    ("export_value_usd", "declared export USD", fmt_usd),
+                    ("import_value_fob_usd", "mirror import FOB USD", fmt_usd),
+                    ("gap_pct", "gap", fmt_pct),
+                    ("reason", "reason", None),
+                ],
+            )
+            for status, rows in data.findings.items()
         ),
         "</body></html>",
     ]

@@ -1,13 +1,17 @@
 """dbt models and seeds as Dagster assets; dbt tests become asset checks."""
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
-from dagster_project.transform.project import dbt_project
+from dagster_project.transform import failures
+from dagster_project.transform.project import dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
 
@@ -28,6 +32,26 @@ class MirrorDbtTranslator(DagsterDbtTranslator):
         return layer if layer in LAYER_GROUPS else super().get_group_name(dbt_resource_props)
 
 
+def _node_outcome(event: Any) -> tuple[str, bool]:
+    """(what finished, whether it went well) of a dagster-dbt event."""
+    if isinstance(event, dg.AssetCheckResult):
+        return f"test {event.check_name}", bool(event.passed)
+    unique_id = str(getattr(getattr(event, "metadata", {}).get("unique_id"), "value", "") or "")
+    if unique_id.count(".") >= 2:
+        kind, _, name = unique_id.split(".", 2)
+        return f"{kind} {name}", True
+    return str(getattr(event, "output_name", "") or "node"), True
+
+
+def _started_node(raw_event: dict[str, Any]) -> str | None:
+    """``model fct_mirror_trade`` when dbt starts a node (the "1 of 243 START …" line,
+    LogStartLine, at info level; NodeStart is its debug-level twin)."""
+    if raw_event.get("info", {}).get("name") not in ("LogStartLine", "NodeStart"):
+        return None
+    node = raw_event.get("data", {}).get("node_info", {})
+    return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}"
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -39,7 +63,62 @@ def mirror_dbt_assets(
     """`dbt build` of the selected models, seeds and tests (one process, one DuckDB writer).
 
     ``warehouse`` is not used to connect (dbt opens the file itself): requiring it takes the
-    run lock, so a run of dbt assets alone never overlaps another run.
+    run lock, so a run of dbt assets alone never overlaps another run; its folder holds dbt's
+    target folder (``$MIRROR_HOME/dbt/build``). Each finished node advances the progress and
+    carries ``dbt_nodes_done`` / ``dbt_nodes_total`` in its metadata. A failed build raises a
+    ``Failure`` that names the failed test (its model, a few offending rows) or model.
     """
-    del warehouse
-    yield from dbt.cli(["build"], context=context).stream()
+    duckdb_path = Path(warehouse.duckdb_path)
+    target = run_target_path(duckdb_path.parent, "build")
+    total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
+    progress = StepProgress("dbt build", total, log=context.log)
+    failed = 0
+    invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
+    progress.note("nodes: starting dbt (parse the project, connect)")
+    # dbt's raw events say which node is running (a large model can take minutes); each is
+    # turned into the Dagster events .stream() would give, with the same public API
+    for raw in invocation.stream_raw_events():
+        running = _started_node(raw.raw_event)
+        if running:
+            progress.note(f"nodes ({failed} failed), running {running}")
+        for event in raw.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        ):
+            name, ok = _node_outcome(event)
+            failed += not ok
+            progress.advance(1, f"nodes ({failed} failed), last: {name}")
+            meta = {"dbt_nodes_done": progress.done, "dbt_nodes_total": total}
+            yield event.with_metadata({**(event.metadata or {}), **meta})
+    if invocation.is_successful():
+        progress.finish(f"nodes built and tested ({failed} non-blocking test failures)")
+        return
+    run_results = invocation.get_artifact("run_results.json")
+    nodes = failures.failed_nodes(run_results, invocation.manifest)
+    nodes = [replace(n, rows=failures.offending_rows(duckdb_path, n)) for n in nodes]
+    cause = failures.summary(nodes, failures.skipped_count(run_results))
+    progress.finish(f"FAILED: {cause}")
+    raise dg.Failure(
+        description=cause,
+        metadata={
+            "details": dg.MetadataValue.text("\n".join(failures.details(nodes))),
+            "failed_nodes": dg.MetadataValue.json(
+                [
+                    {
+                        "kind": n.kind,
+                        "name": n.name,
+                        "model": n.model,
+                        "reason": n.reason,
+                        "failures": n.failures,
+                        "rows": [{k: str(v) for k, v in r.items()} for r in n.rows],
+                    }
+                    for n in nodes
+                ]
+            ),
+            "run_results": dg.MetadataValue.path(str(target / "run_results.json")),
+        },
+        allow_retries=False,
+    )

@@ -4,15 +4,49 @@ it without loading the definitions (which need the manifest it produces).
 Importing this module makes sure ``dbt/target/manifest.json`` exists and is newer than every
 dbt source file (models, seeds, macros, tests, project files); otherwise it runs ``dbt parse``
 once, so a fresh clone or an edited model works without a separate set-up step.
+
+dagster-dbt runs the ``dbt`` it finds on PATH. ``uv run`` and an activated virtualenv put the
+environment's ``bin/`` there; ``.venv/bin/mirror run`` or ``.venv/bin/dagster dev`` do not, so
+the ``dbt`` installed beside the running interpreter is put first on PATH here (a venv's
+activation, limited to that one folder).
+
+Each run's dbt artifacts (compiled SQL, ``run_results.json``, ``dbt.log``) go to
+:func:`run_target_path` inside MIRROR_HOME, replaced by the next run: the repository does not
+grow with every run (dagster-dbt's default is a new ``dbt/target/<op>-<run>-<id>/`` per run).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from dagster_project.settings import DBT_PROJECT_DIR
+
+
+def use_dbt_beside_the_interpreter() -> None:
+    """Put the folder of ``sys.executable`` first on PATH when it holds ``dbt``."""
+    folder = Path(sys.executable).parent
+    if (folder / "dbt").is_file():
+        entries = os.environ.get("PATH", "").split(os.pathsep)
+        if str(folder) not in entries:
+            os.environ["PATH"] = os.pathsep.join([str(folder), *[e for e in entries if e]])
+
+
+def run_target_path(home: Path, command: str) -> Path:
+    """``$MIRROR_HOME/dbt/<command>``: dbt's target folder for a run's ``dbt <command>``, emptied
+    first (the artifacts of the previous run go; so does its ``dbt.log``, which dbt appends to).
+    dagster-dbt copies the project's ``partial_parse.msgpack`` in, so parsing stays partial."""
+    target = home / "dbt" / command
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    return target
+
+
+use_dbt_beside_the_interpreter()
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 

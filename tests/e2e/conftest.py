@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import os
+import pty
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,28 +41,63 @@ class MirrorRun:
             con.close()
 
 
-def mirror_run(home: Path, landing: Path) -> MirrorRun:
-    """`mirror run` in a child process with a clean environment, as a user would run it."""
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The test's environment without MIRROR_* / DAGSTER_HOME and without the virtualenv on
+    PATH: `.venv/bin/mirror` must find dbt by itself, as it does when run without `uv run`."""
+    venv_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIRROR_", "DAGSTER_HOME"))}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster_project.cli",
-            "run",
-            "--home",
-            str(home),
-            "--landing",
-            str(landing),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin
     )
-    return MirrorRun(home, landing, proc.returncode, proc.stdout, proc.stderr)
+    env.pop("VIRTUAL_ENV", None)
+    return {**env, **extra}
+
+
+MIRROR = Path(sys.executable).with_name("mirror")  # the console script, as a user runs it
+
+
+def mirror_run(
+    home: Path, landing: Path, *args: str, command: str = "run", tty: bool = False, **env: str
+) -> MirrorRun:
+    """`.venv/bin/mirror run` in a child process with a clean environment (no `uv run`, no
+    activated venv), as a user would run it. ``tty``: its stderr is a terminal (a pty), as
+    when a person watches it; ``stderr`` is then what that terminal received."""
+    cmd = [str(MIRROR), command, "--home", str(home), "--landing", str(landing), *args]
+    if not tty:
+        proc = subprocess.run(
+            cmd,
+            cwd=REPO_ROOT,
+            env=clean_environment(**env),
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        return MirrorRun(home, landing, proc.returncode, proc.stdout, proc.stderr)
+    primary, secondary = pty.openpty()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        child = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=clean_environment(TERM="xterm", **env),
+            stdout=out,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(secondary)
+        received = bytearray()
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            received += chunk
+        code = child.wait(timeout=900)
+        os.close(primary)
+        out.seek(0)
+        return MirrorRun(home, landing, code, out.read(), received.decode("utf-8", "replace"))
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
-from tests.e2e.conftest import MirrorRun, mirror_run
+from tests.e2e.conftest import MirrorRun, clean_environment, mirror_run
 
 pytestmark = pytest.mark.e2e
 
@@ -71,8 +71,7 @@ def start_mirror_run(
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """`mirror run` as its own process group (so kill -9 takes dbt with it)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MIRROR_", "DAGSTER_HOME"))}
-    env = {**clean, **(env or {})}
+    env = clean_environment(**(env or {}))
     args = ["run", "--home", str(home), "--landing", str(landing)]
     if pause_after:
         cmd = [sys.executable, "-c", PAUSING_CLI, str(pause_after), str(marker), *args]
@@ -348,10 +347,12 @@ def test_two_runs_at_once_one_fails_cleanly_the_other_publishes(two_runs_and_a_r
     assert "mirror run succeeded" in ok_out
     assert failed_code == 1, failed_out + failed_err
     message = failed_out + failed_err
-    assert "waiting for another run to release" in message
-    assert "another run is using the warehouse" in message
+    assert "WarehouseLockedError: another run is using the warehouse" in message
     assert re.search(r"waited \d+s for it to finish", message)
     assert "(pid " in message  # names the holder
+    assert "Traceback" not in message  # the cause in a line; the traceback in its log
+    log = Path(re.search(r"^Log:\s+(\S+)", failed_out, re.MULTILINE).group(1))
+    assert "waiting for another run to release" in log.read_text(encoding="utf-8")
     # the warehouse and the publication are the winner's, whole and unchanged in content
     assert two_runs_and_a_reader["fingerprints"] == two_runs_and_a_reader["expected"]
 
@@ -385,7 +386,7 @@ def test_a_run_over_the_bad_input_corpus_continues_and_publishes(bad_input_run) 
     out = bad_input_run.stdout
     assert "mirror run succeeded" in out
     refused = sum(1 for c in cases.values() if c["status"] == "refused")
-    assert f", {refused} refused;" in out
+    assert f", {refused} refused, 0 ignored;" in out
     for name, case in cases.items():
         if case["status"] != "loaded":
             assert name in out  # the summary names every refused or duplicate file

@@ -1,5 +1,6 @@
 """The publication of a real `mirror run` (the session's sample run), read the way BI tools
-read it: SQLAlchemy + duckdb-engine read-only (Superset), Parquet, the dbt docs site."""
+read it: SQLAlchemy + duckdb-engine read-only (Superset), Parquet, the dbt docs site. (The
+examples of docs/bi.md, with each client: tests/e2e/test_bi_clients.py.)"""
 
 from __future__ import annotations
 
@@ -25,27 +26,6 @@ def published(sample_run: MirrorRun):
 
 
 DOCUMENTED = docs.documented_columns(docs.load_manifest())  # what docs/bi.md promises
-
-
-@pytest.mark.parametrize(
-    ("url_suffix", "connect_args"),
-    [("?access_mode=read_only", {}), ("", {"read_only": True})],
-    ids=["uri-access_mode", "connect_args-read_only"],
-)
-def test_superset_style_read_only_connection(published, url_suffix: str, connect_args) -> None:
-    engine = sa.create_engine(
-        f"duckdb:///{published}{url_suffix}", connect_args=connect_args, poolclass=NullPool
-    )
-    try:
-        with engine.connect() as con:
-            assert set(sa.inspect(con).get_table_names(schema="marts")) == set(DOCUMENTED)
-            assert con.execute(sa.text("select current_setting('access_mode')")).scalar() == (
-                "read_only"
-            )
-            with pytest.raises(sa.exc.DBAPIError, match=r"read-only|read only"):
-                con.execute(sa.text("create table marts.nope as select 1 as x"))
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.parametrize("table", sorted(DOCUMENTED))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.report.build import CHART_EXPORTER, CHART_HS6, build_report, fmt_usd
+from dagster_project.report.build import build_report, collect, fmt_usd
 from dagster_project.report.cli import add_report_parser  # noqa: F401  (wiring target)
 from tests.e2e.conftest import MirrorRun
 
@@ -32,7 +32,7 @@ def test_report_is_self_contained_and_shows_the_warehouse_numbers(
 ) -> None:
     page = report.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js inline: nothing to fetch
-    assert page.count("Plotly.newPlot") >= 2  # crude chart + gap distribution
+    assert page.count("Plotly.newPlot") >= 2  # flow charts + gap distribution
     with sample_run.connect() as con:
         flows = con.execute("select count(*) from marts.fct_mirror_trade").fetchone()[0]
         kz_it_2021 = con.execute(
@@ -44,15 +44,17 @@ def test_report_is_self_contained_and_shows_the_warehouse_numbers(
             r[0]
             for r in con.execute(
                 "select distinct importer_iso3 from marts.fct_mirror_trade where freq = 'A' "
-                "and exporter_iso3 = ? and hs6 = ? and importer_iso3 in ('AUT', 'DEU', 'CZE')",
-                [CHART_EXPORTER, CHART_HS6],
+                "and exporter_iso3 = 'KAZ' and hs6 = '270900' "
+                "and importer_iso3 in ('AUT', 'DEU', 'CZE')",
             ).fetchall()
         }
     assert f"{flows:,}" in page
     assert fmt_usd(kz_it_2021) in page or str(round(kz_it_2021, 2)) in page
     assert importers == {"AUT", "DEU", "CZE"}
-    for importer in importers:  # the Trieste/TAL importers are explained, not hidden
-        assert f"<td>{importer}</td>" in page
+    names = {"AUT": "Austria", "DEU": "Germany", "CZE": "Czechia"}
+    for importer in importers:  # the Trieste/TAL importers are explained, with their names
+        assert f"<td>{importer} {names[importer]}</td>" in page
+    assert "<td>KAZ Kazakhstan</td>" in page and "270900 Oils; petroleum oils" in page
     assert "gx_fct_mirror_trade" in page  # check results
     assert "Explanations by corridor" in page
 
@@ -94,3 +96,35 @@ def test_gap_distribution_is_binned_in_the_warehouse(sample_run: MirrorRun) -> N
     assert sum(b["flows"] for b in data.gap_bins) == with_gap > 0
     assert len(data.gap_bins) < with_gap
     assert all(float(b["bin_start"]) % GAP_BIN_WIDTH == 0 for b in data.gap_bins)
+
+
+def test_a_chart_per_corridor_and_for_the_largest_gaps(sample_run: MirrorRun) -> None:
+    data = collect(sample_run.warehouse)
+    with sample_run.connect() as con:
+        corridors = {
+            r[0]
+            for r in con.execute(
+                "select distinct corridor_id from marts.fct_mirror_trade "
+                "where corridor_id is not null and freq = 'A'"
+            ).fetchall()
+        }
+    drawn = {c["corridor_id"] for c in data.charts if c["corridor_id"]}
+    assert corridors and drawn == corridors  # every corridor the data has, none invented
+    tal = next(c for c in data.charts if c["corridor_id"] == "kz-it-tal")
+    assert (tal["exporter_iso3"], tal["hs6"]) == ("KAZ", "270900")
+    assert {"AUT", "CZE", "DEU", "ITA"} <= set(tal["importers"])
+    assert any(c["corridor_id"] is None for c in data.charts)  # then the largest gaps
+    assert all(c["series"] for c in data.charts)
+
+
+def test_every_status_of_the_data_is_in_the_status_table(sample_run: MirrorRun) -> None:
+    data = collect(sample_run.warehouse)
+    with sample_run.connect() as con:
+        statuses = dict(
+            con.execute("select status, count(*) from marts.fct_mirror_trade group by 1").fetchall()
+        )
+    table = {r["status"]: r for r in data.statuses}
+    assert set(table) == set(statuses)
+    for status, flows in statuses.items():
+        assert table[status]["annual_flows"] + table[status]["monthly_flows"] == flows
+        assert table[status]["class"] in ("compared", "explained", "not_compared")

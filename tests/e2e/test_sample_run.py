@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -42,7 +43,7 @@ def test_run_succeeds_and_summarises(sample_run: MirrorRun) -> None:
     assert sample_run.returncode == 0, sample_run.stdout + sample_run.stderr
     out = sample_run.stdout
     assert "mirror run succeeded" in out
-    assert "comtrade_final: 27 files loaded, 0 unchanged, 0 refused" in out
+    assert "comtrade_final: 27 files loaded, 0 unchanged, 0 refused, 0 ignored" in out
     marts = next(line for line in out.splitlines() if line.startswith("  marts "))
     for mart in ("dim_country", "dim_product", "fct_mirror_trade", "fct_reconciled_trade"):
         assert mart in marts
@@ -244,21 +245,69 @@ def test_published_copy_is_complete_and_read_only(sample_run: MirrorRun) -> None
     assert rows == pub_counts["fct_mirror_trade"]
 
 
-def test_a_second_run_changes_nothing(sample_run: MirrorRun) -> None:
+def repository_files() -> dict[str, int]:
+    """Size of every file of the repository but the environment and caches."""
+    skip = {".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    return {
+        str(p.relative_to(REPO_ROOT)): p.stat().st_size
+        for p in REPO_ROOT.rglob("*")
+        if p.is_file() and not skip & set(p.relative_to(REPO_ROOT).parts)
+    }
+
+
+def test_a_non_terminal_run_prints_no_progress(sample_run: MirrorRun) -> None:
+    assert "dbt build:" not in sample_run.stderr and "\r" not in sample_run.stderr
+    assert sample_run.stderr.strip().splitlines()[-1].startswith("mirror: building ")
+
+
+@pytest.fixture(scope="module")
+def second_run(sample_run: MirrorRun) -> dict[str, object]:
+    """`mirror run` again on the same home, watched on a terminal (a pty)."""
     checksum = (
         "select count(*), md5(string_agg(cast(t as varchar), '|' order by cast(t as varchar))) "
         "from marts.fct_mirror_trade as t"
     )
     with sample_run.connect() as con:
         before = con.execute(checksum).fetchone()
-    again = mirror_run(sample_run.home, sample_run.landing)
+    files_before = repository_files()
+    again = mirror_run(sample_run.home, sample_run.landing, tty=True)
+    with again.connect() as con:
+        after = con.execute(checksum).fetchone()
+    return {
+        "run": again,
+        "same_marts": before == after,
+        "files": (files_before, repository_files()),
+    }
+
+
+def test_a_second_run_changes_nothing(second_run) -> None:
+    again: MirrorRun = second_run["run"]
     assert again.returncode == 0, again.stdout + again.stderr
     assert (
-        "comtrade_final: 0 files loaded, 27 unchanged, 0 refused; 0 rows loaded, 0 quarantined"
-        in again.stdout
+        "comtrade_final: 0 files loaded, 27 unchanged, 0 refused, 0 ignored; 0 rows loaded, "
+        "0 quarantined" in again.stdout
     )
-    with again.connect() as con:
-        assert con.execute(checksum).fetchone() == before
+    assert second_run["same_marts"]
+    before, after = second_run["files"]
+    grown = {f: (before.get(f), size) for f, size in after.items() if before.get(f) != size}
+    assert not grown, f"the second run changed the repository: {grown}"
+
+
+def test_a_run_on_a_terminal_shows_live_progress(second_run) -> None:
+    terminal: str = second_run["run"].stderr
+    lines = [part.replace("\x1b[K", "") for part in re.split(r"[\r\n]+", terminal)]
+    finished = [line for line in lines if re.match(r"\[\s*\d+\.\ds\] ", line)]
+
+    def seen(pattern: str) -> bool:
+        return any(re.search(pattern, line) for line in finished)
+
+    assert seen(r"ingest comtrade: 27/27 files \(0 loaded, 27 unchanged")
+    assert seen(r"dbt build: (\d+)/\1 nodes built and tested")
+    assert seen(r"dbt build: \d+/\d+ nodes \(0 failed\), last: model ")  # as they finish
+    assert seen(r"dbt build: \d+/\d+ nodes \(0 failed\), running model ")  # and start
+    assert seen(r"checks: 3/3 GX suites")
+    assert seen(r"publish: 9/9 tables published as ")
+    assert "mirror run succeeded" not in terminal  # the summary goes to stdout
 
 
 def test_an_unwaived_breach_fails_the_run_and_blocks_publication(breach_run: MirrorRun) -> None:
@@ -318,3 +367,32 @@ def test_the_kz_corridor_is_found_without_its_seed(sample_run: MirrorRun, tmp_pa
     assert [r[0] for r in statuses] == ["AUT", "CZE", "DEU", "ITA"]
     assert all(total == explained for _, total, explained in statuses), statuses
     assert breaches == 0
+
+
+README_HOME = "/home/you/mirror/warehouse"  # the home the README's sample output shows
+
+
+def normalised(text: str, home: str) -> str:
+    """A summary with what differs from run to run (home, durations, memory, log name) masked."""
+    text = text.replace(home, README_HOME)
+    text = re.sub(r"^(mirror run succeeded in )[\d.]+s$", r"\1<t>s", text, flags=re.MULTILINE)
+    text = re.sub(r"Peak memory: \d+ MB \(this process\), \d+ MB", "Peak memory: <n> MB", text)
+    return re.sub(r"run-\d{8}T\d{6}-\d+\.log", "run-<time>-<pid>.log", text)
+
+
+def readme_sample_output() -> str:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split("fails when it drifts:\n\n```\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_readme_shows_the_output_of_a_real_run(sample_run: MirrorRun) -> None:
+    """The README's sample output is a real run's, and its timing is of the same order."""
+    shown = readme_sample_output()
+    actual = sample_run.stdout.rstrip("\n")
+    assert normalised(shown, README_HOME) == normalised(actual, str(sample_run.home)), (
+        "README.md's sample output is stale; paste this run's instead (home shown as "
+        f"{README_HOME}):\n{actual.replace(str(sample_run.home), README_HOME)}"
+    )
+    claimed = float(re.search(r"succeeded in ([\d.]+)s", shown).group(1))
+    took = float(re.search(r"succeeded in ([\d.]+)s", actual).group(1))
+    assert claimed / 4 <= took <= claimed * 4, (claimed, took)

@@ -12,10 +12,24 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from pytest_httpserver import HTTPServer
 
-from dagster_project.alerts.channels import JSONL_FILE, STATE_FILE, Alert, deliver
-from dagster_project.alerts.messages import CheckEvaluation, check_alert, offender_line
+from dagster_project.alerts.channels import (
+    JSONL_FILE,
+    STATE_FILE,
+    Alert,
+    deliver,
+    delivery_summary,
+)
+from dagster_project.alerts.messages import (
+    CheckEvaluation,
+    RunFacts,
+    check_alert,
+    offender_line,
+    run_failure_alert,
+    waiver_entries,
+)
 from dagster_project.alerts.sensors import (
     CHECK_SENSOR,
     RUN_FAILURE_SENSOR,
@@ -23,6 +37,7 @@ from dagster_project.alerts.sensors import (
     notify_run,
 )
 from dagster_project.alerts.state import decide
+from dagster_project.quality.suites import _parse_waiver
 from dagster_project.redaction import redact, register_url
 from tests.fixtures.alerts.mini import (
     AUT_STOPS_REPORTING,
@@ -89,7 +104,11 @@ def test_a_broken_channel_never_raises_and_never_leaks(
     url = f"json://admin:{SECRET}@127.0.0.1:9/hook"  # nothing listens on port 9
     alert = Alert("breach", "warn", "a:b", "title", f"body mentions {url}", "fp")
     outcome = deliver(alert, tmp_path, urls=[url])
-    assert outcome["delivered"] is False and outcome["error"]
+    assert outcome["delivered"] == 0 and outcome["configured"] == 1
+    [channel] = outcome["channels"]
+    assert channel["channel"] == "#1 json" and not channel["delivered"]
+    assert "Connection error" in channel["error"]  # Apprise's own reason, from its log
+    assert delivery_summary(outcome).startswith("delivered to 0 of 1 channel (#1 json: FAILED")
     assert SECRET not in caplog.text
     assert SECRET not in (tmp_path / JSONL_FILE).read_text()
 
@@ -118,14 +137,16 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
     with dg.DagsterInstance.ephemeral() as instance:
         clean = run_checks(defs, instance)
         assert clean.success
-        assert all(d == "quiet" for d in notify_run(instance, clean.run_id, home).values())
+        assert all(n.decision == "quiet" for n in notify_run(instance, clean.run_id, home).values())
         assert webhook.log == []
 
         change(warehouse, BREACH_FRA_2022)  # France's 2022 crude import +50 %: unwaived
         failed = run_checks(defs, instance)
         assert not failed.success  # blocking
-        decisions = notify_run(instance, failed.run_id, home)
-        assert decisions["marts/fct_mirror_trade:gx_fct_mirror_trade"] == "send"
+        notices = notify_run(instance, failed.run_id, home)
+        notice = notices["marts/fct_mirror_trade:gx_fct_mirror_trade"]
+        assert notice.decision == "send"
+        assert delivery_summary(notice.delivery) == "delivered to 1 of 1 channel (#1 json: ok)"
         [message] = _posted(webhook)
         assert message["type"] == "failure"
         assert "ERROR gx_fct_mirror_trade failed on marts/fct_mirror_trade" in message["title"]
@@ -134,14 +155,23 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         assert "KAZ→FRA HS 270900 2022 (A): declared export 1.50 bn USD" in body
         assert "previous period 2021" in body  # the change since the previous period
         assert f"Dagster run: {failed.run_id}" in body
-        assert "Data Docs: file://" in body and "docs/gx/validations" in body
+        assert "file://" not in body  # a browser or Slack does not open those
+        assert f"works offline): {home}/docs/gx/validations/" in body
+        # a waiver entry ready to paste: it parses and covers the offending flow
+        waiver_text = body.split("(write the reason):\n", 1)[1].split("\n\n", 1)[0]
+        [waiver] = yaml.safe_load(waiver_text)
+        parsed = _parse_waiver(waiver, "pasted")
+        assert (parsed.exporter_iso3, parsed.importer_iso3, parsed.hs6) == ("KAZ", "FRA", "270900")
+        assert (parsed.freq, parsed.period_from, parsed.period_to) == ("A", "2022", "2022")
         auth = webhook.log[0][0].headers.get("Authorization", "")
         assert auth.startswith("Basic ")  # the secret went to the channel, and only there
 
         again = run_checks(defs, instance)  # same breach, next run: nothing new
         assert not again.success
         assert (
-            notify_run(instance, again.run_id, home)["marts/fct_mirror_trade:gx_fct_mirror_trade"]
+            notify_run(instance, again.run_id, home)[
+                "marts/fct_mirror_trade:gx_fct_mirror_trade"
+            ].decision
             == "repeat"
         )
         assert len(webhook.log) == 1
@@ -150,7 +180,9 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         fixed = run_checks(defs, instance)
         assert fixed.success
         assert (
-            notify_run(instance, fixed.run_id, home)["marts/fct_mirror_trade:gx_fct_mirror_trade"]
+            notify_run(instance, fixed.run_id, home)[
+                "marts/fct_mirror_trade:gx_fct_mirror_trade"
+            ].decision
             == "resolve"
         )
         assert len(webhook.log) == 2
@@ -159,7 +191,7 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
 
     audit = [json.loads(line) for line in (home / JSONL_FILE).read_text().splitlines()]
     assert [a["kind"] for a in audit] == ["breach", "resolved"]
-    assert all(a["delivery"]["delivered"] for a in audit)
+    assert all(a["delivery"]["delivered"] == 1 for a in audit)
     assert json.loads((home / STATE_FILE).read_text())["open"] == {}
     for text in (caplog.text, (home / JSONL_FILE).read_text()):
         assert SECRET not in text and TOKEN not in text
@@ -174,7 +206,11 @@ def test_without_channels_alerts_go_to_the_log_and_the_jsonl(
     deliver(check_alert(ev, "breach"), tmp_path)
     assert "WARN gx_y failed on marts/x" in caplog.text
     [record] = (tmp_path / JSONL_FILE).read_text().splitlines()
-    assert json.loads(record)["delivery"] == {"channels": 0, "delivered": False, "error": None}
+    delivery = json.loads(record)["delivery"]
+    assert delivery == {"configured": 0, "delivered": 0, "channels": []}
+    assert delivery_summary(delivery) == (
+        "no channel configured (MIRROR_ALERT_URLS): log and alerts.jsonl only"
+    )
 
 
 def test_sensors_decide_on_a_real_instance(
@@ -234,3 +270,72 @@ def test_sensors_decide_on_a_real_instance(
         f"{FCT.to_user_string()}:gx_fct_mirror_trade_plausibility",
     }
     assert SECRET not in caplog.text and TOKEN not in caplog.text
+
+
+WARN_EVALUATION = CheckEvaluation(
+    "marts/fct_mirror_trade", "gx_fct_mirror_trade_plausibility", False, "warn",
+    {"summary": "s", "data_docs_page": "/srv/mirror/docs/gx/validations/x/page.html"}, "run-7",
+)  # fmt: skip
+
+
+def test_a_warn_alert_says_whether_its_run_published() -> None:
+    published = check_alert(
+        WARN_EVALUATION, "breach", run=RunFacts("run-7", "success", publication_id="P-1")
+    )
+    assert "the run published the marts (publication P-1)" in published.body
+    failed = check_alert(
+        WARN_EVALUATION,
+        "breach",
+        run=RunFacts("run-7", "failure", failure="mirror_dbt_assets: dbt test x failed on y"),
+    )
+    assert "published NOTHING (mirror_dbt_assets: dbt test x failed on y)" in failed.body
+    assert "were published" not in failed.body and "published the marts" not in failed.body
+    not_publishing = check_alert(WARN_EVALUATION, "breach", run=RunFacts("run-7", "success"))
+    assert "this run did not publish" in not_publishing.body
+
+
+def test_links_open_the_dagster_ui_when_mirror_ui_url_is_set() -> None:
+    run = RunFacts("run-7", "success", publication_id="P", ui_url="http://mirror.example:3000")
+    alert = check_alert(WARN_EVALUATION, "breach", run=run)
+    assert "Dagster run: http://mirror.example:3000/runs/run-7" in alert.body
+    assert (
+        "Check in the Dagster UI: http://mirror.example:3000/assets/marts/fct_mirror_trade"
+        "?view=checks"
+    ) in alert.body
+    assert alert.details["run_url"] == "http://mirror.example:3000/runs/run-7"
+    without = check_alert(WARN_EVALUATION, "breach", run=RunFacts("run-7", "success"))
+    assert "http" not in without.body and "set MIRROR_UI_URL" in without.body
+    assert "Data Docs (a file on the server; works offline): /srv/mirror/docs/gx/" in without.body
+
+
+def test_waiver_entries_are_valid_yaml_spanning_the_offending_periods() -> None:
+    import datetime as dt
+
+    rows = [
+        {"freq": "A", "period": p, "exporter_iso3": "_X", "importer_iso3": "FRA",
+         "hs6": "270900", "gap_usd": 1e6, "gap_pct": 20.0}
+        for p in ("2021", "2019")
+    ]  # fmt: skip
+    text = waiver_entries(rows, dt.date(2026, 1, 1))
+    [entry] = yaml.safe_load(text)
+    waiver = _parse_waiver(entry, "pasted")  # the suite's own parser accepts it as it is
+    assert waiver.id == "waive-_x-fra-270900-a"
+    assert (waiver.period_from, waiver.period_to) == ("2019", "2021")
+    assert waiver.expires == dt.date(2026, 4, 1)
+    assert (
+        "REPLACE WITH why" in waiver.reason and "2019: gap +1.00 m USD (+20.0 %)" in waiver.reason
+    )
+    assert waiver_entries([{"reporter": "AUT", "freq": "A"}], dt.date(2026, 1, 1)) is None
+
+
+def test_a_run_failure_alert_leads_with_its_cause() -> None:
+    alert = run_failure_alert(
+        "mirror_build",
+        RunFacts("run-9", "failure"),
+        "mirror_dbt_assets: dbt test not_null_x_y failed on marts.x: 2 offending rows",
+        ["    y=None, k=1"],
+    )
+    assert alert.title.startswith("[mirror] run of mirror_build FAILED: mirror_dbt_assets: dbt")
+    assert "before any blocking check" not in alert.body
+    assert alert.body.splitlines()[1] == "        y=None, k=1"
+    assert "nothing was published" in alert.body

@@ -48,6 +48,7 @@ EXPECTED_ASSETS = {
     "raw/eurostat_nrg_ti_coifpm": "ingest",
     "raw/ref_cepii_geodist": "ingest",
     "raw/ref_comtrade_country_codes": "ingest",
+    "raw/file_registry": "ingest",
     "raw/ref_ecb_eur_usd_monthly": "ingest",
     "raw/ref_hs2022_products": "ingest",
     "raw/ref_hs_correlations": "ingest",
@@ -80,7 +81,13 @@ def test_asset_keys_and_groups_are_as_documented() -> None:
         for key in graph.get_all_asset_keys()
         if not graph.get(key).is_materializable
     }
-    assert shared == {"raw/file_registry": "ingest", "raw/quarantine": "ingest"}
+    assert shared == {"raw/quarantine": "ingest"}
+    # the registry is complete (files outside the source folders too) after every ingest
+    parents = {
+        k.to_user_string() for k in graph.get(dg.AssetKey(["raw", "file_registry"])).parent_keys
+    }
+    assert parents == {"raw/comtrade_final", "raw/comext_monthly", "raw/eurostat_nrg_ti_coifpm",
+                       "raw/coir_crude_imports"}  # fmt: skip
 
 
 def test_the_gx_check_is_blocking_and_sits_on_the_mirror_mart() -> None:

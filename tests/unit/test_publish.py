@@ -168,6 +168,63 @@ def test_unexpected_table_names_are_refused(home: Path) -> None:
         do_publish(home)
 
 
+# A value of every type a mart's dbt contract may declare; a new type in a contract fails the
+# test below until it is added here and shown to survive the published storage format.
+TYPE_SAMPLES = {
+    "varchar": "'KAZ → ITA, naïve'",
+    "integer": "-2147483648",
+    "bigint": "9223372036854775807",
+    "hugeint": "-170141183460469231731687303715884105727",
+    "double": "-1.234567890123456e-300",
+    "boolean": "true",
+    "date": "date '2021-12-31'",
+    "timestamp": "timestamp '2026-12-03 13:54:29.292835'",
+}
+
+
+def storage_header_version(path: Path) -> int:
+    """The storage version number in a DuckDB file's main header (after checksum + magic)."""
+    head = path.read_bytes()[:20]
+    assert head[8:12] == b"DUCK", f"{path} is not a DuckDB file"
+    return int.from_bytes(head[12:20], "little")
+
+
+def test_the_publication_is_readable_by_duckdb_1_and_keeps_every_contract_type(
+    tmp_path: Path,
+) -> None:
+    """Written with STORAGE_VERSION v1.0.0 (storage number 64, what DuckDB 1.0 to 1.1 write and
+    every 1.x reads; DuckDB 2 writes 999); every type of the marts' contracts round-trips."""
+    from dagster_project.publish.docs import contract_types, load_manifest
+
+    declared = {t for cols in contract_types(load_manifest()).values() for t in cols.values()}
+    unknown = {str(t) for t in declared} - set(TYPE_SAMPLES)
+    assert not unknown, (
+        f"the marts' contracts use {sorted(unknown)}: add a sample to TYPE_SAMPLES and check "
+        f"that STORAGE_VERSION {snapshot.PUBLISHED_STORAGE_VERSION} can hold it"
+    )
+    source = tmp_path / "mirror.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute("create schema marts")
+        columns = ", ".join(f"cast({v} as {t}) as c_{t}" for t, v in TYPE_SAMPLES.items())
+        nulls = ", ".join(f"cast(null as {t}) as c_{t}" for t in TYPE_SAMPLES)
+        con.execute(f"create table marts.all_types as select {columns} union all select {nulls}")
+        expected = con.execute("select * from marts.all_types order by all").fetchall()
+        types = con.execute("describe marts.all_types").fetchall()
+    pub = publish(source, tmp_path / "published" / "mirror.duckdb", tmp_path / "exports")
+    assert storage_header_version(pub.duckdb_path) == 64
+    with duckdb.connect(str(pub.duckdb_path), read_only=True) as con:
+        assert con.execute("select * from marts.all_types order by all").fetchall() == expected
+        assert con.execute("describe marts.all_types").fetchall() == types
+        assert (
+            con.execute(
+                "select tags['storage_version'] from duckdb_databases() "
+                "where database_name = current_database()"
+            ).fetchone()[0]
+            == f"{snapshot.PUBLISHED_STORAGE_VERSION}+"
+        )
+    assert storage_header_version(source) != 64  # the working file stays in DuckDB 2's format
+
+
 def test_publication_ids_sort_by_time() -> None:
     import datetime as dt
 

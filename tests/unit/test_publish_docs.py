@@ -36,6 +36,19 @@ def test_every_published_model_and_column_is_documented(manifest: dict) -> None:
     assert "not null" in status and "one of `ok`" in status and "`breach`" in status
 
 
+def test_every_published_model_is_an_enforced_contract(manifest: dict) -> None:
+    """dbt_project.yml enforces contracts on every model of marts; each column has its type."""
+    assert docs.contract_problems(manifest) == []
+    edited = copy.deepcopy(manifest)
+    node = next(n for n in edited["nodes"].values() if n.get("name") == "dim_country")
+    node["columns"]["iso3"]["data_type"] = None
+    node["config"]["contract"] = {"enforced": False}
+    assert docs.contract_problems(edited) == [
+        "marts.dim_country: contract not enforced",
+        "marts.dim_country: no data_type for iso3",
+    ]
+
+
 def test_an_edited_yml_makes_the_check_fail(manifest: dict, tmp_path) -> None:
     doc = tmp_path / "bi.md"
     doc.write_text(docs.BI_DOC.read_text(encoding="utf-8"), encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,16 @@ def test_bad_suite_structure_is_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(SuiteError, match="needs a query using"):
         load_suite(path)
+
+
+def test_descriptions_show_parameter_values_not_their_names() -> None:
+    """An alert reads "the last 2 years", never "the last stable_years years"."""
+    for suite in load_suites(EXPECTATIONS_DIR):
+        names = [*suite.parameters, "hard_ceiling_pct"]
+        for text in [suite.description, *(e.description or "" for e in suite.expectations)]:
+            assert "{param:" not in text and "{hard_ceiling_pct}" not in text, text
+            for name in names:
+                assert not re.search(rf"\b{name}\b", text), f"{suite.path.name}: {name} in {text!r}"
+    plausibility = next(s for s in load_suites(EXPECTATIONS_DIR) if "plausibility" in s.name)
+    disappears = next(e for e in plausibility.expectations if e.name == "no_reporter_disappears")
+    assert "the last 2 years (or 12 months), at least 1,000,000 USD" in disappears.description

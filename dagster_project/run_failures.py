@@ -1,0 +1,85 @@
+"""Why a run failed, in a line or two, from its Dagster events (the CLI summary, the alert).
+
+Dagster wraps an exception raised in a step in its own errors ("Error occurred while
+executing op …", "Error occurred while initializing resource …"); the cause a person needs is
+the first exception of the chain that is not Dagster's own, without its module path. A step
+that raised ``dagster.Failure`` (the dbt step does, naming the failed test) gives its
+description and a ``details`` text. Tracebacks stay in the event log and the log file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# "dagster_project.resources.WarehouseLockedError: ..." -> "WarehouseLockedError: ..."
+_MODULE_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?P<name>[A-Za-z_]\w*):")
+
+
+@dataclass(frozen=True)
+class Cause:
+    step: str | None
+    line: str
+    details: tuple[str, ...] = field(default_factory=tuple)
+
+    def text(self) -> str:
+        return f"{self.step}: {self.line}" if self.step else self.line
+
+
+def _first_line(message: str) -> str:
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return _MODULE_PREFIX.sub(lambda m: f"{m['name']}:", lines[0])
+
+
+def error_cause(error: Any) -> str:
+    """The first non-Dagster exception of a SerializableErrorInfo chain (cause, then context)."""
+    chain = []
+    seen = error
+    while seen is not None and len(chain) < 20:
+        chain.append(seen)
+        seen = getattr(seen, "cause", None) or getattr(seen, "context", None)
+    for err in chain:
+        cls = str(getattr(err, "cls_name", "") or "")
+        if cls and not cls.startswith("Dagster"):
+            return _first_line(err.message) or cls
+    return _first_line(chain[-1].message) if chain else "unknown error"
+
+
+def step_failure_cause(step: str | None, data: Any) -> Cause:
+    """The cause of one STEP_FAILURE (or RUN_FAILURE) event's data."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and getattr(user, "description", None):
+        details = getattr((user.metadata or {}).get("details"), "value", None) or ""
+        return Cause(step, user.description.strip(), tuple(details.splitlines()))
+    error = getattr(data, "error", None)
+    return Cause(step, error_cause(error) if error is not None else "failed (no error recorded)")
+
+
+def run_causes(events: list[Any]) -> list[Cause]:
+    """One cause per distinct failure of a run (the same error in several steps: named once,
+    with the steps), from its STEP_FAILURE events, else its RUN_FAILURE."""
+    from dagster import DagsterEventType
+
+    causes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    fallback: list[Cause] = []
+    for event in events:
+        event = getattr(event, "dagster_event", event)
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            cause = step_failure_cause(event.step_key, event.event_specific_data)
+            causes.setdefault((cause.line, cause.details), []).append(event.step_key or "?")
+        elif event.event_type == DagsterEventType.RUN_FAILURE:
+            data = event.event_specific_data
+            if getattr(data, "error", None) is not None:
+                fallback.append(Cause(None, error_cause(data.error)))
+    if causes:
+        out = []
+        for (line, details), steps in causes.items():
+            step = steps[0] if len(steps) == 1 else f"{steps[0]} and {len(steps) - 1} more steps"
+            out.append(Cause(step, line, details))
+        return out
+    return fallback
