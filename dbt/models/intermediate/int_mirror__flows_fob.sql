@@ -48,8 +48,9 @@ final as (
         case when is_fob_reported then 'reported_fob' else estimated_method end
             as cif_fob_method,
         case
-            -- 6 decimals: exact enough to rebuild the CIF value, free of float dust
-            when is_fob_reported then round(import_value_usd / import_fob_value_usd - 1, 6)
+            -- not rounded: import_value_fob_usd × (1 + margin) must give back the declared
+            -- value to the cent, whatever its size (fct_mirror_trade tests it)
+            when is_fob_reported then import_value_usd / import_fob_value_usd - 1
             else estimated_margin
         end as cif_fob_margin,
         case
