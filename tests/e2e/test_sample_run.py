@@ -86,7 +86,9 @@ def test_kz_it_crude_row_and_its_gap_by_hand(sample_run: MirrorRun) -> None:
             "and importer_iso3 = 'ITA' and hs6 = '270900'"
         ).fetchone()
     factor = row[8]
-    assert row[7] == "gravity_estimate" and 1.0 <= factor <= 1.2  # estimated for chapter 27
+    # estimated: the sample has too few chapter-27 flows in a year for the year's own intercept,
+    # so the chapter's margin is shifted by the year's effect measured on all chapters
+    assert row[7] == "estimated_chapter" and 1.0 <= factor <= 1.2
     import_fob = imported / factor
     gap = import_fob - exported
     gap_pct = 100 * gap / max(import_fob, exported)
@@ -96,7 +98,7 @@ def test_kz_it_crude_row_and_its_gap_by_hand(sample_run: MirrorRun) -> None:
     assert row[3] == pytest.approx(gap) and row[4] == pytest.approx(gap_pct)
     assert gap_pct < -85  # a huge declared gap ...
     # ... explained by the Trieste/TAL corridor: what is left is within tolerance
-    assert row[5:8] == (10.0, "explained_transit", "gravity_estimate")
+    assert row[5:7] == (10.0, "explained_transit")
     assert row[9:11] == ("kz-it-tal", "ITA")
     assert abs(row[11]) <= 10
 

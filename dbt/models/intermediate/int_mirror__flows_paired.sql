@@ -2,6 +2,8 @@
 -- importer declared (flow M, partner = exporter), on freq × period × exporter × importer × HS6
 -- (HS 2022). Re-exports and re-imports (RX/RM) and confidential declarations are not paired
 -- here: fct_declarations keeps them, labelled. A side that did not declare the flow is null.
+-- The importer's valuation comes along (`import_cif_value_usd`, `import_fob_value_usd`): an
+-- importer that reports FOB needs no CIF/FOB margin (int_mirror__flows_fob).
 with
 
 declarations as (
@@ -41,6 +43,8 @@ imports as (
         hs6,
         partner_area_type as exporter_area_type,
         value_usd as import_value_usd,
+        cif_value_usd as import_cif_value_usd,
+        fob_value_usd as import_fob_value_usd,
         net_weight_kg as import_net_weight_kg,
         source as import_source,
         is_confidential as is_import_confidential,
@@ -61,6 +65,8 @@ final as (
         coalesce(exports.hs6, imports.hs6) as hs6,
         exports.export_value_usd,
         imports.import_value_usd,
+        imports.import_cif_value_usd,
+        imports.import_fob_value_usd,
         exports.export_net_weight_kg,
         imports.import_net_weight_kg,
         exports.export_source,

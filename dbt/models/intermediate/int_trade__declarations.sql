@@ -2,6 +2,9 @@
 -- (ISO-3), flow, HS6 in HS 2022 (older editions through the UNSD chain, splits weighted),
 -- period, value in USD, net weight. Comtrade totals and Comext (aggregated from CN8 to HS6,
 -- converted at the ECB monthly average) meet here; the source is kept on every row.
+-- The valuation travels with the value: `cif_value_usd` / `fob_value_usd` as the declaration
+-- states them (Comtrade `cifvalue` / `fobvalue`; an import with only a FOB value comes from an
+-- importer that values imports FOB). Comext follows the EU rules: imports CIF, exports FOB.
 with
 
 areas as (
@@ -45,6 +48,8 @@ comtrade as (
         totals.hs6 as hs6_delivered,
         {{ hs_year_of_classification('totals.classification_code') }} as hs_year_delivered,
         totals.primary_value_usd as value_usd,
+        totals.cif_value_usd,
+        totals.fob_value_usd,
         totals.net_weight_kg,
         false as is_confidential,
         totals.delivery_count
@@ -71,6 +76,8 @@ comext as (
         coalesce(monthly.hs6, left(monthly.cn8, 6)) as hs6_delivered,
         {{ hs_year_of_period('year(monthly.period_start)') }} as hs_year_delivered,
         sum(monthly.value_usd) as value_usd,
+        sum(case when monthly.flow_code in ('M', 'RM') then monthly.value_usd end) as cif_value_usd,
+        sum(case when monthly.flow_code in ('X', 'RX') then monthly.value_usd end) as fob_value_usd,
         sum(monthly.quantity_kg) as net_weight_kg,
         monthly.is_confidential,
         1 as delivery_count
@@ -116,6 +123,8 @@ final as (
         coalesce(concordance.is_split, false) as is_concordance_split,
         concordance.hs6_2022 is null and not unioned.is_confidential as is_outside_concordance,
         unioned.value_usd * coalesce(concordance.weight, 1.0) as value_usd,
+        unioned.cif_value_usd * coalesce(concordance.weight, 1.0) as cif_value_usd,
+        unioned.fob_value_usd * coalesce(concordance.weight, 1.0) as fob_value_usd,
         unioned.net_weight_kg * coalesce(concordance.weight, 1.0) as net_weight_kg,
         unioned.is_confidential,
         unioned.delivery_count

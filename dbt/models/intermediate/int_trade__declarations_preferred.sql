@@ -1,6 +1,8 @@
 -- One declaration per freq × period × reporter × partner × flow × HS6 (HS 2022): the
 -- delivered codes that concord to the same HS 2022 code are added up, and when several
 -- sources carry the same declaration the first in var `declaration_source_priority` wins.
+-- A CIF or FOB value is kept only when every summed code carried it (a partial sum would
+-- pose as the whole declaration's valuation).
 with
 
 declarations as (
@@ -23,6 +25,8 @@ per_source as (
         min(partner_role) as partner_role,
         hs6,
         sum(value_usd) as value_usd,
+        case when count(cif_value_usd) = count(*) then sum(cif_value_usd) end as cif_value_usd,
+        case when count(fob_value_usd) = count(*) then sum(fob_value_usd) end as fob_value_usd,
         sum(net_weight_kg) as net_weight_kg,
         bool_or(is_concordance_split) as is_concordance_split,
         bool_or(is_outside_concordance) as is_outside_concordance,
