@@ -24,7 +24,8 @@ exporter_iso3 x importer_iso3 x hs6.
   material or not).
 * one-sided reach = of the material planted keys with exactly one side declared whose kind
   must be judged (``JUDGED_KINDS``: not the innocent silent-reporter kinds, not nes_area keys),
-  with the declared side at or above the one-sided floor of the frequency, the share whose
+  with the declared side at or above the one-sided floor of the frequency (``FLOOR_VARS`` in
+  dbt/dbt_project.yml), the share whose
   status is of class ``compared`` or ``explained`` in ``expectations/statuses.yml``: the rows
   the reconciliation checks see.
 * CIF->FOB error on clean keys = median |import_value_fob_usd / true_value_fob_usd - 1| over
@@ -100,13 +101,17 @@ def status_classes(path: Path = STATUSES_YML) -> dict[str, str]:
     return {name: str(spec["class"]) for name, spec in (data.get("statuses") or {}).items()}
 
 
+FLOOR_VARS = ("one_sided_floor_usd", "materiality_floor_usd")
+
+
 def one_sided_floors(path: Path = DBT_PROJECT_YML) -> dict[str, float]:
     """The materiality floor of one-sided flows per freq, from the dbt project's vars.
 
-    Reads ``one_sided_floor_usd`` (a number, or a mapping with keys A/M or annual/monthly);
-    0 for a frequency the project does not set (every one-sided key counts)."""
+    Reads the first of ``FLOOR_VARS`` the project sets (a number, or a mapping with keys A/M
+    or annual/monthly); 0 for a frequency it does not set (every one-sided key counts)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    raw = (data.get("vars") or {}).get("one_sided_floor_usd")
+    project_vars = data.get("vars") or {}
+    raw = next((project_vars[v] for v in FLOOR_VARS if v in project_vars), None)
     if isinstance(raw, int | float):
         return {"A": float(raw), "M": float(raw)}
     if isinstance(raw, dict):
