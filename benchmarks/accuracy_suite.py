@@ -10,7 +10,7 @@ warehouse must stand on its own months):
 
 1. ``mirror generate`` writes a world of the chosen size (``SIZES``; every kind of distortion
    planted, rates scaled up by ``--rate-scale`` so that a small world carries enough keys of
-   each kind), cached under ``--work`` by size, freq, seed and rate scale;
+   each kind), cached under ``--work`` by size, freq, seed, rate scale and generator source;
 2. ``mirror run`` builds it in ONE throw-away copy of the project (benchmarks/project_copy.py:
    blocking suites made warnings so every step runs; nothing of the world's ground truth goes
    in, the pipeline is given the landing folder and nothing else) on a fresh home;
@@ -30,6 +30,7 @@ Exit code 0 when every run completed (whether or not the targets are met), 1 oth
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -65,18 +66,27 @@ def world_args(size: str, freq: str, seed: int, rate_scale: float | None) -> lis
     ]  # fmt: skip
 
 
+def generator_fingerprint() -> str:
+    """sha256 of the generator's source: a cached world is reused only if nothing changed."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "dagster_project" / "synthetic").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def ensure_world(work: Path, args: list[str], name: str, log_dir: Path) -> dict[str, Any]:
-    """Generate the world unless the same arguments already made it (world.json records them)."""
+    """Generate the world unless the same generator and arguments already made it."""
     world = work / "worlds" / name
     stamp = world / "generate-args.json"
     info_path = world / "ground_truth" / "world.json"
-    if not (info_path.exists() and stamp.exists() and json.loads(stamp.read_text()) == args):
+    wanted = {"args": args, "generator": generator_fingerprint()}
+    if not (info_path.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted):
         cmd = [sys.executable, "-m", "dagster_project.synthetic.cli", "generate", "--quiet",
                "--out", str(world), *args]  # fmt: skip
         res = measure(cmd, cwd=REPO, log=log_dir / f"generate-{name}.log")
         if res["exit_code"]:
             raise RuntimeError(f"generation failed, see {res['log']}")
-        stamp.write_text(json.dumps(args))
+        stamp.write_text(json.dumps(wanted))
     info = json.loads(info_path.read_text())
     info["dir"] = str(world)
     return info
