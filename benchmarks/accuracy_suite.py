@@ -92,15 +92,25 @@ def ensure_world(work: Path, args: list[str], name: str, log_dir: Path) -> dict[
     return info
 
 
-def git_commit() -> str:
-    def git(*a: str) -> str:
-        return subprocess.run(
-            ["git", *a], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout.strip()
+PIPELINE_PATHS = ("dbt", "expectations", "dagster_project", ":!dagster_project/synthetic")
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+uncommitted" if git("status", "--porcelain", "--", "dbt", "dagster_project",
-                                           "expectations") else "")  # fmt: skip
+
+def _git(*a: str) -> str:
+    return subprocess.run(
+        ["git", *a], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+def git_commit() -> str:
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = _git("status", "--porcelain", "--", *PIPELINE_PATHS)
+    return commit + ("+uncommitted" if dirty else "")
+
+
+def pipeline_revision() -> str:
+    """The last commit that changed what is measured (dbt, checks, pipeline code; not the
+    generator): results of two commits with the same pipeline revision are comparable."""
+    return _git("log", "-1", "--format=%h %cs %s", "--", *PIPELINE_PATHS) or "unknown"
 
 
 def run_one(
@@ -189,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated": started,
         "finished": now(),
         "commit": git_commit(),
+        "pipeline_revision": pipeline_revision(),
         "arguments": " ".join(argv if argv is not None else sys.argv[1:]),
         "size": args.size,
         "seeds": seeds,

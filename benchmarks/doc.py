@@ -447,7 +447,8 @@ def accuracy_section_lines(acc: dict[str, Any] | None) -> list[str]:
     runs = acc["runs"]
     seeds = acc["seeds"]
     lines += [
-        f"Measured {acc['generated']} on commit `{acc.get('commit', '?')}` by",
+        f"Measured {acc['generated']} on commit `{acc.get('commit', '?')}` (pipeline as of",
+        f"`{acc.get('pipeline_revision', '?')}`) by",
         f"`uv run python benchmarks/accuracy_suite.py {acc.get('arguments', '')}`.".replace(
             " `.", "`."
         ),
