@@ -53,6 +53,9 @@ SIZES: dict[str, dict[str, tuple[int, int, str, float]]] = {
     "medium": {"A": (30, 100, "2020-2024", 2.0), "M": (30, 60, "2020-2023", 1.5)},
     "large": {"A": (60, 300, "2020-2024", 1.0), "M": (60, 200, "2020-2024", 1.0)},
 }
+# every world has two corridors (one with consignment rows, one found from values alone) and
+# two re-export arrangements, whatever its size
+CORRIDORS, REEXPORTS = 2, 2
 DEFAULT_SEEDS = "1,2,3"
 DBT_TESTS = re.compile(r"dbt tests\s+(\d+) passed, (\d+) failed")
 
@@ -63,6 +66,7 @@ def world_args(size: str, freq: str, seed: int, rate_scale: float | None) -> lis
         "--reporters", str(reporters), "--products", str(products), "--years", years,
         "--freq", freq, "--seed", str(seed),
         "--rate-scale", str(scale if rate_scale is None else rate_scale),
+        "--corridors", str(CORRIDORS), "--reexports", str(REEXPORTS),
     ]  # fmt: skip
 
 

@@ -430,7 +430,7 @@ def _target_text(target_key: str) -> str:
     if not target_key:
         return ""
     t = TARGETS[target_key]
-    return f"<= {100 * t:.0f} %" if target_key == "cif_fob_median_abs_error" else f">= {t:.2f}"
+    return f"{'<=' if target_key == 'cif_fob_median_abs_error' else '>='} {100 * t:.0f} %"
 
 
 def _met(value: float | None, target_key: str) -> bool:
@@ -447,11 +447,12 @@ def accuracy_section_lines(acc: dict[str, Any] | None) -> list[str]:
     runs = acc["runs"]
     seeds = acc["seeds"]
     lines += [
-        f"Measured {acc['generated']} on commit `{acc.get('commit', '?')}` (pipeline as of",
-        f"`{acc.get('pipeline_revision', '?')}`) by",
+        f"Measured {acc['generated']} on commit `{acc.get('commit', '?')}` by",
         f"`uv run python benchmarks/accuracy_suite.py {acc.get('arguments', '')}`.".replace(
             " `.", "`."
         ),
+        f"The pipeline measured is that of `{acc.get('pipeline_revision', '?')[:7]}`, the last",
+        "commit that changed dbt/, expectations/ or dagster_project/ outside synthetic/.",
         "",
         "For each seed and frequency the suite generates a world (`mirror generate`, "
         f"size `{acc['size']}`),",

@@ -124,6 +124,18 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         "confidential, nes partner, timing lag, revision): e.g. 4 for a small world that "
         "should still carry every kind",
     )
+    p.add_argument(
+        "--corridors",
+        type=int,
+        help="transit corridors (default: 1 per 15 reporters; consecutive corridors alternate "
+        "between consignment rows and values only)",
+    )
+    p.add_argument(
+        "--reexports",
+        type=int,
+        help="re-export arrangements origin -> entrepot -> destination (default: 1 per 8 "
+        "reporters, when an entrepot is among them)",
+    )
     p.add_argument("--no-duplicate", action="store_true", help="do not plant the duplicate file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_generate)
@@ -156,6 +168,8 @@ def config_from_args(args: argparse.Namespace) -> WorldConfig:
         gzip=args.gzip,
         months=tuple(args.months) if args.months else None,
         duplicate_file=not args.no_duplicate,
+        corridors=args.corridors,
+        reexports=args.reexports,
     )
 
 

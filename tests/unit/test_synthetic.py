@@ -10,6 +10,7 @@ import filecmp
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -623,11 +624,15 @@ def test_cli_target_size_of_an_annual_only_world() -> None:
     assert 150_000 < expected < 250_000
 
 
-def test_cli_rate_scale_multiplies_every_cell_rate() -> None:
+def test_cli_rates_corridors_and_reexports() -> None:
     args = _parser().parse_args(["generate", "--out", "x", "--rate-scale", "3"])
     cfg = config_from_args(args)
     base = WorldConfig()
     assert cfg.rate_nes_partner == pytest.approx(3 * base.rate_nes_partner)
     assert cfg.rate_misclassification == pytest.approx(3 * base.rate_misclassification)
+    args = _parser().parse_args(["generate", "--out", "x", "--corridors", "2", "--reexports", "3"])
+    world = World.build(replace(config_from_args(args), reporters=20, products=40))
+    assert len(world.corridors) == 2 and len(world.reexports) == 3
+    assert {c.consignment for c in world.corridors} == {True, False}
     with pytest.raises(ValueError, match="rate-scale"):
         config_from_args(_parser().parse_args(["generate", "--out", "x", "--rate-scale", "-1"]))
