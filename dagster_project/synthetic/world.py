@@ -191,7 +191,9 @@ class WorldConfig:
     duplicate_file: bool = True
     # transit corridors: default max(1, reporters // 15) when reporters >= 6
     corridors: int | None = None
-    corridor_consignment: float = 0.5  # share of corridors whose destinations give partner2 rows
+    # probability that the first corridor's destinations give partner2 rows; the next corridors
+    # alternate (both patterns in any world of two corridors); 0 or 1: none or all
+    corridor_consignment: float = 0.5
     corridor_hub_imports: float = 0.6  # probability the hub imports part of the flow itself
     corridor_radius_km: float = 2500.0  # destinations drawn among countries this close to the hub
     # re-export arrangements (origin -> entrepot -> destination, one HS6 each):
