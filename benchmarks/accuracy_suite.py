@@ -49,7 +49,7 @@ from project_copy import make_project_copy  # noqa: E402
 
 # (reporters, products, years, rate scale) per size and frequency
 SIZES: dict[str, dict[str, tuple[int, int, str, float]]] = {
-    "small": {"A": (15, 30, "2020-2024", 4.0), "M": (15, 24, "2021-2022", 3.0)},
+    "small": {"A": (15, 30, "2020-2024", 4.0), "M": (15, 24, "2021-2022", 4.0)},
     "medium": {"A": (30, 100, "2020-2024", 2.0), "M": (30, 60, "2020-2023", 1.5)},
     "large": {"A": (60, 300, "2020-2024", 1.0), "M": (60, 200, "2020-2024", 1.0)},
 }

@@ -219,8 +219,9 @@ class WorldConfig:
     # per-cell kinds (probability per cell and year)
     rate_misclassification: float = 0.004
     rate_unit_error: float = 0.003
-    rate_confidential: float = 0.001  # the whole cell to 899 "Areas, nes"
-    rate_nes_partner: float = 0.002  # whole or share to another non-country partner
+    # booking to non-country partners is among the commonest causes of one-sided flows
+    rate_confidential: float = 0.002  # the whole cell to 899 "Areas, nes"
+    rate_nes_partner: float = 0.004  # whole or share to another non-country partner
     rate_timing_lag: float = 0.004
     rate_revision: float = 0.002
     misclassification_other_heading: float = 0.25
