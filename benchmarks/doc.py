@@ -11,6 +11,8 @@ from typing import Any
 from accuracy import TARGETS
 from common import ACCURACY_RESULT, ALL_SIZES, DOC, RESULTS, SIZE_PATTERN, machine, parse_size
 
+BASELINE_RESULT = RESULTS / "accuracy-baseline-main.json"
+
 # --------------------------------------------------------------------------------------
 # the document
 # --------------------------------------------------------------------------------------
@@ -443,7 +445,14 @@ def _met(value: float | None, target_key: str) -> bool:
 def accuracy_section_lines(acc: dict[str, Any] | None) -> list[str]:
     lines = ["## Accuracy on worlds the pipeline was not told about", ""]
     if not acc:
-        return [*lines, "Not measured yet: `uv run python benchmarks/accuracy_suite.py`.", ""]
+        lines.append("Not measured yet: `uv run python benchmarks/accuracy_suite.py`.")
+        if BASELINE_RESULT.is_file():
+            lines += [
+                "",
+                f"`benchmarks/results/{BASELINE_RESULT.name}` holds the same measurement on the",
+                "pipeline before the reconciliation of issues 11/12 (a baseline, not a result).",
+            ]
+        return [*lines, ""]
     runs = acc["runs"]
     seeds = acc["seeds"]
     lines += [
