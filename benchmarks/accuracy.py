@@ -24,7 +24,7 @@ exporter_iso3 x importer_iso3 x hs6.
   material or not).
 * one-sided reach = of the material planted keys with exactly one side declared whose kind
   must be judged (``JUDGED_KINDS``: not the innocent silent-reporter kinds, not nes_area keys),
-  with the declared side at or above the one-sided floor of the frequency (``FLOOR_VARS`` in
+  with the declared side at or above the one-sided floor of the frequency (``FLOOR_VAR`` in
   dbt/dbt_project.yml), the share whose
   status is of class ``compared`` or ``explained`` in ``expectations/statuses.yml``: the rows
   the reconciliation checks see.
@@ -101,17 +101,16 @@ def status_classes(path: Path = STATUSES_YML) -> dict[str, str]:
     return {name: str(spec["class"]) for name, spec in (data.get("statuses") or {}).items()}
 
 
-FLOOR_VARS = ("one_sided_floor_usd", "materiality_floor_usd")
+FLOOR_VAR = "one_sided_materiality_floor_usd"
 
 
 def one_sided_floors(path: Path = DBT_PROJECT_YML) -> dict[str, float]:
     """The materiality floor of one-sided flows per freq, from the dbt project's vars.
 
-    Reads the first of ``FLOOR_VARS`` the project sets (a number, or a mapping with keys A/M
-    or annual/monthly); 0 for a frequency it does not set (every one-sided key counts)."""
+    Reads ``FLOOR_VAR`` (a number, or a mapping with keys A/M or annual/monthly); 0 for a
+    frequency it does not set (every one-sided key counts)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    project_vars = data.get("vars") or {}
-    raw = next((project_vars[v] for v in FLOOR_VARS if v in project_vars), None)
+    raw = (data.get("vars") or {}).get(FLOOR_VAR)
     if isinstance(raw, int | float):
         return {"A": float(raw), "M": float(raw)}
     if isinstance(raw, dict):
@@ -430,14 +429,22 @@ def _duplicate(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _reliability(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    unreliable, others = con.execute(
-        """
-        SELECT avg(s.reliability_score) FILTER (r.unreliable = 'True'),
+    """Mean reliability score of the planted unreliable reporters vs the others, per role
+    (exporter / importer) where the mart scores each role apart."""
+    columns = {r[0] for r in con.execute("DESCRIBE marts.fct_reporter_reliability").fetchall()}
+    role = "s.reporter_role" if "reporter_role" in columns else "'all'"
+    rows = con.execute(
+        f"""
+        SELECT {role}, avg(s.reliability_score) FILTER (r.unreliable = 'True'),
                avg(s.reliability_score) FILTER (r.unreliable <> 'True')
         FROM marts.fct_reporter_reliability s JOIN reporters r ON s.reporter_iso3 = r.iso3
+        GROUP BY 1 ORDER BY 1
         """
-    ).fetchone()
-    return {"mean_score_unreliable": unreliable, "mean_score_others": others}
+    ).fetchall()
+    return {
+        str(r): {"mean_score_unreliable": unreliable, "mean_score_others": others}
+        for r, unreliable, others in rows
+    }
 
 
 def target_checks(result: dict[str, Any]) -> list[tuple[str, str, float | None, float, bool]]:

@@ -154,9 +154,11 @@ def test_metrics_the_warehouse_cannot_answer_are_errors_not_numbers(scored: dict
 
 def test_one_sided_floor_from_the_dbt_project(tmp_path: Path) -> None:
     project = tmp_path / "dbt_project.yml"
-    project.write_text("vars:\n  one_sided_floor_usd: {annual: 50000, M: 10000}\n")
+    project.write_text("vars:\n  one_sided_materiality_floor_usd: {annual: 50000, M: 10000}\n")
     assert one_sided_floors(project) == {"A": 50000.0, "M": 10000.0}
-    project.write_text("vars:\n  materiality_floor_usd: 1000\n")
+    project.write_text("vars:\n  one_sided_materiality_floor_usd: 1000\n")
     assert one_sided_floors(project) == {"A": 1000.0, "M": 1000.0}
     project.write_text("vars: {}\n")
     assert one_sided_floors(project) == {"A": 0.0, "M": 0.0}
+    # the project's own setting is found (its value is the project's business)
+    assert all(v > 0 for v in one_sided_floors().values())
