@@ -40,7 +40,8 @@ the status that names the cause, ``planted_share``, ``material``):
                         consignment breakdown row (partner2 = hub) or none (found from values
                         alone); the hub imports part itself or nothing (pure transit: the
                         origin -> hub key is export-only); destinations are drawn among the
-                        countries within 2,500 km of the hub, not only the nearest. Variant
+                        countries within 2,500 km of the hub (CEPII population-weighted
+                        distance), not only the nearest; a hub has at least two. Variant
                         ``origin->hub`` / ``origin->destination``, detail = corridor id
                         (``ground_truth/corridors.csv``: for scoring only, never a seed).
                         Expected ``explained_transit``.
@@ -195,7 +196,8 @@ class WorldConfig:
     # alternate (both patterns in any world of two corridors); 0 or 1: none or all
     corridor_consignment: float = 0.5
     corridor_hub_imports: float = 0.6  # probability the hub imports part of the flow itself
-    corridor_radius_km: float = 2500.0  # destinations drawn among countries this close to the hub
+    # destinations drawn among the countries this close to the hub (CEPII dist)
+    corridor_radius_km: float = 2500.0
     # re-export arrangements (origin -> entrepot -> destination, one HS6 each):
     # default max(1, reporters // 8) when an entrepot is among the reporters
     reexports: int | None = None
@@ -544,18 +546,26 @@ class World:
         rng.shuffle(prefixes)
         consignment_first = bool(rng.random() < cfg.corridor_consignment)
         iso = self.countries.iso3
+
+        def near(hub: int) -> list[int]:
+            """Free countries within the corridor radius of a hub (where transit goods go)."""
+            return [
+                x
+                for x in range(n)
+                if x != hub and x not in used and self.distance[hub, x] <= cfg.corridor_radius_km
+            ]
+
         for c in range(want if n >= 6 else 0):
-            hubs = [h for h in range(min(10, n)) if h not in used]
+            # a hub is a port country with at least two free countries within reach: one of
+            # the 10 largest traders when one qualifies
+            hubs = [h for h in range(n) if h not in used and len(near(h)) >= 2]
+            hubs = [h for h in hubs if h < 10] or hubs
             if not hubs or not prefixes:
                 break
             hub = int(rng.choice(hubs))
             others = [x for x in range(n) if x != hub and x not in used]
-            by_distance = sorted(others, key=lambda x: (self.distance[hub, x], x))
-            count = int(rng.integers(2, 4))
-            within = [x for x in by_distance if self.distance[hub, x] <= cfg.corridor_radius_km]
-            pool = by_distance[: max(count + 2, len(within))]
-            if len(pool) < count + 1:
-                break
+            pool = near(hub)  # any of them, not only the nearest
+            count = min(int(rng.integers(2, 4)), len(pool))
             dests = sorted(int(x) for x in rng.choice(pool, size=count, replace=False))
             rest = [x for x in others if x not in dests]
             if not rest:

@@ -319,8 +319,13 @@ def test_transit_corridors_vary_and_exist_only_in_the_ground_truth(
     corridors = _csv(world, "corridors.csv")
     assert len(corridors) == 2
     assert set(corridors.consignment_rows) == {"true", "false"}
+    radius = World.build(SMALL)
     for c in corridors.itertuples():
         dests = c.destinations_iso3.split()
+        hub = int(radius.countries.index[radius.countries.iso3 == c.hub_iso3][0])
+        for d in dests:  # where transit goods plausibly go: within reach of the hub
+            j = int(radius.countries.index[radius.countries.iso3 == d][0])
+            assert radius.distance[hub, j] <= SMALL.corridor_radius_km, (c.hub_iso3, d)
         params = [c.origin_iso3, c.hs_prefix, dests]
         direct = _one(
             loaded,
