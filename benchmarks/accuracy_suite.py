@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
     result = {
         "generated": started,
+        "generator": generator_fingerprint(),
         "finished": now(),
         "commit": git_commit(),
         "pipeline_revision": pipeline_revision(),
