@@ -1,11 +1,12 @@
-"""A throw-away copy of the project that reads a synthetic world's transit corridors.
+"""A throw-away copy of the project for benchmark runs on synthetic worlds.
 
-The warehouse reads corridors from the dbt seeds ``dbt/seeds/corridors/*.csv``; the repo's files
-must not be overwritten, so the benchmark copies what a run needs (``dagster_project/``,
-``dbt/`` without ``target/`` and ``logs/``, ``expectations/``, ``data/reference/``, ``docs/``)
-into a work folder, replaces the two corridor seeds with the world's
-(``ground_truth/corridors/``) and runs ``python -m dagster_project.cli`` from there (the copy's
-package comes first on ``sys.path``, so its ``DBT_PROJECT_DIR`` is the copy's ``dbt/``).
+The benchmarks copy what a run needs (``dagster_project/``, ``dbt/`` without ``target/`` and
+``logs/``, ``expectations/``, ``data/reference/``, ``docs/``) into a work folder and run
+``python -m dagster_project.cli`` from there (the copy's package comes first on ``sys.path``, so
+its ``DBT_PROJECT_DIR`` is the copy's ``dbt/``), so that nothing of the repo is touched or
+clobbered. The copy is the project as it is: its seeds (the corridors of the embedded sample)
+stay as they are, and nothing from a world's ground truth goes in. The pipeline is given the
+landing files and nothing else; what it explains, it must find in the data.
 
 The blocking GX suites are turned into warnings in the copy (``severity: error`` -> ``warn``):
 a synthetic world is full of planted, unwaived breaches, and the full pipeline (including
@@ -26,8 +27,8 @@ COPIED = ("dagster_project", "dbt", "expectations", "data/reference", "docs", "p
 IGNORED = shutil.ignore_patterns("target", "logs", "__pycache__", ".user.yml", "dbt_packages")
 
 
-def make_project_copy(dest: Path, corridors_dir: Path | None) -> Path:
-    """Copy the project to ``dest`` (replaced), with the world's corridor seeds; parse dbt."""
+def make_project_copy(dest: Path) -> Path:
+    """Copy the project to ``dest`` (replaced), blocking suites as warnings; parse dbt."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -40,9 +41,6 @@ def make_project_copy(dest: Path, corridors_dir: Path | None) -> Path:
         else:
             shutil.copy2(src, target)
     (dest / "data" / "sample" / "comtrade").mkdir(parents=True)  # the default landing exists
-    if corridors_dir is not None:
-        for name in ("transit_corridors.csv", "transit_corridor_importers.csv"):
-            shutil.copyfile(corridors_dir / name, dest / "dbt" / "seeds" / "corridors" / name)
     for suite in (dest / "expectations").glob("*.yml"):
         text = suite.read_text(encoding="utf-8")
         suite.write_text(re.sub(r"(?m)^(\s*)severity: error", r"\1severity: warn", text))

@@ -4,7 +4,9 @@
 products x Y years, the 47-column Comtrade CSV files the landing zone ingests, streaming one
 exporter x year chunk at a time, and writes beside the landing folder (never inside
 ``<landing>/comtrade/``) the ground truth: true flows, every planted distortion with the flow
-keys it affects, the corridor seeds to use, the reporters and the files written.
+keys it affects and the status that names its cause, the corridors and re-export arrangements
+(for scoring only: the pipeline is given the landing files and nothing else), the reporters'
+roles and import valuation, and the files written.
 """
 
 from dagster_project.synthetic.world import World, WorldConfig, generate_world

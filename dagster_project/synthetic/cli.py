@@ -19,21 +19,45 @@ disk one exporter x year at a time (memory does not grow with the size).
 
 Real Comtrade country codes (the N largest traders of a fixed ranking) and real HS 2022
 six-digit codes; gravity-like pair sizes, lognormal/Pareto values, a sparse matrix; CIF/FOB
-margins growing with CEPII distance. Planted: transit corridors, timing lags (monthly),
-misclassification between neighbouring HS6 codes, net weight in tonnes instead of kg,
-confidential flows declared to partner 899 "Areas, nes", revised records in a later
-`released-` file, an exact duplicate file, a few unreliable reporters.
+margins growing with CEPII distance, higher in freight-cost years (2021) and varying by HS
+chapter; a few importers value imports FOB (primaryValue = fobvalue, cifvalue empty), a few
+fill both cifvalue and fobvalue.
+
+Planted (each mirror key it touches listed in ground_truth/distortions.parquet with the status
+that names the cause; see dagster_project/synthetic/world.py for the exact rules):
+  transit              corridors origin -> hub -> destinations, with or without consignment
+                       (partner2) rows, hub importing part or nothing      explained_transit
+  re_export            an entrepot declares RX (Re-export) rows and counts them in X; the
+                       destination declares the origin                     re_export
+  timing_lag           (monthly) part of month t declared in t+1           explained_timing
+  misclassification    either side, 30-100 % of a cell under a neighbouring HS6 of the
+                       heading (or of another heading of the chapter)      explained_classification
+  confidential         the whole cell to partner 899 "Areas, nes"          explained_unallocated
+  nes_partner          whole or 30-90 % to 839 Special Categories, 837 Bunkers, 838 Free
+                       Zones or a regional nes (568, 577, 879)             explained_unallocated
+                       (the key with the area as partner: nes_area         unallocated)
+  partner_not_reported one reporter's year (annual) / month (monthly) missing
+                                                                           partner_not_reported
+  non_reporting        one or two countries never report                  non_reporting_partner
+  reporting_threshold  one reporter omits declarations < 50k USD (A) / 10k (M)
+                                                                           below_threshold
+  unit_error           net weight in tonnes         quantity_flag = likely_unit_error_x1000
+  revision             a wrong first release, re-delivered in a later `released-` file
+  unreliable_reporter  noisy values on every declaration of a few reporters         breach
+  duplicate_file       an exact duplicate file under another name
 
 Layout under --out:
-  landing/comtrade/*.csv[.gz]        the files: mirror run --landing OUT/landing
+  landing/comtrade/*.csv[.gz]        the files: mirror run --landing OUT/landing (give the
+                                     pipeline this folder and nothing else)
   ground_truth/true_flows.parquet    true FOB value of every flow (freq, period, exporter,
                                      importer, hs6) and its true CIF/FOB margin
-  ground_truth/distortions.parquet   every planted distortion: kind, side, the mirror keys it
-                                     touches, what the warehouse should say, materiality
-  ground_truth/corridors/*.csv       the transit corridor seeds of this world (copy them over
-                                     dbt/seeds/corridors/ in a throw-away copy of the project;
-                                     benchmarks/run.py does)
-  ground_truth/reporters.csv, files.csv, world.json
+  ground_truth/distortions.parquet   every planted distortion: kind, variant, side, the mirror
+                                     keys it touches, expected status, materiality
+  ground_truth/corridors.csv,        the corridors and re-export arrangements, for scoring only
+  ground_truth/reexports.csv         (not dbt seeds: the pipeline must find them in the data)
+  ground_truth/reporters.csv         roles (unreliable, non_reporting, late_release,
+                                     reporting_threshold) and import valuation per reporter
+  ground_truth/files.csv, world.json
 """
 
 EPILOG = """\
@@ -42,6 +66,8 @@ examples:
   mirror generate --out /tmp/w1m --target-declarations 1000000 --years 2020-2024 --freq AM
   mirror generate --out /tmp/jan --reporters 40 --products 110 --years 2025 --freq M \\
       --months 1          # one month of new files (same world: same seed and sizes)
+  mirror generate --out /tmp/small --reporters 15 --products 30 --years 2020-2024 --freq A \
+      --rate-scale 4      # a small world that still carries every kind (accuracy suite)
 """
 
 
@@ -90,6 +116,26 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         type=float,
         help="size the world automatically (e.g. 1e6): products (and reporters unless given)",
     )
+    p.add_argument(
+        "--rate-scale",
+        type=float,
+        default=1.0,
+        help="multiply the per-cell distortion rates (misclassification, unit error, "
+        "confidential, nes partner, timing lag, revision): e.g. 4 for a small world that "
+        "should still carry every kind",
+    )
+    p.add_argument(
+        "--corridors",
+        type=int,
+        help="transit corridors (default: 1 per 15 reporters; consecutive corridors alternate "
+        "between consignment rows and values only)",
+    )
+    p.add_argument(
+        "--reexports",
+        type=int,
+        help="re-export arrangements origin -> entrepot -> destination (default: 1 per 8 "
+        "reporters, when an entrepot is among them)",
+    )
     p.add_argument("--no-duplicate", action="store_true", help="do not plant the duplicate file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_generate)
@@ -97,7 +143,7 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
 
 
 def config_from_args(args: argparse.Namespace) -> WorldConfig:
-    from dagster_project.synthetic.world import WorldConfig, size_for_target
+    from dagster_project.synthetic.world import RATE_FIELDS, WorldConfig, size_for_target
 
     reporters, products = args.reporters, args.products
     if args.target_declarations:
@@ -108,7 +154,12 @@ def config_from_args(args: argparse.Namespace) -> WorldConfig:
             freq=args.freq,
             seed=args.seed,
         )
+    if args.rate_scale < 0:
+        raise ValueError(f"--rate-scale must be >= 0, not {args.rate_scale}")
+    defaults = WorldConfig()
+    rates = {f: getattr(defaults, f) * args.rate_scale for f in RATE_FIELDS}
     return WorldConfig(
+        **rates,
         reporters=reporters or 40,
         products=products or 100,
         years=tuple(args.years),
@@ -117,6 +168,8 @@ def config_from_args(args: argparse.Namespace) -> WorldConfig:
         gzip=args.gzip,
         months=tuple(args.months) if args.months else None,
         duplicate_file=not args.no_duplicate,
+        corridors=args.corridors,
+        reexports=args.reexports,
     )
 
 
