@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from dagster_project.jobs import INGEST_JOB_NAME, MIRROR_JOB_NAME
 from dagster_project.progress import TerminalProgress, listening, wants_progress
 from dagster_project.publish.docs import add_docs_parser
 from dagster_project.report.cli import add_report_parser
@@ -203,14 +204,10 @@ def _alert_lines(notices: dict[str, Any], home: Path) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from dagster_project.definitions import MIRROR_JOB_NAME
-
     return _execute(args, MIRROR_JOB_NAME)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from dagster_project.definitions import INGEST_JOB_NAME
-
     return _execute(args, INGEST_JOB_NAME)
 
 

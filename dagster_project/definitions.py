@@ -18,6 +18,7 @@ from dagster_project.ingest.assets import (
     shared_ingest_tables,
 )
 from dagster_project.ingest.sensors import build_landing_sensor
+from dagster_project.jobs import INGEST_JOB_NAME, MIRROR_JOB_NAME
 from dagster_project.publish.assets import (
     PublishTarget,
     published_dbt_docs,
@@ -31,9 +32,6 @@ from dagster_project.sources import LANDING_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
-
-MIRROR_JOB_NAME = "mirror_build"
-INGEST_JOB_NAME = "mirror_ingest"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -40,6 +40,7 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_project.jobs import MIRROR_JOB_NAME
 from dagster_project.settings import SAMPLE_LANDING, Settings
 from dagster_project.sources import comtrade_api
 from dagster_project.sources.comtrade_api import (
@@ -51,7 +52,7 @@ from dagster_project.sources.comtrade_api import (
     redact,
 )
 
-JOB_NAME = "mirror_build"  # dagster_project.definitions.MIRROR_JOB_NAME
+JOB_NAME = MIRROR_JOB_NAME
 STATE_FILE = Path("state") / "comtrade_fetch.json"
 DEFAULT_REPORTERS = "KZ,IT,AT,DE,CZ"
 DEFAULT_HS = "2709,2710"
