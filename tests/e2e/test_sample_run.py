@@ -308,7 +308,7 @@ def test_a_run_on_a_terminal_shows_live_progress(second_run) -> None:
     assert seen(r"dbt build: \d+/\d+ nodes \(0 failed\), last: model ")  # as they finish
     assert seen(r"dbt build: \d+/\d+ nodes \(0 failed\), running model ")  # and start
     assert seen(r"checks: 3/3 GX suites")
-    assert seen(r"publish: 9/9 tables published as ")
+    assert seen(r"publish: (\d+)/\1 tables published as ")
     assert "mirror run succeeded" not in terminal  # the summary goes to stdout
 
 
