@@ -20,8 +20,11 @@ exporter_iso3 x importer_iso3 x hs6.
   release won (``is_revised`` and ``ok``/``explained_cif_fob``). A key without a row is a miss.
   ``by_variant`` splits a kind by its variant (transit: origin->hub / origin->destination;
   misclassification: same/other heading, whole/share; nes: partner code, whole/share).
-* breach precision = share of ``status = 'breach'`` rows whose key is planted (any kind,
-  material or not).
+* breach precision = share of ``status = 'breach'`` rows whose key is planted with a kind an
+  alarm is right for (``ALARM_KINDS``: those whose expected status is ``breach``, an
+  unreliable reporter's distortion). A breach on a transit, re-export, timing, nes or
+  classification key is a false alarm, as one on an untouched key is; ``planted_any`` keeps
+  the looser share (any planted kind) for comparison.
 * one-sided reach = of the material planted keys with exactly one side declared whose kind
   must be judged (``JUDGED_KINDS``: not the innocent silent-reporter kinds, not nes_area keys),
   with the declared side at or above the one-sided floor of the frequency (``FLOOR_VAR`` in
@@ -71,6 +74,8 @@ ACCEPTED: dict[str, str] = {
     "unit_error": "w.quantity_flag = 'likely_unit_error_x1000'",
     "revision": "w.is_revised AND w.status IN ('ok', 'explained_cif_fob')",
 }
+# kinds for which a breach is the right answer (everything else planted is innocent)
+ALARM_KINDS = tuple(k for k, cond in ACCEPTED.items() if cond == "w.status = 'breach'")
 # kinds whose one-sided keys must reach the checks (an explanation or a breach)
 JUDGED_KINDS = (
     "transit", "re_export", "timing_lag", "misclassification", "confidential", "nes_partner",
@@ -244,9 +249,12 @@ def _evaluate_freq(con: duckdb.DuckDBPyConnection, freq: str, floor: float) -> d
 
 
 def _breach_precision(con: duckdb.DuckDBPyConnection, freq: str) -> dict[str, Any]:
-    rows, planted = con.execute(
+    alarm = ", ".join(f"'{k}'" for k in ALARM_KINDS)
+    rows, planted, deserved = con.execute(
         f"""
-        SELECT count(*), count(k.hs6)
+        SELECT count(*), count(k.hs6),
+               count(*) FILTER (WHERE EXISTS (
+                   SELECT 1 FROM planted p WHERE {_on("w", "p")} AND p.kind IN ({alarm})))
         FROM marts.fct_mirror_trade w LEFT JOIN planted_keys k ON {_on("w", "k")}
         WHERE w.status = 'breach' AND w.freq = ?
         """,
@@ -262,8 +270,14 @@ def _breach_precision(con: duckdb.DuckDBPyConnection, freq: str) -> dict[str, An
             [freq],
         ).fetchall()
     )
-    return {"rows": rows, "planted": planted, "precision": planted / rows if rows else None,
-            "rows_by_kind": by_kind}  # fmt: skip
+    return {
+        "rows": rows,
+        "deserved": deserved,
+        "precision": deserved / rows if rows else None,
+        "alarm_kinds": list(ALARM_KINDS),
+        "planted_any": planted / rows if rows else None,
+        "rows_by_kind": by_kind,
+    }
 
 
 def _one_sided_reach(con: duckdb.DuckDBPyConnection, freq: str, floor: float) -> dict[str, Any]:

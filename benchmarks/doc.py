@@ -470,7 +470,10 @@ def accuracy_section_lines(acc: dict[str, Any] | None) -> list[str]:
         "sample; blocking suites are made warnings so every step runs), then scores the working",
         "warehouse against the world's ground truth (`benchmarks/accuracy.py`: each planted kind's",
         "share of material keys whose status names the cause, breach precision, one-sided reach,",
-        "CIF->FOB error). Numbers in brackets are the keys a share is over.",
+        "CIF->FOB error). Breach precision counts a breach as right only on a key an alarm is",
+        "right for (a planted unreliable reporter): a breach on a transit, re-export, timing, nes",
+        "or classification key is a false alarm like one on an untouched key. Numbers in",
+        "brackets are the keys a share is over.",
         "",
     ]
     for run in runs:

@@ -123,9 +123,14 @@ def test_kind_shares_count_material_keys_whose_status_names_the_cause(scored: di
     assert a["transit"]["origin_to_destinations|values_only"]["share"] == 0.0
 
 
-def test_breach_precision_counts_planted_keys_of_any_kind(scored: dict) -> None:
+def test_breach_precision_counts_only_breaches_an_alarm_is_right_for(scored: dict) -> None:
+    """Four breaches: the unreliable reporter's (deserved), a transit destination and a
+    misclassified key (innocent: false alarms although planted) and one nobody planted."""
     b = scored["by_freq"]["A"]["breach"]
-    assert (b["rows"], b["planted"]) == (4, 3)
+    assert (b["rows"], b["deserved"]) == (4, 1)
+    assert b["precision"] == pytest.approx(0.25)
+    assert b["planted_any"] == pytest.approx(0.75)
+    assert b["alarm_kinds"] == ["unreliable_reporter"]
     assert b["rows_by_kind"]["(not planted)"] == 1
 
 
@@ -149,7 +154,7 @@ def test_metrics_the_warehouse_cannot_answer_are_errors_not_numbers(scored: dict
     assert "error" in scored["duplicate_file_detected"]
     checks = {(f, m): met for f, m, _v, _t, met in target_checks(scored)}
     assert checks[("A", "nes_confidential")] and not checks[("A", "classification")]
-    assert not checks[("A", "breach_precision")]  # 0.75
+    assert not checks[("A", "breach_precision")]  # 0.25
 
 
 def test_one_sided_floor_from_the_dbt_project(tmp_path: Path) -> None:

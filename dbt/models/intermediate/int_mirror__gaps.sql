@@ -213,9 +213,13 @@ gaps as (
             )
         end as transit_gap_pct,
         -- re-exports: the hub's X less its declared re-exports, the origin's X plus the
-        -- re-exports attributed to it, against the importer's declaration
-        coalesce(export_value_usd, 0) - coalesce(re_export_declared_usd, 0)
-        + coalesce(re_export_attributed_usd, 0) as re_export_adjusted_export_usd,
+        -- re-exports attributed to it, against the importer's declaration (to the cent: a hub
+        -- whose exports to j are all re-exports leaves 0, not a float residue)
+        round(
+            coalesce(export_value_usd, 0) - coalesce(re_export_declared_usd, 0)
+            + coalesce(re_export_attributed_usd, 0),
+            2
+        ) as re_export_adjusted_export_usd,
         export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
         import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
         import_net_weight_kg / nullif(export_net_weight_kg, 0) as weight_ratio
@@ -228,10 +232,16 @@ judged as (
     select
         *,
         coalesce(import_value_fob_usd, 0) - re_export_adjusted_export_usd as re_export_gap_usd,
-        round(
-            {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 're_export_adjusted_export_usd') }},
-            4
-        ) as re_export_gap_pct,
+        -- a hub that exports j only what it re-exports, and j declaring nothing from the hub,
+        -- agree: 0, not undefined
+        case
+            when coalesce(import_value_fob_usd, 0) = 0 and re_export_adjusted_export_usd = 0
+                then 0
+            else round(
+                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 're_export_adjusted_export_usd') }},
+                4
+            )
+        end as re_export_gap_pct,
         -- the window sums agree and the periods' gaps cancel (int_mirror__timing_windows)
         coalesce(
             window_periods >= 2
