@@ -1152,6 +1152,10 @@ def _chunk(w: World, i: int, year: int, nes_used: set[tuple[Any, ...]]) -> _Chun
             mv[c, t + 1] += moved
             mw[c, t] -= moved_w
             mw[c, t + 1] += moved_w
+            # the importer declares the late part in t + 1 even if nothing else of the cell
+            # moved that month (without this the value vanished: only masked months are
+            # written, and the pipeline was scored on goods nobody declared)
+            mask[c, t + 1] = True
             mark(name, "month t+1", "", "M", i, j, k, (t + 1, t + 2), float(lag_share[c]),
                  annual=False)  # fmt: skip
 

@@ -408,6 +408,39 @@ def test_reexports_rx_rows_counted_in_exports_and_declared_by_origin(
     assert [(v, s) for v, s, _ in keys] == [("hub->destination", "X"), ("origin->destination", "M")]
 
 
+def test_a_late_declaration_is_declared_the_next_month(loaded: duckdb.DuckDBPyConnection) -> None:
+    """timing_lag moves part of month t to t + 1 on the import side; the goods are declared in
+    t + 1 even when nothing else of the cell moved that month: over the two months the importer
+    declares what the exporter declares (CIF), never less."""
+    keys = loaded.execute(
+        """
+        SELECT exporter_iso3, importer_iso3, hs6, min(period) AS t
+        FROM d WHERE kind = 'timing_lag' GROUP BY ALL
+        """
+    ).fetchall()
+    assert keys, "no timing_lag planted"
+    for exporter, importer, hs6, t in keys:
+        t1 = f"{t[:4]}{int(t[4:]) + 1:02d}"
+        x, m, m_next = loaded.execute(
+            """
+            WITH l AS (SELECT * FROM latest WHERE "freqCode" = 'M' AND "cmdCode" = ?
+                       AND "partner2Code" = '0')
+            SELECT
+              (SELECT sum(v) FROM l WHERE period IN (?, ?) AND "reporterISO" = ?
+                 AND "partnerISO" = ? AND "flowCode" = 'X'),
+              (SELECT sum(v) FROM l WHERE period = ? AND "reporterISO" = ?
+                 AND "partnerISO" = ? AND "flowCode" = 'M'),
+              (SELECT sum(v) FROM l WHERE period = ? AND "reporterISO" = ?
+                 AND "partnerISO" = ? AND "flowCode" = 'M')
+            """,
+            [hs6, t, t1, exporter, importer, t, importer, exporter, t1, importer, exporter],
+        ).fetchone()
+        if x is None or m is None:
+            continue  # a silent reporter or a nes booking took this cell's side
+        assert m_next is not None, (exporter, importer, hs6, t)
+        assert m + m_next >= 0.95 * x, (exporter, importer, hs6, t, x, m, m_next)
+
+
 # ---- import valuation and margins -------------------------------------------------------------
 
 
