@@ -152,7 +152,7 @@ totals as (
         coalesce(
             sum(capacity_usd) over (
                 re_export_window
-                order by excess_share desc, origin_iso3
+                order by excess_share desc, origin_iso3 asc
                 rows between unbounded preceding and 1 preceding
             ),
             0
