@@ -14,7 +14,6 @@ from dagster_project.ingest.assets import (
     LandingZone,
     build_ingest_asset,
     build_landing_inventory,
-    raw_reference_tables,
     shared_ingest_tables,
 )
 from dagster_project.ingest.sensors import build_landing_sensor
@@ -30,6 +29,7 @@ from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings, validate_environment
 from dagster_project.sources import LANDING_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
+from dagster_project.sources.reference_asset import raw_reference_tables
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
