@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,9 @@ from dagster_project.redaction import (
     register_environment,
     register_url,
 )
+from dagster_project.settings import ALERT_URLS_ENV, HomeLayout, SettingsError, alert_urls_from_env
 
 log = logging.getLogger("mirror.alerts")
-ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
-JSONL_FILE = "alerts.jsonl"
-STATE_FILE = "alerts_state.json"
 
 
 @dataclass(frozen=True)
@@ -49,9 +46,15 @@ class Alert:
         return "failure" if self.severity == "error" else "warning"
 
 
-def alert_urls(environ: dict[str, str] | None = None) -> list[str]:
-    raw = (os.environ if environ is None else environ).get(ALERT_URLS_ENV, "")
-    return [u.strip() for u in raw.split(",") if u.strip()]
+def configured_urls() -> list[str]:
+    """``MIRROR_ALERT_URLS`` (checked before every run; should it be wrong where no run
+    checked it, say a sensor of `dagster dev`, the alert still reaches the log and
+    alerts.jsonl)."""
+    try:
+        return list(alert_urls_from_env())
+    except SettingsError as exc:
+        log.error(str(exc))
+        return []
 
 
 def channel_label(index: int, url: str) -> str:
@@ -107,7 +110,7 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
     """
     install_log_redaction()
     register_environment()
-    urls = alert_urls() if urls is None else urls
+    urls = configured_urls() if urls is None else urls
     for url in urls:
         register_url(url)
     channels = []
@@ -131,7 +134,7 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
         "delivery": outcome,
     }
     home.mkdir(parents=True, exist_ok=True)
-    with (home / JSONL_FILE).open("a", encoding="utf-8") as fh:
+    with HomeLayout(home).alerts_log.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(redact_data(record), default=str) + "\n")
     return outcome
 
@@ -140,7 +143,7 @@ def delivery_summary(outcome: dict[str, Any]) -> str:
     """``delivered to 1 of 2 channels (#1 json: ok; #2 slack: FAILED connection refused)`` or
     ``no channel configured (MIRROR_ALERT_URLS): log and alerts.jsonl only``."""
     if not outcome.get("configured"):
-        return f"no channel configured ({ALERT_URLS_ENV}): log and {JSONL_FILE} only"
+        return f"no channel configured ({ALERT_URLS_ENV}): log and {HomeLayout.ALERTS_LOG} only"
     parts = [
         f"{c['channel']}: ok" if c["delivered"] else f"{c['channel']}: FAILED ({c['error']})"
         for c in outcome.get("channels", [])

@@ -23,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.alerts.channels import STATE_FILE, deliver
+from dagster_project.alerts.channels import deliver
 from dagster_project.alerts.messages import (
     CheckEvaluation,
     RunFacts,
@@ -33,6 +33,7 @@ from dagster_project.alerts.messages import (
 from dagster_project.alerts.state import AlertState, Decision, decide
 from dagster_project.redaction import redact
 from dagster_project.run_failures import run_causes
+from dagster_project.settings import HomeLayout, SettingsError, ui_url_from_env
 
 PUBLISHED_KEY = dg.AssetKey(["published", "mirror_warehouse"])
 
@@ -72,10 +73,8 @@ def evaluation_from_entry(entry: Any) -> CheckEvaluation | None:
 
 def run_facts(instance: dg.DagsterInstance, run_id: str | None) -> RunFacts:
     """Whether the run published (and what), how it ended and why it failed."""
-    from dagster_project.settings import SettingsError, ui_url
-
     try:
-        ui = ui_url()
+        ui = ui_url_from_env()
     except SettingsError:
         ui = None
     run = instance.get_run_by_id(run_id) if run_id else None
@@ -109,7 +108,7 @@ def run_finished(instance: dg.DagsterInstance, run_id: str | None) -> bool:
 
 def handle_evaluation(ev: CheckEvaluation, home: Path, run: RunFacts | None = None) -> Notice:
     """Decide (de-duplicated) and deliver; returns what was decided and delivered."""
-    with AlertState(home / STATE_FILE).locked() as entries:
+    with AlertState(HomeLayout(home).alerts_state).locked() as entries:
         entry = entries.get(ev.key)
         decision = decide(entry, ev.passed, ev.fingerprint)
         if decision == "send":
@@ -145,7 +144,7 @@ def _run_failure(instance: dg.DagsterInstance, run: Any, home: Path) -> Notice:
         f"also: {c.text()}" for c in causes[1:3]
     ]
     key = f"run_failure:{run.job_name}"
-    with AlertState(home / STATE_FILE).locked() as entries:
+    with AlertState(HomeLayout(home).alerts_state).locked() as entries:
         if entries.get(key, {}).get("fingerprint") == run.run_id:
             return Notice("repeat")
         alert = run_failure_alert(run.job_name, facts, redact(cause), details)
@@ -184,7 +183,7 @@ def notify_run(instance: dg.DagsterInstance, run_id: str, home: Path) -> dict[st
         if not any(e.severity == "error" and not e.passed for e in evaluations):
             notices[f"run_failure:{run.job_name}"] = _run_failure(instance, run, home)
     elif run is not None:
-        with AlertState(home / STATE_FILE).locked() as entries:
+        with AlertState(HomeLayout(home).alerts_state).locked() as entries:
             entries.pop(f"run_failure:{run.job_name}", None)
     return notices
 

@@ -18,6 +18,7 @@ from dagster_project.ingest.registry import FileOutcome
 from dagster_project.ingest.spec import SourceSpec, files_of, ignored_files_of, naive_utc_now
 from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
+from dagster_project.settings import DEFAULT_INGEST_BATCH_BYTES
 
 STATUSES = ("loaded", "unchanged", "duplicate", "refused", "ignored")
 # the registry's `source` of a file that lies in no source folder of the landing zone
@@ -25,9 +26,11 @@ OUTSIDE_SOURCES = "landing"
 
 
 class LandingZone(dg.ConfigurableResource):
-    """Folder of raw files laid out by source (``comtrade/``, ...)."""
+    """Folder of raw files laid out by source (``comtrade/``, ...), and how many MB of
+    same-layout files ingest reads in one scan (``MIRROR_INGEST_BATCH_MB``, in bytes)."""
 
     path: str
+    ingest_batch_bytes: int = DEFAULT_INGEST_BATCH_BYTES
 
 
 def outcome_table(outcomes: Sequence[FileOutcome]) -> dg.MetadataValue:
@@ -100,7 +103,10 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
             progress.advance(len(outcomes), f"files ({counts_line(finished)})")
 
         with warehouse.connection() as con:
-            outcomes = ingest_files(con, spec, paths, log=context.log.warning, on_done=on_done)
+            outcomes = ingest_files(
+                con, spec, paths, log=context.log.warning, on_done=on_done,
+                batch_bytes=landing.ingest_batch_bytes,
+            )  # fmt: skip
             now = naive_utc_now()
             reason = (
                 f"not read: no {spec.name} file is named like this "

@@ -41,7 +41,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.jobs import MIRROR_JOB_NAME
-from dagster_project.settings import SAMPLE_LANDING, Settings
+from dagster_project.settings import SAMPLE_LANDING, HomeLayout, Location
 from dagster_project.sources import comtrade_api
 from dagster_project.sources.comtrade_api import (
     ComtradeError,
@@ -53,7 +53,6 @@ from dagster_project.sources.comtrade_api import (
 )
 
 JOB_NAME = MIRROR_JOB_NAME
-STATE_FILE = Path("state") / "comtrade_fetch.json"
 DEFAULT_REPORTERS = "KZ,IT,AT,DE,CZ"
 DEFAULT_HS = "2709,2710"
 DEFAULT_FREQ = "A,M"
@@ -113,7 +112,7 @@ class Dataset:
 
 
 def state_path(home: Path) -> Path:
-    return home / STATE_FILE
+    return HomeLayout(home).comtrade_fetch_state
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -207,7 +206,7 @@ def evaluate(
     comtrade_api.register_secret(api_key)
     try:
         config = FetchConfig.from_env(env, now.date())
-        settings = Settings.from_env(env.get("MIRROR_HOME"), env.get("MIRROR_LANDING"))
+        settings = Location.from_env(environ=env)
     except ValueError as exc:
         return dg.SkipReason(f"bad fetch configuration: {exc}")
     if settings.landing.resolve() == SAMPLE_LANDING.resolve():

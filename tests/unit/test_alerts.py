@@ -16,8 +16,6 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from dagster_project.alerts.channels import (
-    JSONL_FILE,
-    STATE_FILE,
     Alert,
     deliver,
     delivery_summary,
@@ -39,6 +37,7 @@ from dagster_project.alerts.sensors import (
 from dagster_project.alerts.state import decide
 from dagster_project.quality.suites import _parse_waiver
 from dagster_project.redaction import redact, register_url
+from dagster_project.settings import HomeLayout
 from tests.fixtures.alerts.mini import (
     AUT_STOPS_REPORTING,
     BREACH_FRA_2022,
@@ -110,7 +109,7 @@ def test_a_broken_channel_never_raises_and_never_leaks(
     assert "Connection error" in channel["error"]  # Apprise's own reason, from its log
     assert delivery_summary(outcome).startswith("delivered to 0 of 1 channel (#1 json: FAILED")
     assert SECRET not in caplog.text
-    assert SECRET not in (tmp_path / JSONL_FILE).read_text()
+    assert SECRET not in (HomeLayout(tmp_path).alerts_log).read_text()
 
 
 @pytest.fixture
@@ -189,11 +188,11 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         resolved = _posted(webhook)[1]
         assert resolved["type"] == "success" and "RESOLVED gx_fct_mirror_trade" in resolved["title"]
 
-    audit = [json.loads(line) for line in (home / JSONL_FILE).read_text().splitlines()]
+    audit = [json.loads(line) for line in (HomeLayout(home).alerts_log).read_text().splitlines()]
     assert [a["kind"] for a in audit] == ["breach", "resolved"]
     assert all(a["delivery"]["delivered"] == 1 for a in audit)
-    assert json.loads((home / STATE_FILE).read_text())["open"] == {}
-    for text in (caplog.text, (home / JSONL_FILE).read_text()):
+    assert json.loads((HomeLayout(home).alerts_state).read_text())["open"] == {}
+    for text in (caplog.text, (HomeLayout(home).alerts_log).read_text()):
         assert SECRET not in text and TOKEN not in text
 
 
@@ -205,7 +204,7 @@ def test_without_channels_alerts_go_to_the_log_and_the_jsonl(
     ev = CheckEvaluation("marts/x", "gx_y", False, "warn", {"summary": "s"}, "run-1")
     deliver(check_alert(ev, "breach"), tmp_path)
     assert "WARN gx_y failed on marts/x" in caplog.text
-    [record] = (tmp_path / JSONL_FILE).read_text().splitlines()
+    [record] = (HomeLayout(tmp_path).alerts_log).read_text().splitlines()
     delivery = json.loads(record)["delivery"]
     assert delivery == {"configured": 0, "delivered": 0, "channels": []}
     assert delivery_summary(delivery) == (
@@ -264,7 +263,7 @@ def test_sensors_decide_on_a_real_instance(
         )
         assert len(webhook.log) == 2
         assert "ERROR gx_fct_mirror_trade failed" in _posted(webhook)[1]["title"]
-    state = json.loads((home / STATE_FILE).read_text())["open"]
+    state = json.loads((HomeLayout(home).alerts_state).read_text())["open"]
     assert set(state) == {
         f"{FCT.to_user_string()}:gx_fct_mirror_trade",
         f"{FCT.to_user_string()}:gx_fct_mirror_trade_plausibility",
