@@ -305,6 +305,7 @@ def _run_job(
 ) -> tuple[Any, dict[str, Any]]:
     from dagster import DagsterInstance
 
+    from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
     from dagster_project.definitions import build_definitions
 
@@ -319,7 +320,7 @@ def _run_job(
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         # no daemon behind the CLI: apply the alert sensors' logic to this run now
-        notices = notify_run(instance, result.run_id, settings.home)
+        notices = notify_run(instance, result.run_id, AlertTarget.of(settings))
     return result, notices
 
 

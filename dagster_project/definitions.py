@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.alerts.channels import AlertTarget
 from dagster_project.alerts.sensors import build_alert_sensors
 from dagster_project.ingest.assets import (
     LandingZone,
@@ -70,7 +71,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         sensors=[
             build_landing_sensor(sensor_targets, MIRROR_JOB_NAME),
-            *build_alert_sensors(settings.home, [k for c in gx_checks for k in c.check_keys]),
+            *build_alert_sensors(
+                AlertTarget.of(settings), [k for c in gx_checks for k in c.check_keys]
+            ),
         ],
         schedules=[comtrade_fetch_schedule],
         executor=dg.in_process_executor,

@@ -345,9 +345,10 @@ def parse_ui_url(value: Any) -> str | None:
     return raw.rstrip("/")
 
 
-# One variable read alone, for code that runs outside a run's definitions: the CLI reporting a
-# refused start, the alert machinery (daemon sensors, `mirror run`), connections opened by
-# `mirror report`. Same parsing and messages as the Settings fields.
+# One variable read alone, for code that runs without a whole Settings: the CLI reporting a
+# refused start (the channels may be fine while another setting is not), connections opened
+# outside the resources (`mirror report`, GX's read-only session). Same parsing and messages
+# as the Settings fields.
 
 
 def _one_from_env(parse: Any, variable: str, environ: Mapping[str, str] | None) -> Any:
@@ -361,10 +362,6 @@ def _one_from_env(parse: Any, variable: str, environ: Mapping[str, str] | None) 
 def alert_urls_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The alert channels (a run refused for another bad setting still reports to them)."""
     return _one_from_env(parse_alert_urls, ALERT_URLS_ENV, environ)
-
-
-def ui_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    return _one_from_env(parse_ui_url, UI_URL_ENV, environ)
 
 
 def memory_limit_from_env(environ: Mapping[str, str] | None = None) -> str:

@@ -1,5 +1,8 @@
 """Delivery: Apprise channels from ``MIRROR_ALERT_URLS`` and the ``alerts.jsonl`` audit trail.
 
+:class:`AlertTarget` is where the alerts of one home go, from the settings (the definitions
+build the sensors with it; ``mirror run`` passes its own).
+
 ``MIRROR_ALERT_URLS`` is a comma-separated list of Apprise URLs (``slack://…``,
 ``msteams://…``, ``mailtos://…``, ``json://host:port/path`` / ``jsons://…`` for a generic JSON
 webhook, …). Without it alerts go to the log only. Every alert is ALWAYS appended to
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from dagster_project.redaction import (
     register_environment,
     register_url,
 )
-from dagster_project.settings import ALERT_URLS_ENV, HomeLayout, SettingsError, alert_urls_from_env
+from dagster_project.settings import ALERT_URLS_ENV, HomeLayout, Settings
 
 log = logging.getLogger("mirror.alerts")
 
@@ -46,15 +50,18 @@ class Alert:
         return "failure" if self.severity == "error" else "warning"
 
 
-def configured_urls() -> list[str]:
-    """``MIRROR_ALERT_URLS`` (checked before every run; should it be wrong where no run
-    checked it, say a sensor of `dagster dev`, the alert still reaches the log and
-    alerts.jsonl)."""
-    try:
-        return list(alert_urls_from_env())
-    except SettingsError as exc:
-        log.error(str(exc))
-        return []
+@dataclass(frozen=True)
+class AlertTarget:
+    """Where the alerts of one ``MIRROR_HOME`` go (``alerts.jsonl`` there, the channels of
+    ``MIRROR_ALERT_URLS``) and what they link to (``MIRROR_UI_URL``)."""
+
+    home: Path
+    urls: tuple[str, ...] = field(default=(), repr=False)  # secrets
+    ui_url: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> AlertTarget:
+        return cls(settings.home, settings.alert_urls, settings.ui_url)
 
 
 def channel_label(index: int, url: str) -> str:
@@ -101,7 +108,7 @@ def _send(url: str, alert: Alert) -> tuple[bool, str | None]:
         return False, redact(f"{type(exc).__name__}: {exc}")[:300]
 
 
-def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str, Any]:
+def deliver(alert: Alert, home: Path, urls: Sequence[str] = ()) -> dict[str, Any]:
     """Send ``alert`` to every channel, log it, append it to alerts.jsonl; never raises.
 
     Returns (and records) what happened on each channel: ``{"channels": [{"channel": "#1
@@ -110,7 +117,6 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
     """
     install_log_redaction()
     register_environment()
-    urls = configured_urls() if urls is None else urls
     for url in urls:
         register_url(url)
     channels = []

@@ -108,11 +108,13 @@ def test_constructed_settings_are_validated_too(tmp_path: Path) -> None:
 
 
 def test_one_variable_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIRROR_UI_URL", "ftp://x")
-    with pytest.raises(SettingsError, match="is not an http"):
-        settings.ui_url_from_env()
+    """A start refused for another setting still reaches the alert channels."""
+    monkeypatch.setenv("MIRROR_DUCKDB_MEMORY_LIMIT", "banana")
     monkeypatch.setenv("MIRROR_ALERT_URLS", "json://h/p")
     assert settings.alert_urls_from_env() == ("json://h/p",)
+    monkeypatch.setenv("MIRROR_ALERT_URLS", "nope")
+    with pytest.raises(SettingsError, match="entry 1 of 1 is not an Apprise URL"):
+        settings.alert_urls_from_env()
 
 
 def test_memory_limit_reaches_every_warehouse_connection(
