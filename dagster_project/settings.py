@@ -24,6 +24,7 @@ process, receives them through the environment :meth:`Settings.export_to_environ
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -287,7 +288,7 @@ def _non_negative(raw: Any) -> float | None:
         number = float(raw)
     except (TypeError, ValueError):
         return None
-    return number if number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def parse_alert_urls(value: Any) -> tuple[str, ...]:

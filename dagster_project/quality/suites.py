@@ -39,7 +39,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -667,14 +667,12 @@ def error_lines(exc: ValidationError, file: str, lines: Mapping[tuple[str, ...],
     return "\n".join(out)
 
 
-def _validate(
-    model: type[_Model] | Callable[..., Any], path: Path, context: dict[str, Any] | None = None
-) -> Any:
+def _validate(model: type[_Model], path: Path, context: dict[str, Any] | None = None) -> Any:
     data, lines = _yaml_with_lines(path)
     if not isinstance(data, dict):
         raise SuiteError(f"{path.name}:1: expected a mapping at the top level")
     try:
-        return model.model_validate(data, context=context)  # type: ignore[union-attr]
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise SuiteError(error_lines(exc, path.name, lines)) from None
 
