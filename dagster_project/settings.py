@@ -54,6 +54,14 @@ MEMORY_LIMIT_ENV = "MIRROR_DUCKDB_MEMORY_LIMIT"
 RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 UI_URL_ENV = "MIRROR_UI_URL"
 ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
+COMTRADE_BASE_URL_ENV = "MIRROR_COMTRADE_BASE_URL"  # `mirror fetch`: tests or a proxy
+FETCH_ENV = {  # the scheduled Comtrade fetch (sources/comtrade_schedule.py)
+    "reporters": "MIRROR_FETCH_REPORTERS",
+    "hs": "MIRROR_FETCH_HS",
+    "freq": "MIRROR_FETCH_FREQ",
+    "years": "MIRROR_FETCH_YEARS",
+    "cron": "MIRROR_FETCH_CRON",
+}
 DUCKDB_PATH_ENV = "MIRROR_DUCKDB_PATH"  # written for dbt (profiles.yml), never read here
 REFERENCE_DIR_ENV = "MIRROR_REFERENCE_DIR"  # idem
 
@@ -367,3 +375,36 @@ def alert_urls_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, 
 
 def memory_limit_from_env(environ: Mapping[str, str] | None = None) -> str:
     return _one_from_env(parse_memory_limit, MEMORY_LIMIT_ENV, environ)
+
+
+def comtrade_base_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``MIRROR_COMTRADE_BASE_URL`` (None: the real Comtrade host)."""
+    return _text_from_env(COMTRADE_BASE_URL_ENV, environ)
+
+
+def landing_set_in_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``MIRROR_LANDING`` only when it is set: ``mirror fetch`` writes into a landing someone
+    chose, never into the embedded sample the pipeline defaults to."""
+    return _text_from_env(LANDING_ENV, environ)
+
+
+@dataclass(frozen=True)
+class FetchVariables:
+    """The scheduled Comtrade fetch's ``MIRROR_FETCH_*`` as written (None: unset or blank);
+    ``sources/comtrade_schedule.py`` turns them into reporters, HS codes, frequencies and
+    years with the Comtrade client's own parsers, and says there what is wrong."""
+
+    reporters: str | None = None
+    hs: str | None = None
+    freq: str | None = None
+    years: str | None = None
+    cron: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FetchVariables:
+        return cls(**{field: _text_from_env(name, environ) for field, name in FETCH_ENV.items()})
+
+
+def _text_from_env(variable: str, environ: Mapping[str, str] | None) -> str | None:
+    env = os.environ if environ is None else environ
+    return (env.get(variable) or "").strip() or None
