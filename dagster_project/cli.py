@@ -25,10 +25,11 @@ from dagster_project.publish.docs import add_docs_parser
 from dagster_project.report.cli import add_report_parser
 from dagster_project.settings import (
     EXPECTATIONS_DIR,
+    HomeLayout,
+    Location,
     Settings,
     SettingsError,
-    alert_urls,
-    validate_environment,
+    alert_urls_from_env,
 )
 from dagster_project.sources.comtrade_api import add_fetch_parser
 from dagster_project.synthetic.cli import add_generate_parser
@@ -61,7 +62,7 @@ _QUIET_ENV = {
 
 
 def _prepare_dagster_home(settings: Settings) -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.layout.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
@@ -81,7 +82,7 @@ def new_run_log(home: Path) -> Path:
     """``logs/run-<UTC time>-<pid>.log`` for this invocation, ``logs/last_run.log`` pointing at
     it; the oldest beyond KEEP_LOGS go. One file per run: two runs of one home (one waiting for
     the lock) never write into each other's log."""
-    logs = home / "logs"
+    logs = HomeLayout(home).logs_dir
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"run-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}.log"
     path.touch()
@@ -160,14 +161,15 @@ def _summarise(
         lines.append("  GX suites    not run (the build stopped before them)")
     for name, ok, severity, summary in gx:
         lines.append(f"  {name:<24} {'PASSED' if ok else 'FAILED'} ({severity.lower()}): {summary}")
-    log = log or settings.home / "logs" / "last_run.log"
+    layout = settings.layout
+    log = log or layout.logs_dir / "last_run.log"
     lines += [
         "",
-        f"Warehouse:   {settings.duckdb_path}",
-        f"Published:   {settings.published_duckdb_path}"
+        f"Warehouse:   {layout.duckdb_path}",
+        f"Published:   {layout.published_duckdb_path}"
         + ("" if "published" in built and "mirror_warehouse" in built["published"] else
            "  (NOT updated by this run)"),
-        f"Exports:     {settings.exports_dir}",
+        f"Exports:     {layout.exports_dir}",
         f"Run history: {os.environ.get('DAGSTER_HOME')} (open with `uv run dagster dev`)",
         f"Log:         {log} (Dagster, dbt, tracebacks)",
     ]  # fmt: skip
@@ -189,14 +191,15 @@ def _problem_files(table: object) -> list[str]:
 
 
 def _alert_lines(notices: dict[str, Any], home: Path) -> list[str]:
-    from dagster_project.alerts.channels import JSONL_FILE, delivery_summary
+    from dagster_project.alerts.channels import delivery_summary
 
+    audit_trail = HomeLayout(home).alerts_log
     sent = [n for n in notices.values() if n.decision in ("send", "resolve")]
     repeated = sum(n.decision == "repeat" for n in notices.values())
     if not sent:
         text = "none new" + (f" ({repeated} unchanged, sent before)" if repeated else "")
-        return [f"Alerts:      {text} (audit trail: {home / JSONL_FILE})"]
-    lines = [f"Alerts:      {len(sent)} new (audit trail: {home / JSONL_FILE})"]
+        return [f"Alerts:      {text} (audit trail: {audit_trail})"]
+    lines = [f"Alerts:      {len(sent)} new (audit trail: {audit_trail})"]
     for notice in sent:
         lines.append(f"  {notice.title}")
         lines.append(f"    {delivery_summary(notice.delivery)}")
@@ -238,7 +241,7 @@ def _output_to(log_file: Any, *, enabled: bool) -> Iterator[Any]:
 
 
 def _refuse_start(
-    settings: Settings, job_name: str, exc: SettingsError | str, log_path: Path | None = None
+    home: Path, job_name: str, exc: SettingsError | str, log_path: Path | None = None
 ) -> None:
     """Bad settings (or definitions that do not load): no step runs; say so in an alert too
     (channels permitting)."""
@@ -246,23 +249,26 @@ def _refuse_start(
     from dagster_project.alerts.messages import not_started_alert
 
     try:
-        urls = alert_urls()
+        urls = list(alert_urls_from_env())
     except SettingsError:
         urls = []  # the channels themselves are the bad setting: log and alerts.jsonl only
-    log_path = log_path or new_run_log(settings.home)
+    log_path = log_path or new_run_log(home)
     with log_path.open("a", encoding="utf-8") as log_file, _output_to(log_file, enabled=True):
-        deliver(not_started_alert(job_name, str(exc)), settings.home, urls=urls)
+        deliver(not_started_alert(job_name, str(exc)), home, urls=urls)
 
 
 def _execute(args: argparse.Namespace, job_name: str) -> int:
-    settings = Settings.from_env(args.home, args.landing)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    # where the run would write comes first: a bad home or landing stops it with nothing
+    # written; any other bad setting stops it before any step (one line per bad setting, not
+    # four tracebacks) and is reported as a run that did not start
+    location = Location.from_env(args.home, args.landing)
+    location.home.mkdir(parents=True, exist_ok=True)
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
     try:
-        validate_environment()  # before any step: one line per bad setting, not 4 tracebacks
+        settings = Settings.from_env(args.home, args.landing)
     except SettingsError as exc:
-        _refuse_start(settings, job_name, exc)
+        _refuse_start(location.home, job_name, exc)
         raise
     _prepare_dagster_home(settings)
     started = time.monotonic()
@@ -282,7 +288,7 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
                 failure = f"{type(exc).__name__}: {(str(exc).strip() or '?').splitlines()[0]}"
                 print(f"mirror: {job_name} FAILED before it ran: {failure}", file=terminal)
                 print(f"  traceback: {log_path}", file=terminal)
-                _refuse_start(settings, job_name, failure, log_path)
+                _refuse_start(settings.home, job_name, failure, log_path)
                 return 1
             if progress is not None:
                 progress.close()
@@ -299,6 +305,7 @@ def _run_job(
 ) -> tuple[Any, dict[str, Any]]:
     from dagster import DagsterInstance
 
+    from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
     from dagster_project.definitions import build_definitions
 
@@ -313,7 +320,7 @@ def _run_job(
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         # no daemon behind the CLI: apply the alert sensors' logic to this run now
-        notices = notify_run(instance, result.run_id, settings.home)
+        notices = notify_run(instance, result.run_id, AlertTarget.of(settings))
     return result, notices
 
 

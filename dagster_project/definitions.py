@@ -9,12 +9,12 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.alerts.channels import AlertTarget
 from dagster_project.alerts.sensors import build_alert_sensors
 from dagster_project.ingest.assets import (
     LandingZone,
     build_ingest_asset,
     build_landing_inventory,
-    raw_reference_tables,
     shared_ingest_tables,
 )
 from dagster_project.ingest.sensors import build_landing_sensor
@@ -27,17 +27,15 @@ from dagster_project.publish.assets import (
 from dagster_project.quality.checks import build_gx_checks
 from dagster_project.report.assets import mirror_report
 from dagster_project.resources import Warehouse
-from dagster_project.settings import Settings, validate_environment
+from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
+from dagster_project.sources.reference_asset import raw_reference_tables
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    # a bad MIRROR_* setting stops the code location from loading, with one line per setting
-    # (`dagster dev` shows it), instead of failing every step that reads it
-    validate_environment()
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
     ingest_assets = [build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES]
     assets = [
@@ -73,16 +71,23 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         sensors=[
             build_landing_sensor(sensor_targets, MIRROR_JOB_NAME),
-            *build_alert_sensors(settings.home, [k for c in gx_checks for k in c.check_keys]),
+            *build_alert_sensors(
+                AlertTarget.of(settings), [k for c in gx_checks for k in c.check_keys]
+            ),
         ],
         schedules=[comtrade_fetch_schedule],
         executor=dg.in_process_executor,
         resources={
-            "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),
-            "landing": LandingZone(path=str(settings.landing)),
+            "warehouse": Warehouse(
+                duckdb_path=str(settings.duckdb_path),
+                memory_limit=settings.duckdb_memory_limit,
+                run_lock_wait_seconds=settings.run_lock_wait_seconds,
+            ),
+            "landing": LandingZone(
+                path=str(settings.landing), ingest_batch_bytes=settings.ingest_batch_bytes
+            ),
             "publish_target": PublishTarget(
-                duckdb_path=str(settings.published_duckdb_path),
-                exports_dir=str(settings.exports_dir),
+                home=str(settings.home), memory_limit=settings.duckdb_memory_limit
             ),
             "dbt": DbtCliResource(
                 project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)
@@ -91,4 +96,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
+# a bad MIRROR_* setting stops the code location from loading, with one line per setting
+# (`dagster dev` shows it), instead of failing every step that reads it
 defs = build_definitions(Settings.from_env())

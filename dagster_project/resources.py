@@ -31,7 +31,12 @@ import duckdb
 from pydantic import PrivateAttr
 
 from dagster_project.progress import Update, publish_update
-from dagster_project.settings import duckdb_memory_limit, run_lock_wait_seconds
+from dagster_project.settings import (
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_RUN_LOCK_WAIT_SECONDS,
+    HomeLayout,
+    memory_limit_from_env,
+)
 
 RUN_LOCK_SUFFIX = ".run.lock"
 
@@ -41,16 +46,24 @@ class WarehouseLockedError(RuntimeError):
 
 
 def connect(
-    path: Path, *, read_only: bool = False, wait_seconds: float = 10.0
+    path: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 10.0,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open ``path``; retry briefly on a lock, then fail with a message that names the cause."""
+    """Open ``path``; retry briefly on a lock, then fail with a message that names the cause.
+
+    ``memory_limit`` is the resource's (from the settings); without one (``mirror report``, the
+    checks' read-only connections) ``MIRROR_DUCKDB_MEMORY_LIMIT`` as the settings read it."""
+    memory_limit = memory_limit or memory_limit_from_env()
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return duckdb.connect(
-                str(path), read_only=read_only, config={"memory_limit": duckdb_memory_limit()}
+                str(path), read_only=read_only, config={"memory_limit": memory_limit}
             )
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
@@ -145,35 +158,40 @@ class Warehouse(dg.ConfigurableResource):
     """The working DuckDB file of one MIRROR_HOME.
 
     Initialising it (once per run: in-process executor) takes the run lock; see the module
-    docstring. ``run_lock_wait_seconds`` is how long a second run waits before failing.
+    docstring. ``run_lock_wait_seconds`` (``MIRROR_RUN_LOCK_WAIT_SECONDS``) is how long a
+    second run waits before failing; ``memory_limit`` (``MIRROR_DUCKDB_MEMORY_LIMIT``) is
+    DuckDB's for every connection it opens. ``definitions.py`` sets both from the settings.
     """
 
     duckdb_path: str
-    run_lock_wait_seconds: float = 1800.0
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
 
     _run_lock: RunLock | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         lock = RunLock(Path(self.duckdb_path))
         run_id = context.dagster_run.run_id if context.dagster_run else ""
-        waited = lock.acquire(wait_seconds=self.lock_wait_seconds(), run_id=run_id, log=context.log)
+        waited = lock.acquire(
+            wait_seconds=self.run_lock_wait_seconds, run_id=run_id, log=context.log
+        )
         if waited >= 1 and context.log is not None:
             context.log.warning(f"got the warehouse run lock after waiting {waited:.0f}s")
         self._run_lock = lock
-
-    def lock_wait_seconds(self) -> float:
-        """``MIRROR_RUN_LOCK_WAIT_SECONDS`` (e.g. 0: a cron run fails at once instead of
-        queueing behind a long one) wins over ``run_lock_wait_seconds``."""
-        return run_lock_wait_seconds(self.run_lock_wait_seconds)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._run_lock is not None:
             self._run_lock.release()
             self._run_lock = None
 
+    @property
+    def layout(self) -> HomeLayout:
+        """The paths of the home this warehouse file lives in."""
+        return HomeLayout.of_warehouse(self.duckdb_path)
+
     @contextmanager
     def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(Path(self.duckdb_path), read_only=read_only)
+        con = connect(Path(self.duckdb_path), read_only=read_only, memory_limit=self.memory_limit)
         try:
             yield con
         finally:

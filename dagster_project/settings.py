@@ -1,4 +1,5 @@
-"""Settings read once from the environment (or CLI flags), typed and validated.
+"""The one owner of the settings: every ``MIRROR_*`` variable is read, defaulted and validated
+here, and every path under ``$MIRROR_HOME`` is defined here (:class:`HomeLayout`).
 
 ``MIRROR_HOME``     working folder; the warehouse is ``$MIRROR_HOME/mirror.duckdb``
                     (default ``./warehouse``).
@@ -15,16 +16,23 @@
                     then link to the run and the checks there.
 ``MIRROR_ALERT_URLS``  Apprise URLs of the alert channels (secrets: never printed).
 
-:func:`validate_environment` checks all of them at once, before a run starts any step: a bad
+:meth:`Settings.from_env` checks all of them at once, before a run starts any step: a bad
 value stops the run with one line per problem instead of failing every step that reads it.
+The Dagster resources receive the values as fields (``definitions.py``); dbt, a child
+process, receives them through the environment :meth:`Settings.export_to_environ` writes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
@@ -32,125 +40,59 @@ REFERENCE_DIR = REPO_ROOT / "data" / "reference"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
 
-
+DEFAULT_HOME = "warehouse"
 DEFAULT_INGEST_BATCH_MB = 128
-
-
-class SettingsError(ValueError):
-    """A setting is missing or unusable; the message says which and why."""
-
-
+MEGABYTE = 1024 * 1024
+DEFAULT_INGEST_BATCH_BYTES = DEFAULT_INGEST_BATCH_MB * MEGABYTE
 DEFAULT_DUCKDB_MEMORY_LIMIT = "80%"
-_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(k|m|g|t)i?b|bytes)\s*$", re.IGNORECASE)
-
-
-def duckdb_memory_limit() -> str:
-    """``MIRROR_DUCKDB_MEMORY_LIMIT`` as DuckDB's ``memory_limit`` (``80%``, ``1GB``, ...)."""
-    value = os.environ.get("MIRROR_DUCKDB_MEMORY_LIMIT", "").strip()
-    if not value:
-        return DEFAULT_DUCKDB_MEMORY_LIMIT
-    if not _MEMORY_LIMIT.match(value):
-        raise SettingsError(
-            f"MIRROR_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size; use e.g. 1GB, "
-            f"512MiB or 50% (default {DEFAULT_DUCKDB_MEMORY_LIMIT})"
-        )
-    return value
-
-
-def ingest_batch_bytes() -> int:
-    """``MIRROR_INGEST_BATCH_MB`` in bytes (0 = no batching)."""
-    raw = os.environ.get("MIRROR_INGEST_BATCH_MB", "").strip()
-    if not raw:
-        return DEFAULT_INGEST_BATCH_MB * 1024 * 1024
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        megabytes = -1
-    if megabytes < 0:
-        raise SettingsError(
-            f"MIRROR_INGEST_BATCH_MB={raw!r} is not a size in MB; use a number >= 0 "
-            f"(default {DEFAULT_INGEST_BATCH_MB}; 0 loads one file at a time)"
-        )
-    return int(megabytes * 1024 * 1024)
-
-
-RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 DEFAULT_RUN_LOCK_WAIT_SECONDS = 1800.0
+
+HOME_ENV = "MIRROR_HOME"
+LANDING_ENV = "MIRROR_LANDING"
+INGEST_BATCH_ENV = "MIRROR_INGEST_BATCH_MB"
+MEMORY_LIMIT_ENV = "MIRROR_DUCKDB_MEMORY_LIMIT"
+RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 UI_URL_ENV = "MIRROR_UI_URL"
 ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
+COMTRADE_BASE_URL_ENV = "MIRROR_COMTRADE_BASE_URL"  # `mirror fetch`: tests or a proxy
+FETCH_ENV = {  # the scheduled Comtrade fetch (sources/comtrade_schedule.py)
+    "reporters": "MIRROR_FETCH_REPORTERS",
+    "hs": "MIRROR_FETCH_HS",
+    "freq": "MIRROR_FETCH_FREQ",
+    "years": "MIRROR_FETCH_YEARS",
+    "cron": "MIRROR_FETCH_CRON",
+}
+DUCKDB_PATH_ENV = "MIRROR_DUCKDB_PATH"  # written for dbt (profiles.yml), never read here
+REFERENCE_DIR_ENV = "MIRROR_REFERENCE_DIR"  # idem
+
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(%|(k|m|g|t)i?b|bytes)\s*$", re.IGNORECASE)
 _URL = re.compile(r"^https?://[^\s/?#]+(:\d+)?(/[^\s]*)?$", re.IGNORECASE)
 _APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 
 
-def run_lock_wait_seconds(default: float = DEFAULT_RUN_LOCK_WAIT_SECONDS) -> float:
-    """``MIRROR_RUN_LOCK_WAIT_SECONDS`` (0: fail at once when another run holds the home)."""
-    raw = os.environ.get(RUN_LOCK_WAIT_ENV, "").strip()
-    if not raw:
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise SettingsError(
-            f"{RUN_LOCK_WAIT_ENV}={raw!r} is not a number of seconds >= 0 "
-            f"(default {DEFAULT_RUN_LOCK_WAIT_SECONDS:.0f}; 0 fails at once if another run holds "
-            "the warehouse)"
-        )
-    return seconds
-
-
-def ui_url() -> str | None:
-    """``MIRROR_UI_URL`` without a trailing slash, or None."""
-    raw = os.environ.get(UI_URL_ENV, "").strip()
-    if not raw:
-        return None
-    if not _URL.match(raw):
-        raise SettingsError(
-            f"{UI_URL_ENV}={raw!r} is not an http(s) URL; set it to where `dagster dev` (or "
-            "dagster-webserver) serves this MIRROR_HOME, e.g. http://mirror.example.org:3000"
-        )
-    return raw.rstrip("/")
-
-
-def alert_urls() -> list[str]:
-    """``MIRROR_ALERT_URLS``: comma-separated Apprise URLs (never echoed: they hold secrets)."""
-    raw = os.environ.get(ALERT_URLS_ENV, "")
-    urls = [u.strip() for u in raw.split(",") if u.strip()]
-    bad = [str(i) for i, url in enumerate(urls, start=1) if not _APPRISE_URL.match(url)]
-    if bad:
-        raise SettingsError(
-            f"{ALERT_URLS_ENV}: entr{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)} of "
-            f"{len(urls)} {'is' if len(bad) == 1 else 'are'} not an Apprise URL "
-            "(scheme://…, e.g. slack://…, json://host:port/path); the value is not shown, it "
-            "may hold a secret"
-        )
-    return urls
-
-
-def validate_environment() -> None:
-    """Every MIRROR_* setting read from the environment, checked before a run starts: raises
-    one SettingsError naming each bad setting (one line each)."""
-    problems = []
-    for check in (duckdb_memory_limit, ingest_batch_bytes, run_lock_wait_seconds, ui_url,
-                  alert_urls):  # fmt: skip
-        try:
-            check()
-        except SettingsError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SettingsError("\n".join(problems))
+class SettingsError(ValueError):
+    """A setting is missing or unusable; the message says which and why (one line each)."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class HomeLayout:
+    """Every path under ``$MIRROR_HOME``, defined once."""
+
     home: Path
-    landing: Path
+
+    ALERTS_LOG: ClassVar[str] = "alerts.jsonl"
+    ALERTS_STATE: ClassVar[str] = "alerts_state.json"
+    WAREHOUSE_FILE: ClassVar[str] = "mirror.duckdb"
+
+    @classmethod
+    def of_warehouse(cls, duckdb_path: str | Path) -> HomeLayout:
+        """The layout of the home whose working warehouse is ``duckdb_path``."""
+        return cls(Path(duckdb_path).parent)
 
     @property
     def duckdb_path(self) -> Path:
         """The working warehouse: only the pipeline run that owns it may open it."""
-        return self.home / "mirror.duckdb"
+        return self.home / self.WAREHOUSE_FILE
 
     @property
     def published_dir(self) -> Path:
@@ -159,37 +101,310 @@ class Settings:
     @property
     def published_duckdb_path(self) -> Path:
         """The read-only copy BI tools open; replaced atomically after checks pass."""
-        return self.published_dir / "mirror.duckdb"
+        return self.published_dir / self.WAREHOUSE_FILE
 
     @property
     def exports_dir(self) -> Path:
+        """A link to ``exports.versions/<publication id>/`` (see ``publish/snapshot.py``)."""
         return self.home / "exports"
+
+    @property
+    def gx_docs_dir(self) -> Path:
+        """Great Expectations Data Docs and the checks' results file."""
+        return self.home / "docs" / "gx"
+
+    @property
+    def dbt_docs_dir(self) -> Path:
+        return self.home / "docs" / "dbt"
+
+    @property
+    def report_path(self) -> Path:
+        return self.home / "report" / "index.html"
+
+    @property
+    def logs_dir(self) -> Path:
+        """One log per CLI run (``run-*.log``) and ``last_run.log``."""
+        return self.home / "logs"
+
+    def dbt_target_dir(self, command: str) -> Path:
+        """dbt's target folder of a run's ``dbt <command>``, replaced by the next run."""
+        return self.home / "dbt" / command
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's run history when ``DAGSTER_HOME`` is not set."""
+        return self.home / "dagster"
+
+    @property
+    def alerts_log(self) -> Path:
+        """The alerts' audit trail (redacted), one JSON object per line."""
+        return self.home / self.ALERTS_LOG
+
+    @property
+    def alerts_state(self) -> Path:
+        """Which breaches were announced (de-duplication)."""
+        return self.home / self.ALERTS_STATE
+
+    @property
+    def comtrade_fetch_state(self) -> Path:
+        """What the scheduled Comtrade fetch has already downloaded."""
+        return self.home / "state" / "comtrade_fetch.json"
+
+
+def _blank_to_default(value: Any, default: Any) -> Any:
+    return default if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+class Location(BaseModel):
+    """Where a run reads (``MIRROR_LANDING``) and writes (``MIRROR_HOME``): checked first, on
+    its own, since a refused run still reports itself under its home."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # MIRROR_* variable of each field; the order is the order of the error lines
+    VARIABLES: ClassVar[dict[str, str]] = {"home": HOME_ENV, "landing": LANDING_ENV}
+
+    home: Path
+    landing: Path = SAMPLE_LANDING
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home(cls, value: Any) -> Path:
+        path = Path(_blank_to_default(value, DEFAULT_HOME)).expanduser().resolve()
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"{HOME_ENV}={path} exists and is not a folder")
+        return path
+
+    @field_validator("landing", mode="before")
+    @classmethod
+    def _landing(cls, value: Any) -> Path:
+        path = Path(_blank_to_default(value, SAMPLE_LANDING)).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(
+                f"{LANDING_ENV}={path} is not a folder; point it at a folder laid out "
+                "by source (comtrade/, ...) or unset it to use the embedded sample"
+            )
+        return path
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(self.home)
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.layout.duckdb_path
 
     @classmethod
     def from_env(
-        cls, home: str | Path | None = None, landing: str | Path | None = None
-    ) -> Settings:
-        """Resolve settings: explicit arguments win over the environment, then defaults."""
-        home_path = (
-            Path(home or os.environ.get("MIRROR_HOME") or "warehouse").expanduser().resolve()
-        )
-        landing_path = (
-            Path(landing or os.environ.get("MIRROR_LANDING") or SAMPLE_LANDING)
-            .expanduser()
-            .resolve()
-        )
-        if not landing_path.is_dir():
-            raise SettingsError(
-                f"MIRROR_LANDING={landing_path} is not a folder; point it at a folder laid out "
-                "by source (comtrade/, ...) or unset it to use the embedded sample"
+        cls,
+        home: str | Path | None = None,
+        landing: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Self:
+        """Resolve the settings: explicit arguments win over the environment, then defaults.
+        Raises one :class:`SettingsError` with a line per bad setting."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            field: env.get(variable) for field, variable in cls.VARIABLES.items()
+        }
+        values["home"] = home or values["home"]
+        values["landing"] = landing or values["landing"]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError("\n".join(error_lines(exc, cls.VARIABLES))) from None
+
+
+class Settings(Location):
+    """Every setting, typed and validated; built by :meth:`from_env` (or directly, in tests).
+
+    A bad value fails with one line naming the variable, what is wrong and an example.
+    """
+
+    VARIABLES: ClassVar[dict[str, str]] = {
+        **Location.VARIABLES,
+        "duckdb_memory_limit": MEMORY_LIMIT_ENV,
+        "ingest_batch_mb": INGEST_BATCH_ENV,
+        "run_lock_wait_seconds": RUN_LOCK_WAIT_ENV,
+        "ui_url": UI_URL_ENV,
+        "alert_urls": ALERT_URLS_ENV,
+    }
+
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    ingest_batch_mb: float = DEFAULT_INGEST_BATCH_MB
+    run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
+    ui_url: str | None = None
+    alert_urls: tuple[str, ...] = Field(default=(), repr=False)  # secrets
+
+    @field_validator("duckdb_memory_limit", mode="before")
+    @classmethod
+    def _memory_limit(cls, value: Any) -> str:
+        return parse_memory_limit(value)
+
+    @field_validator("ingest_batch_mb", mode="before")
+    @classmethod
+    def _batch_mb(cls, value: Any) -> float:
+        raw = _blank_to_default(value, DEFAULT_INGEST_BATCH_MB)
+        megabytes = _non_negative(raw)
+        if megabytes is None:
+            raise ValueError(
+                f"{INGEST_BATCH_ENV}={str(raw).strip()!r} is not a size in MB; use a number "
+                f">= 0 (default {DEFAULT_INGEST_BATCH_MB}; 0 loads one file at a time)"
             )
-        if home_path.exists() and not home_path.is_dir():
-            raise SettingsError(f"MIRROR_HOME={home_path} exists and is not a folder")
-        return cls(home=home_path, landing=landing_path)
+        return megabytes
+
+    @field_validator("run_lock_wait_seconds", mode="before")
+    @classmethod
+    def _lock_wait(cls, value: Any) -> float:
+        raw = _blank_to_default(value, DEFAULT_RUN_LOCK_WAIT_SECONDS)
+        seconds = _non_negative(raw)
+        if seconds is None:
+            raise ValueError(
+                f"{RUN_LOCK_WAIT_ENV}={str(raw).strip()!r} is not a number of seconds >= 0 "
+                f"(default {DEFAULT_RUN_LOCK_WAIT_SECONDS:.0f}; 0 fails at once if another run "
+                "holds the warehouse)"
+            )
+        return seconds
+
+    @field_validator("ui_url", mode="before")
+    @classmethod
+    def _ui_url(cls, value: Any) -> str | None:
+        return parse_ui_url(value)
+
+    @field_validator("alert_urls", mode="before")
+    @classmethod
+    def _alert_urls(cls, value: Any) -> tuple[str, ...]:
+        return parse_alert_urls(value)
+
+    @property
+    def ingest_batch_bytes(self) -> int:
+        """``MIRROR_INGEST_BATCH_MB`` in bytes (0 = no batching)."""
+        return int(self.ingest_batch_mb * MEGABYTE)
 
     def export_to_environ(self) -> None:
-        """Make the settings visible to child processes (dbt reads MIRROR_DUCKDB_PATH)."""
-        os.environ["MIRROR_HOME"] = str(self.home)
-        os.environ["MIRROR_LANDING"] = str(self.landing)
-        os.environ["MIRROR_DUCKDB_PATH"] = str(self.duckdb_path)
-        os.environ["MIRROR_REFERENCE_DIR"] = str(REFERENCE_DIR)
+        """Make the settings visible to child processes (dbt reads MIRROR_DUCKDB_PATH and
+        MIRROR_DUCKDB_MEMORY_LIMIT in ``profiles.yml``)."""
+        os.environ[HOME_ENV] = str(self.home)
+        os.environ[LANDING_ENV] = str(self.landing)
+        os.environ[DUCKDB_PATH_ENV] = str(self.duckdb_path)
+        os.environ[MEMORY_LIMIT_ENV] = self.duckdb_memory_limit
+        os.environ[REFERENCE_DIR_ENV] = str(REFERENCE_DIR)
+
+
+def _non_negative(raw: Any) -> float | None:
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def parse_alert_urls(value: Any) -> tuple[str, ...]:
+    """``MIRROR_ALERT_URLS``: comma-separated Apprise URLs (never echoed: they hold secrets)."""
+    if isinstance(value, list | tuple):
+        urls = [str(u).strip() for u in value if str(u).strip()]
+    else:
+        urls = [u.strip() for u in str(value or "").split(",") if u.strip()]
+    bad = [str(i) for i, url in enumerate(urls, start=1) if not _APPRISE_URL.match(url)]
+    if bad:
+        raise ValueError(
+            f"{ALERT_URLS_ENV}: entr{'y' if len(bad) == 1 else 'ies'} {', '.join(bad)} of "
+            f"{len(urls)} {'is' if len(bad) == 1 else 'are'} not an Apprise URL "
+            "(scheme://…, e.g. slack://…, json://host:port/path); the value is not shown, it "
+            "may hold a secret"
+        )
+    return tuple(urls)
+
+
+def error_lines(exc: ValidationError, variables: Mapping[str, str]) -> list[str]:
+    """One line per invalid field: the validator's own message (it names the variable), or
+    pydantic's prefixed with the variable."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ValueError):
+            lines.append(str(cause))
+        else:
+            lines.append(f"{variables.get(field, field)}: {error['msg']}")
+    return lines
+
+
+def parse_memory_limit(value: Any) -> str:
+    """``MIRROR_DUCKDB_MEMORY_LIMIT`` as DuckDB's ``memory_limit`` (``80%``, ``1GB``, ...)."""
+    text = str(_blank_to_default(value, DEFAULT_DUCKDB_MEMORY_LIMIT)).strip()
+    if not _MEMORY_LIMIT.match(text):
+        raise ValueError(
+            f"{MEMORY_LIMIT_ENV}={text!r} is not a memory size; use e.g. 1GB, "
+            f"512MiB or 50% (default {DEFAULT_DUCKDB_MEMORY_LIMIT})"
+        )
+    return text
+
+
+def parse_ui_url(value: Any) -> str | None:
+    """``MIRROR_UI_URL`` without a trailing slash, or None."""
+    raw = str(_blank_to_default(value, "")).strip()
+    if not raw:
+        return None
+    if not _URL.match(raw):
+        raise ValueError(
+            f"{UI_URL_ENV}={raw!r} is not an http(s) URL; set it to where `dagster dev` (or "
+            "dagster-webserver) serves this MIRROR_HOME, e.g. http://mirror.example.org:3000"
+        )
+    return raw.rstrip("/")
+
+
+# One variable read alone, for code that runs without a whole Settings: the CLI reporting a
+# refused start (the channels may be fine while another setting is not), connections opened
+# outside the resources (`mirror report`, GX's read-only session). Same parsing and messages
+# as the Settings fields.
+
+
+def _one_from_env(parse: Any, variable: str, environ: Mapping[str, str] | None) -> Any:
+    env = os.environ if environ is None else environ
+    try:
+        return parse(env.get(variable))
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def alert_urls_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The alert channels (a run refused for another bad setting still reports to them)."""
+    return _one_from_env(parse_alert_urls, ALERT_URLS_ENV, environ)
+
+
+def memory_limit_from_env(environ: Mapping[str, str] | None = None) -> str:
+    return _one_from_env(parse_memory_limit, MEMORY_LIMIT_ENV, environ)
+
+
+def comtrade_base_url_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``MIRROR_COMTRADE_BASE_URL`` (None: the real Comtrade host)."""
+    return _text_from_env(COMTRADE_BASE_URL_ENV, environ)
+
+
+def landing_set_in_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """``MIRROR_LANDING`` only when it is set: ``mirror fetch`` writes into a landing someone
+    chose, never into the embedded sample the pipeline defaults to."""
+    return _text_from_env(LANDING_ENV, environ)
+
+
+@dataclass(frozen=True)
+class FetchVariables:
+    """The scheduled Comtrade fetch's ``MIRROR_FETCH_*`` as written (None: unset or blank);
+    ``sources/comtrade_schedule.py`` turns them into reporters, HS codes, frequencies and
+    years with the Comtrade client's own parsers, and says there what is wrong."""
+
+    reporters: str | None = None
+    hs: str | None = None
+    freq: str | None = None
+    years: str | None = None
+    cron: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> FetchVariables:
+        return cls(**{field: _text_from_env(name, environ) for field, name in FETCH_ENV.items()})
+
+
+def _text_from_env(variable: str, environ: Mapping[str, str] | None) -> str | None:
+    env = os.environ if environ is None else environ
+    return (env.get(variable) or "").strip() or None

@@ -1,5 +1,8 @@
 """Delivery: Apprise channels from ``MIRROR_ALERT_URLS`` and the ``alerts.jsonl`` audit trail.
 
+:class:`AlertTarget` is where the alerts of one home go, from the settings (the definitions
+build the sensors with it; ``mirror run`` passes its own).
+
 ``MIRROR_ALERT_URLS`` is a comma-separated list of Apprise URLs (``slack://…``,
 ``msteams://…``, ``mailtos://…``, ``json://host:port/path`` / ``jsons://…`` for a generic JSON
 webhook, …). Without it alerts go to the log only. Every alert is ALWAYS appended to
@@ -11,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +26,9 @@ from dagster_project.redaction import (
     register_environment,
     register_url,
 )
+from dagster_project.settings import ALERT_URLS_ENV, HomeLayout, Settings
 
 log = logging.getLogger("mirror.alerts")
-ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
-JSONL_FILE = "alerts.jsonl"
-STATE_FILE = "alerts_state.json"
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,18 @@ class Alert:
         return "failure" if self.severity == "error" else "warning"
 
 
-def alert_urls(environ: dict[str, str] | None = None) -> list[str]:
-    raw = (os.environ if environ is None else environ).get(ALERT_URLS_ENV, "")
-    return [u.strip() for u in raw.split(",") if u.strip()]
+@dataclass(frozen=True)
+class AlertTarget:
+    """Where the alerts of one ``MIRROR_HOME`` go (``alerts.jsonl`` there, the channels of
+    ``MIRROR_ALERT_URLS``) and what they link to (``MIRROR_UI_URL``)."""
+
+    home: Path
+    urls: tuple[str, ...] = field(default=(), repr=False)  # secrets
+    ui_url: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> AlertTarget:
+        return cls(settings.home, settings.alert_urls, settings.ui_url)
 
 
 def channel_label(index: int, url: str) -> str:
@@ -98,7 +108,7 @@ def _send(url: str, alert: Alert) -> tuple[bool, str | None]:
         return False, redact(f"{type(exc).__name__}: {exc}")[:300]
 
 
-def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str, Any]:
+def deliver(alert: Alert, home: Path, urls: Sequence[str] = ()) -> dict[str, Any]:
     """Send ``alert`` to every channel, log it, append it to alerts.jsonl; never raises.
 
     Returns (and records) what happened on each channel: ``{"channels": [{"channel": "#1
@@ -107,7 +117,6 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
     """
     install_log_redaction()
     register_environment()
-    urls = alert_urls() if urls is None else urls
     for url in urls:
         register_url(url)
     channels = []
@@ -131,7 +140,7 @@ def deliver(alert: Alert, home: Path, urls: list[str] | None = None) -> dict[str
         "delivery": outcome,
     }
     home.mkdir(parents=True, exist_ok=True)
-    with (home / JSONL_FILE).open("a", encoding="utf-8") as fh:
+    with HomeLayout(home).alerts_log.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(redact_data(record), default=str) + "\n")
     return outcome
 
@@ -140,7 +149,7 @@ def delivery_summary(outcome: dict[str, Any]) -> str:
     """``delivered to 1 of 2 channels (#1 json: ok; #2 slack: FAILED connection refused)`` or
     ``no channel configured (MIRROR_ALERT_URLS): log and alerts.jsonl only``."""
     if not outcome.get("configured"):
-        return f"no channel configured ({ALERT_URLS_ENV}): log and {JSONL_FILE} only"
+        return f"no channel configured ({ALERT_URLS_ENV}): log and {HomeLayout.ALERTS_LOG} only"
     parts = [
         f"{c['channel']}: ok" if c["delivered"] else f"{c['channel']}: FAILED ({c['error']})"
         for c in outcome.get("channels", [])

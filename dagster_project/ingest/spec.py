@@ -9,6 +9,9 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest.landing import scan, unmatched
+from dagster_project.ingest.sql import quote_ident
+
 # Load metadata every raw table carries after its delivered columns.
 LOAD_METADATA_COLUMNS: dict[str, str] = {
     "_source_file": "VARCHAR NOT NULL",
@@ -23,8 +26,6 @@ def raw_table_ddl(
 ) -> str:
     """``CREATE TABLE IF NOT EXISTS``: delivered columns as VARCHAR (as the file has them),
     then the load metadata, then source-specific ``extra`` columns with their types."""
-    from dagster_project.ingest.quarantine import quote_ident
-
     cols = [f"{quote_ident(c)} VARCHAR" for c in delivered]
     cols += [
         f"{name} {type_}" for name, type_ in {**LOAD_METADATA_COLUMNS, **(extra or {})}.items()
@@ -101,13 +102,9 @@ def naive_utc_now() -> dt.datetime:
 
 
 def files_of(landing: Path, spec: SourceSpec) -> list[Path]:
-    from dagster_project.ingest.landing import scan
-
     return scan(landing, spec.name, spec.patterns)
 
 
 def ignored_files_of(landing: Path, spec: SourceSpec) -> list[Path]:
     """Files in the source's folder that it does not read (their name matches no pattern)."""
-    from dagster_project.ingest.landing import unmatched
-
     return unmatched(landing, spec.name, spec.patterns)

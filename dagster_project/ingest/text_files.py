@@ -23,8 +23,9 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.quarantine import QUARANTINE_DDL, QUARANTINE_TABLE, quote_ident
+from dagster_project.ingest.quarantine import QUARANTINE_DDL, QUARANTINE_TABLE
 from dagster_project.ingest.registry import FileRefusedError
+from dagster_project.ingest.sql import quote_ident
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_LINE_BYTES = 8 * 1024 * 1024

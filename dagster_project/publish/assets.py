@@ -12,6 +12,7 @@ from dagster_dbt import DbtCliResource
 from dagster_project.progress import StepProgress
 from dagster_project.publish.snapshot import publish
 from dagster_project.resources import Warehouse
+from dagster_project.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, HomeLayout
 
 
 def mart_keys() -> list[dg.AssetKey]:
@@ -28,23 +29,15 @@ DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.j
 
 
 class PublishTarget(dg.ConfigurableResource):
-    """Where the read-only DuckDB file, the Parquet exports and the dbt docs go.
+    """The home whose published DuckDB file, Parquet exports and dbt docs are written (paths:
+    :class:`HomeLayout`), and DuckDB's memory limit while copying (from the settings)."""
 
-    ``docs_dir`` defaults to ``<home>/docs/dbt`` where ``<home>`` holds ``published/``.
-    """
+    home: str
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
-    duckdb_path: str
-    exports_dir: str
-    docs_dir: str = ""
-
-    def home(self) -> Path:
-        """``$MIRROR_HOME``: the folder that holds ``published/``."""
-        return Path(self.duckdb_path).parent.parent
-
-    def dbt_docs_dir(self) -> Path:
-        if self.docs_dir:
-            return Path(self.docs_dir)
-        return self.home() / "docs" / "dbt"
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(Path(self.home))
 
 
 @dg.asset(
@@ -70,9 +63,10 @@ def published_mirror_warehouse(
 
     pub = publish(
         Path(warehouse.duckdb_path),
-        Path(publish_target.duckdb_path),
-        Path(publish_target.exports_dir),
+        publish_target.layout.published_duckdb_path,
+        publish_target.layout.exports_dir,
         run_id=context.run_id,
+        memory_limit=publish_target.memory_limit,
         on_table=on_table,
     )
     progress.finish(
@@ -83,7 +77,7 @@ def published_mirror_warehouse(
         metadata={
             "publication_id": pub.publication_id,
             "published_duckdb": dg.MetadataValue.path(str(pub.duckdb_path)),
-            "exports_dir": dg.MetadataValue.path(publish_target.exports_dir),
+            "exports_dir": dg.MetadataValue.path(str(publish_target.layout.exports_dir)),
             "exports_version_dir": dg.MetadataValue.path(str(pub.exports_version_dir)),
             "tables": dg.MetadataValue.json(pub.tables),
             "dagster/row_count": sum(pub.tables.values()),
@@ -120,8 +114,8 @@ def published_dbt_docs(
 
     started = time.monotonic()
     progress = StepProgress("dbt docs", 1, log=context.log)
-    final = publish_target.dbt_docs_dir()
-    work = run_target_path(publish_target.home(), "docs")
+    final = publish_target.layout.dbt_docs_dir
+    work = run_target_path(publish_target.layout, "docs")
     # --no-compile documents the manifest dagster-dbt already parsed (no SQL compilation)
     shutil.copy2(dbt_project.manifest_path, work / "manifest.json")
     dbt.cli(

@@ -47,7 +47,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.resources import WarehouseLockedError
-from dagster_project.settings import duckdb_memory_limit
+from dagster_project.settings import memory_limit_from_env
 
 PUBLISHED_SCHEMAS = ("marts",)
 # The published file is written in the storage format of DuckDB 1.0 so that every DuckDB 1.x
@@ -198,6 +198,7 @@ def publish(
     schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
     keep_versions: int = KEEP_EXPORT_VERSIONS,
     lock_wait_seconds: float = 10.0,
+    memory_limit: str | None = None,
     on_table: Callable[[str, int, int], None] | None = None,
 ) -> Publication:
     """Copy every table of ``schemas`` into a fresh DuckDB file and a fresh export folder,
@@ -224,7 +225,7 @@ def publish(
     # in-memory hub: source attached read-only, publication read-write; spills beside them
     con = duckdb.connect(
         config={
-            "memory_limit": duckdb_memory_limit(),
+            "memory_limit": memory_limit or memory_limit_from_env(),
             "temp_directory": str(published_path.with_name(f"{published_path.name}.tmp")),
         }
     )

@@ -27,11 +27,6 @@ GX_CHECKS_OP = "gx_suites"
 RESULTS_FILE = "results.json"
 
 
-def docs_dir_for(duckdb_path: Path) -> Path:
-    """``$MIRROR_HOME/docs/gx`` (the warehouse file lives in ``$MIRROR_HOME``)."""
-    return duckdb_path.parent / "docs" / "gx"
-
-
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -157,7 +152,7 @@ def build_gx_checks(folder: Path = EXPECTATIONS_DIR) -> list[dg.AssetChecksDefin
             if any(s.check_name(sev) in selected for sev in s.severities)
         ]
         duckdb_path = Path(warehouse.duckdb_path)
-        docs_dir = docs_dir_for(duckdb_path)
+        docs_dir = warehouse.layout.gx_docs_dir
         progress = StepProgress("checks", len(current), log=context.log)
 
         def on_suite(name: str, success: bool) -> None:

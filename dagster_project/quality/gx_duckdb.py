@@ -67,7 +67,7 @@ def gx_session(duckdb_path: Path, *, docs_dir: Path | None = None) -> Iterator[t
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from dagster_project.settings import duckdb_memory_limit
+    from dagster_project.settings import memory_limit_from_env
 
     install_duckdb_shim()
     ctx = gx.get_context(mode="ephemeral")
@@ -93,7 +93,7 @@ def gx_session(duckdb_path: Path, *, docs_dir: Path | None = None) -> Iterator[t
         kwargs={
             "connect_args": {
                 "read_only": True,
-                "config": {"memory_limit": duckdb_memory_limit()},
+                "config": {"memory_limit": memory_limit_from_env()},
             }
         },
     )

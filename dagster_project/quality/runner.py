@@ -24,7 +24,9 @@ from dagster_project.resources import connect
 
 _KEYS = ("freq", "period", "exporter_iso3", "importer_iso3", "hs6")
 _MIRROR_COLUMNS = {"status", "gap_usd", "gap_pct", "export_value_usd", "import_value_fob_usd"}
-CORRIDOR_COLUMN = "corridor_id"  # used by corridor rules once the mart has it (issue 4)
+# The mart's column naming the corridor a flow was attributed to: a corridor rule matches it
+# as well as the corridor's pairs (a table without the column: the pairs alone).
+CORRIDOR_COLUMN = "corridor_id"
 
 # The worst offending fact rows of a query, with the same flow's gap one period earlier.
 _OFFENDERS_SQL = """

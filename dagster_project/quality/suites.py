@@ -1,8 +1,10 @@
-"""Suites in ``expectations/*.yml``: parsed, validated, turned into GX expectations.
+"""Suites in ``expectations/*.yml``: validated models, turned into GX expectations.
 
 Pure functions (no GX import at module load, no database) so they are unit-tested on their own.
-Every value that reaches SQL (waivers, tolerance rules, corridors, statuses, parameters) is
-validated against a strict pattern first; identifiers (schema, table) against an allow-list.
+Every file is read into pydantic models that forbid unknown keys; every value that reaches SQL
+(waivers, tolerance rules, corridors, statuses, parameters) matches a strict pattern first,
+identifiers (schema, table) too. An invalid file fails with one line per problem, naming the
+file, the line and the field: ``fct_mirror_trade.yml:53: tolerances.rules[1].corridor: ...``.
 
 Files in ``expectations/``:
 
@@ -10,7 +12,14 @@ Files in ``expectations/``:
                   (``compared`` / ``explained`` / ``not_compared``). New statuses are data.
 ``*.yml``         one suite each (a ``suite:`` key). A suite may carry ``tolerances`` (rules by
                   HS chapter / HS6 / exporter / importer / corridor with ``tolerance_pct`` and
-                  ``severity``), ``corridors`` and ``waivers`` (reason + expiry).
+                  ``severity``) and ``waivers`` (reason + expiry).
+
+One source of truth: a corridor a rule names is the dbt seed's (``dbt/seeds/corridors``: the
+origin, the declared partner and the importers at the end of the route); a suite does not
+define corridors. The mart's tolerance by HS chapter is the seed ``mirror_tolerances.csv``; a
+rule on a chapter alone that the seed also sets must agree with it (a rule exists to judge
+differently from the mart, and a rule that only restates the seed with another number would
+be two answers to one question).
 
 Query placeholders (``unexpected_rows``): ``{batch}`` the table (GX fills it in), ``{flows}``
 the table with, per row, ``check_tolerance_pct``, ``check_ceiling_pct``, ``check_severity``,
@@ -27,49 +36,120 @@ Descriptions (the text of alerts, Data Docs and ``mirror checks``) take ``{param
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from dagster_project.settings import DBT_PROJECT_DIR
 
 SEVERITIES = ("error", "warn")
 STATUS_CLASSES = ("compared", "explained", "not_compared")
 VOCABULARY_FILE = "statuses.yml"
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_ISO3 = re.compile(r"^[A-Z_][A-Z0-9_]{1,3}$")
-_PATTERNS = {
-    "exporter_iso3": _ISO3,
-    "importer_iso3": _ISO3,
-    "hs6": re.compile(r"^\d{6}$"),
-    "freq": re.compile(r"^[AM]$"),
-    "period_from": re.compile(r"^\d{4}(\d{2})?$"),
-    "period_to": re.compile(r"^\d{4}(\d{2})?$"),
-}
-_WAIVER_MATCH_FIELDS = ("exporter_iso3", "importer_iso3", "hs6", "freq")
-_RULE_PATTERNS = {
-    "hs_chapter": re.compile(r"^\d{2}$"),
-    "hs6": re.compile(r"^\d{6}$"),
-    "exporter": _ISO3,
-    "importer": _ISO3,
-    "corridor": _ID,
-    "freq": re.compile(r"^[AM]$"),
-}
+CORRIDOR_SEEDS = DBT_PROJECT_DIR / "seeds" / "corridors"
+CORRIDORS_FILE = "transit_corridors.csv"
+CORRIDOR_IMPORTERS_FILE = "transit_corridor_importers.csv"
+TOLERANCE_SEED = DBT_PROJECT_DIR / "seeds" / "mirror_tolerances.csv"
 # How much a match key narrows a rule: the most specific matching rule wins.
 _SPECIFICITY = {"corridor": 8, "exporter": 4, "importer": 4, "hs6": 3, "hs_chapter": 2, "freq": 1}
+# in the order they are written into SQL and shown
+_MATCH_KEYS = ("hs_chapter", "hs6", "exporter", "importer", "corridor", "freq")
+_WAIVER_MATCH_FIELDS = ("exporter_iso3", "importer_iso3", "hs6", "freq")
 _PARAM_RE = re.compile(r"\{param:([a-z_][a-z0-9_]*)\}")
+
+Severity = Literal["error", "warn"]
+StatusClass = Literal["compared", "explained", "not_compared"]
 
 
 class SuiteError(ValueError):
-    """A suite file is invalid; the message names the file and the entry."""
+    """A suite file is invalid; the message names the file, the line and the field."""
 
 
 def _q(value: str) -> str:
     """A SQL string literal of a value already validated against a strict pattern."""
     return "'" + value.replace("'", "''") + "'"
+
+
+# Field types: each names what it expects in its error ----------------------------------------
+
+
+def _scalar_text(value: Any) -> Any:
+    """YAML reads ``hs6: 270900`` as a number: codes are text (leading zeros are not)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value  # the str validator says what is wrong
+    return str(value)
+
+
+def _matching(pattern: str, what: str) -> Any:
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return Annotated[str, BeforeValidator(_scalar_text), AfterValidator(check)]
+
+
+def _folded(value: Any) -> Any:
+    """Folded YAML text (``>``) on one line, whitespace collapsed."""
+    return " ".join(str(value).split()) if isinstance(value, str | int | float) else value
+
+
+def _number_between(low: float, high: float) -> Any:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, got {value!r}")
+        if not low <= float(value) <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return float(value)
+
+    return Annotated[float, BeforeValidator(check)]
+
+
+Identifier = _matching(r"^[a-z_][a-z0-9_]*$", "a lower-case identifier")
+Id = _matching(r"^[a-z0-9][a-z0-9_.-]{0,63}$", "an id (lower-case letters, digits, - _ .)")
+Iso3 = _matching(r"^[A-Z_][A-Z0-9_]{1,3}$", "an ISO-3 code (e.g. KAZ)")
+Hs6 = _matching(r"^\d{6}$", "an HS6 code (six digits)")
+HsChapter = _matching(r"^\d{2}$", "an HS chapter (two digits)")
+Freq = _matching(r"^[AM]$", "a frequency (A or M)")
+Period = _matching(r"^\d{4}(\d{2})?$", "a period (YYYY or YYYYMM)")
+Text = Annotated[str, BeforeValidator(_folded)]
+RequiredText = Annotated[str, BeforeValidator(_folded), Field(min_length=1)]
+Percent = _number_between(0, 100)
+Parameter = _number_between(0, 1e15)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The status vocabulary -----------------------------------------------------------------------
+
+
+class _StatusEntry(_Model):
+    class_: StatusClass = Field(alias="class")
+    meaning: Text = ""
+
+
+class _VocabularyFile(_Model):
+    statuses: dict[Identifier, _StatusEntry] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -104,41 +184,27 @@ DEFAULT_VOCABULARY = StatusVocabulary(
 def load_vocabulary(path: Path) -> StatusVocabulary:
     if not path.exists():
         return DEFAULT_VOCABULARY
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise SuiteError(f"{path.name}: not valid YAML: {exc}") from exc
-    entries = raw.get("statuses") if isinstance(raw, dict) else None
-    if not isinstance(entries, dict) or not entries:
-        raise SuiteError(f"{path.name}: needs a 'statuses' mapping (status: {{class: ...}})")
-    classes: dict[str, str] = {}
-    meanings: dict[str, str] = {}
-    for status, spec in entries.items():
-        if not isinstance(status, str) or not _IDENT.match(status):
-            raise SuiteError(f"{path.name}: status {status!r} must be a lower-case identifier")
-        spec = spec if isinstance(spec, dict) else {}
-        klass = spec.get("class")
-        if klass not in STATUS_CLASSES:
-            raise SuiteError(
-                f"{path.name}: status {status!r} needs class one of {STATUS_CLASSES}, got {klass!r}"
-            )
-        classes[status] = klass
-        meanings[status] = " ".join(str(spec.get("meaning", "")).split())
-    return StatusVocabulary(classes=classes, meanings=meanings)
+    parsed = _validate(_VocabularyFile, path)
+    return StatusVocabulary(
+        classes={status: entry.class_ for status, entry in parsed.statuses.items()},
+        meanings={status: entry.meaning for status, entry in parsed.statuses.items()},
+    )
 
 
-@dataclass(frozen=True)
-class Waiver:
-    id: str
-    exporter_iso3: str
-    importer_iso3: str
-    hs6: str
-    reason: str
+# Waivers, corridors, tolerance rules ---------------------------------------------------------
+
+
+class Waiver(_Model):
+    id: Id
+    exporter_iso3: Iso3
+    importer_iso3: Iso3
+    hs6: Hs6
+    reason: RequiredText
     expires: dt.date
-    freq: str | None = None
-    period_from: str | None = None
-    period_to: str | None = None
-    owner: str | None = None
+    freq: Freq | None = None
+    period_from: Period | None = None
+    period_to: Period | None = None
+    owner: Text | None = None
 
     def is_active(self, today: dt.date) -> bool:
         return self.expires >= today
@@ -158,13 +224,13 @@ class Waiver:
         return "(" + " and ".join(parts) + ")"
 
 
-@dataclass(frozen=True)
-class Corridor:
-    """A named set of exporter -> importer pairs (e.g. a pipeline through a transit port)."""
+class Corridor(_Model):
+    """A named set of exporter -> importer pairs (a pipeline through a transit port), built from
+    the dbt seed: the origin to the declared partner and to every importer of the route."""
 
-    id: str
-    pairs: tuple[tuple[str, str], ...]
-    description: str = ""
+    id: Id
+    pairs: tuple[tuple[Iso3, Iso3], ...]
+    description: Text = ""
 
     def sql_condition(self, alias: str = "", corridor_column: str | None = None) -> str:
         prefix = f"{alias}." if alias else ""
@@ -172,22 +238,53 @@ class Corridor:
             f"({prefix}exporter_iso3 = {_q(e)} and {prefix}importer_iso3 = {_q(i)})"
             for e, i in self.pairs
         ]
-        if corridor_column:  # the mart names the corridor itself once issue 4 lands
+        if corridor_column:  # the mart names the corridor a flow was attributed to
             parts.append(f"{prefix}{corridor_column} = {_q(self.id)}")
         return "(" + " or ".join(parts or ["false"]) + ")"
 
 
-@dataclass(frozen=True)
-class ToleranceRule:
-    """What the check enforces for the flows it matches (overrides the mart's tolerance_pct)."""
+class ToleranceRule(_Model):
+    """What the check enforces for the flows it matches (overrides the mart's tolerance_pct).
 
-    id: str
-    match: dict[str, str]
-    tolerance_pct: float | None
-    severity: str
-    ceiling_pct: float | None = None
-    reason: str = ""
-    order: int = 0
+    ``severity`` left out takes the policy's ``default_severity``."""
+
+    id: Id
+    hs_chapter: HsChapter | None = None
+    hs6: Hs6 | None = None
+    exporter: Iso3 | None = None
+    importer: Iso3 | None = None
+    corridor: Id | None = None
+    freq: Freq | None = None
+    tolerance_pct: Percent | None = None
+    ceiling_pct: Percent | None = None
+    severity: Severity = "error"
+    reason: Text = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sets_something(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or set(raw) - set(cls.model_fields):
+            return raw  # an unknown key (a typo of a match key?) is the error to report
+        if not any(raw.get(k) is not None for k in _MATCH_KEYS):
+            raise ValueError(f"needs at least one match key ({', '.join(_MATCH_KEYS)})")
+        if all(raw.get(k) is None for k in ("tolerance_pct", "ceiling_pct", "severity")):
+            raise ValueError("sets nothing (tolerance_pct, ceiling_pct or severity)")
+        return raw
+
+    @field_validator("corridor")
+    @classmethod
+    def _known_corridor(cls, value: str | None, info: ValidationInfo) -> str | None:
+        known = (info.context or {}).get("corridors", {})
+        if value is not None and value not in known:
+            raise ValueError(
+                f"unknown corridor {value!r}: corridors are the dbt seed's "
+                f"(dbt/seeds/corridors/{CORRIDORS_FILE}: {', '.join(sorted(known)) or 'none'})"
+            )
+        return value
+
+    @property
+    def match(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in _MATCH_KEYS if getattr(self, k) is not None}
 
     @property
     def specificity(self) -> int:
@@ -209,17 +306,60 @@ class ToleranceRule:
         return "(" + " and ".join(parts) + ")"
 
 
-@dataclass(frozen=True)
-class TolerancePolicy:
-    """Tolerance rules of a suite: the most specific matching rule wins (ties: first in file)."""
+class TolerancePolicy(_Model):
+    """Tolerance rules of a suite: the most specific matching rule wins (ties: first in file).
+    ``corridors`` come from the dbt seed, never from the suite file."""
 
+    default_severity: Severity = "error"
+    hard_ceiling_pct: Percent = 50.0
     rules: tuple[ToleranceRule, ...] = ()
     corridors: tuple[Corridor, ...] = ()
-    default_severity: str = "error"
-    hard_ceiling_pct: float = 50.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, raw: Any, info: ValidationInfo) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        default = raw.get("default_severity", "error")
+        rules = raw.get("rules")
+        raw = {k: v for k, v in raw.items() if k != "rules" or v is not None}
+        if isinstance(rules, list):
+            raw["rules"] = [_with_default_severity(r, default) for r in rules]
+        corridors = (info.context or {}).get("corridors")
+        if corridors is not None:  # read from a suite file: corridors are the seed's
+            if "corridors" in raw:
+                raise ValueError(_CORRIDORS_IN_SUITE)
+            raw["corridors"] = list(corridors.values())
+        return raw
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_and_agreeing_with_the_seed(
+        cls, rules: tuple[ToleranceRule, ...], info: ValidationInfo
+    ) -> tuple[ToleranceRule, ...]:
+        ids = [r.id for r in rules]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"tolerance rule ids must be unique, got {ids}")
+        seed = (info.context or {}).get("chapter_tolerances", {})
+        for rule in rules:
+            chapter = rule.hs_chapter
+            if (
+                set(rule.match) == {"hs_chapter"}
+                and chapter in seed
+                and rule.tolerance_pct is not None
+                and rule.tolerance_pct != seed[chapter]
+            ):
+                raise ValueError(
+                    f"rule {rule.id!r} sets chapter {chapter}'s tolerance to "
+                    f"{rule.tolerance_pct:g} %, the dbt seed {TOLERANCE_SEED.name} to "
+                    f"{seed[chapter]:g} % (what the mart judges with): one answer, change "
+                    "the seed or narrow the rule"
+                )
+        return rules
 
     def ordered(self) -> list[ToleranceRule]:
-        return sorted(self.rules, key=lambda r: (-r.specificity, r.order))
+        order = {r.id: i for i, r in enumerate(self.rules)}
+        return sorted(self.rules, key=lambda r: (-r.specificity, order[r.id]))
 
     def _case(self, value_of: Any, default: str, alias: str, corridor_column: str | None) -> str:
         corridors = {c.id: c for c in self.corridors}
@@ -256,16 +396,103 @@ class TolerancePolicy:
         return self._case(lambda r: _q(r.id), "'mart tolerance_pct'", alias, corridor_column)
 
 
-@dataclass(frozen=True)
-class ExpectationSpec:
-    type: str
-    name: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    description: str | None = None
-    query: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    severity: str | None = None  # None: the suite's severity
-    evaluated_where: str | None = None  # SQL over {flows}: the rows this expectation looks at
+def _with_default_severity(rule: Any, default: Any) -> Any:
+    """A rule that sets a tolerance or a ceiling but no severity takes the policy's default."""
+    if (
+        isinstance(rule, dict)
+        and "severity" not in rule
+        and (rule.get("tolerance_pct") is not None or rule.get("ceiling_pct") is not None)
+    ):
+        return {**rule, "severity": default}
+    return rule
+
+
+_CORRIDORS_IN_SUITE = (
+    "corridors are not defined in a suite: a rule names a corridor of the dbt seed "
+    f"(dbt/seeds/corridors/{CORRIDORS_FILE} and {CORRIDOR_IMPORTERS_FILE})"
+)
+
+
+# Expectations and the suite file -------------------------------------------------------------
+
+
+class ExpectationSpec(_Model):
+    type: RequiredText
+    name: RequiredText
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    description: Text | None = None
+    query: Text | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity | None = None  # None: the suite's severity
+    evaluated_where: Text | None = None  # SQL over {flows}: the rows this expectation looks at
+
+    @model_validator(mode="after")
+    def _query_reads_the_table(self) -> ExpectationSpec:
+        query = self.query or ""
+        if self.type == "unexpected_rows" and "{batch}" not in query and "{flows}" not in query:
+            raise ValueError("unexpected_rows needs a query using {batch} (or {flows})")
+        return self
+
+
+def _default_name(index: int, raw: Any) -> Any:
+    """``unexpected_rows_3`` or ``expect_column_values_to_not_be_null:hs6`` when not named."""
+    if not isinstance(raw, dict) or raw.get("name") or "type" not in raw:
+        return raw
+    kind = str(raw["type"])
+    if kind == "unexpected_rows":
+        return {**raw, "name": f"unexpected_rows_{index + 1}"}
+    kwargs = raw.get("kwargs") if isinstance(raw.get("kwargs"), dict) else {}
+    column = kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
+    return {**raw, "name": f"{kind}:{column}" if column else kind}
+
+
+class SuiteFile(_Model):
+    """One ``expectations/*.yml`` as written."""
+
+    suite: Identifier
+    schema_: Identifier = Field(alias="schema")
+    table: Identifier
+    severity: Severity = "error"
+    description: Text = ""
+    parameters: dict[Identifier, Parameter] = Field(default_factory=dict)
+    tolerances: TolerancePolicy | None = None
+    expectations: tuple[ExpectationSpec, ...] = Field(min_length=1)
+    waivers: tuple[Waiver, ...] = ()
+    corridors: None = Field(default=None, exclude=True)  # only to say where they are instead
+
+    @field_validator("corridors", mode="before")
+    @classmethod
+    def _no_corridors(cls, value: Any) -> None:
+        raise ValueError(_CORRIDORS_IN_SUITE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        expectations = raw.get("expectations")
+        if isinstance(expectations, list):
+            raw = {**raw, "expectations": [_default_name(i, e) for i, e in enumerate(expectations)]}
+        for key in ("waivers", "parameters"):
+            if key in raw and raw[key] is None:
+                raw = {k: v for k, v in raw.items() if k != key}
+        return raw
+
+    @field_validator("expectations")
+    @classmethod
+    def _unique_names(cls, specs: tuple[ExpectationSpec, ...]) -> tuple[ExpectationSpec, ...]:
+        names = [e.name for e in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"expectation names must be unique, got {names}")
+        return specs
+
+    @field_validator("waivers")
+    @classmethod
+    def _unique_ids(cls, waivers: tuple[Waiver, ...]) -> tuple[Waiver, ...]:
+        ids = [w.id for w in waivers]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"waiver ids must be unique, got {ids}")
+        return waivers
 
 
 @dataclass(frozen=True)
@@ -375,258 +602,158 @@ def human_number(value: float) -> str:
     return f"{value:g}"
 
 
-def _parse_waiver(raw: dict[str, Any], where: str) -> Waiver:
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where}: a waiver must be a mapping")
-    required = ("id", "exporter_iso3", "importer_iso3", "hs6", "reason", "expires")
-    missing = [k for k in required if not raw.get(k)]
-    if missing:
-        raise SuiteError(f"{where}: waiver is missing {', '.join(missing)} (all are required)")
-    values = {k: (str(v) if v is not None else None) for k, v in raw.items()}
-    for name, pattern in _PATTERNS.items():
-        value = values.get(name)
-        if value is not None and not pattern.match(value):
-            raise SuiteError(f"{where}: waiver {values['id']!r} has invalid {name} {value!r}")
-    expires = raw["expires"]
-    if isinstance(expires, str):
-        try:
-            expires = dt.date.fromisoformat(expires)
-        except ValueError as exc:
-            raise SuiteError(
-                f"{where}: waiver {values['id']!r} expires {expires!r} is not YYYY-MM-DD"
-            ) from exc
-    if not isinstance(expires, dt.date):
-        raise SuiteError(f"{where}: waiver {values['id']!r} needs an expiry date (YYYY-MM-DD)")
-    unknown = set(raw) - {*required, "freq", "period_from", "period_to", "owner"}
-    if unknown:
-        raise SuiteError(f"{where}: waiver {values['id']!r} has unknown key(s) {sorted(unknown)}")
-    return Waiver(
-        id=values["id"] or "",
-        exporter_iso3=values["exporter_iso3"] or "",
-        importer_iso3=values["importer_iso3"] or "",
-        hs6=values["hs6"] or "",
-        reason=" ".join((values["reason"] or "").split()),
-        expires=expires,
-        freq=values.get("freq"),
-        period_from=values.get("period_from"),
-        period_to=values.get("period_to"),
-        owner=values.get("owner"),
-    )
+# Reading files: YAML with its line numbers, the seeds ------------------------------------------
 
 
-def _number(value: Any, what: str, where: str, *, low: float = 0, high: float = 100) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SuiteError(f"{where}: {what} must be a number, got {value!r}")
-    if not low <= float(value) <= high:
-        raise SuiteError(f"{where}: {what} must be between {low} and {high}, got {value!r}")
-    return float(value)
-
-
-def _parse_corridors(raw: Any, where: str) -> tuple[Corridor, ...]:
-    corridors = []
-    for entry in raw or []:
-        if not isinstance(entry, dict) or not _ID.match(str(entry.get("id", ""))):
-            raise SuiteError(f"{where}: a corridor needs an id (lower-case, digits, - _ .)")
-        pairs = []
-        for pair in entry.get("pairs") or []:
-            parts = [p.strip() for p in str(pair).replace("->", ">").split(">")]
-            if len(parts) != 2 or not all(_ISO3.match(p) for p in parts):
-                raise SuiteError(
-                    f"{where}: corridor {entry['id']!r} pair {pair!r} is not 'EXP->IMP' (ISO-3)"
-                )
-            pairs.append((parts[0], parts[1]))
-        unknown = set(entry) - {"id", "pairs", "description"}
-        if unknown:
-            raise SuiteError(f"{where}: corridor {entry['id']!r} has unknown key(s) {unknown}")
-        corridors.append(
-            Corridor(
-                id=str(entry["id"]),
-                pairs=tuple(pairs),
-                description=" ".join(str(entry.get("description", "")).split()),
-            )
-        )
-    ids = [c.id for c in corridors]
-    if len(set(ids)) != len(ids):
-        raise SuiteError(f"{where}: corridor ids must be unique")
-    return tuple(corridors)
-
-
-def _parse_tolerances(raw: Any, corridors: tuple[Corridor, ...], where: str) -> TolerancePolicy:
-    if raw is None:
-        return TolerancePolicy(corridors=corridors)
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where}: 'tolerances' must be a mapping (default_severity, rules, ...)")
-    unknown = set(raw) - {"default_severity", "hard_ceiling_pct", "rules"}
-    if unknown:
-        raise SuiteError(f"{where}: tolerances has unknown key(s) {sorted(unknown)}")
-    default_severity = raw.get("default_severity", "error")
-    if default_severity not in SEVERITIES:
-        raise SuiteError(f"{where}: tolerances.default_severity must be one of {SEVERITIES}")
-    ceiling = _number(raw.get("hard_ceiling_pct", 50), "hard_ceiling_pct", where)
-    known_corridors = {c.id for c in corridors}
-    rules = []
-    for index, entry in enumerate(raw.get("rules") or []):
-        if not isinstance(entry, dict) or not _ID.match(str(entry.get("id", ""))):
-            raise SuiteError(f"{where}: tolerance rule #{index + 1} needs an id")
-        rid = str(entry["id"])
-        match = {k: str(entry[k]) for k in _RULE_PATTERNS if entry.get(k) is not None}
-        if not match:
-            raise SuiteError(
-                f"{where}: tolerance rule {rid!r} needs at least one match key "
-                f"({', '.join(_RULE_PATTERNS)})"
-            )
-        for key, value in match.items():
-            if not _RULE_PATTERNS[key].match(value):
-                raise SuiteError(f"{where}: tolerance rule {rid!r} has invalid {key} {value!r}")
-        if "corridor" in match and match["corridor"] not in known_corridors:
-            raise SuiteError(
-                f"{where}: tolerance rule {rid!r} names unknown corridor {match['corridor']!r}"
-            )
-        allowed = {*_RULE_PATTERNS, "id", "tolerance_pct", "ceiling_pct", "severity", "reason"}
-        if set(entry) - allowed:
-            raise SuiteError(
-                f"{where}: tolerance rule {rid!r} has unknown key(s) {sorted(set(entry) - allowed)}"
-            )
-        severity = entry.get("severity", default_severity)
-        if severity not in SEVERITIES:
-            raise SuiteError(
-                f"{where}: tolerance rule {rid!r} severity must be one of {SEVERITIES}"
-            )
-        tolerance = entry.get("tolerance_pct")
-        ceiling_pct = entry.get("ceiling_pct")
-        if tolerance is None and ceiling_pct is None and "severity" not in entry:
-            raise SuiteError(
-                f"{where}: tolerance rule {rid!r} sets nothing (tolerance_pct, ceiling_pct or "
-                "severity)"
-            )
-        rules.append(
-            ToleranceRule(
-                id=rid,
-                match=match,
-                tolerance_pct=None
-                if tolerance is None
-                else _number(tolerance, f"rule {rid!r} tolerance_pct", where),
-                severity=severity,
-                ceiling_pct=None
-                if ceiling_pct is None
-                else _number(ceiling_pct, f"rule {rid!r} ceiling_pct", where),
-                reason=" ".join(str(entry.get("reason", "")).split()),
-                order=index,
-            )
-        )
-    ids = [r.id for r in rules]
-    if len(set(ids)) != len(ids):
-        raise SuiteError(f"{where}: tolerance rule ids must be unique")
-    return TolerancePolicy(
-        rules=tuple(rules),
-        corridors=corridors,
-        default_severity=default_severity,
-        hard_ceiling_pct=ceiling,
-    )
-
-
-def _parse_expectation(raw: dict[str, Any], where: str, index: int) -> ExpectationSpec:
-    if not isinstance(raw, dict) or "type" not in raw:
-        raise SuiteError(f"{where}: expectation #{index + 1} needs a 'type'")
-    kind = str(raw["type"])
-    kwargs = dict(raw.get("kwargs") or {})
-    if kind == "unexpected_rows":
-        query = str(raw.get("query") or "")
-        if "{batch}" not in query and "{flows}" not in query:
-            raise SuiteError(f"{where}: unexpected_rows #{index + 1} needs a query using {{batch}}")
-        name = str(raw.get("name") or f"unexpected_rows_{index + 1}")
-    else:
-        column = kwargs.get("column") or ",".join(kwargs.get("column_list") or [])
-        name = str(raw.get("name") or (f"{kind}:{column}" if column else kind))
-    severity = raw.get("severity")
-    if severity is not None and severity not in SEVERITIES:
-        raise SuiteError(f"{where}: expectation {name!r} severity must be one of {SEVERITIES}")
-    return ExpectationSpec(
-        type=kind,
-        name=name,
-        kwargs=kwargs,
-        description=" ".join(str(raw["description"]).split()) if raw.get("description") else None,
-        query=" ".join(str(raw["query"]).split()) if raw.get("query") else None,
-        meta=dict(raw.get("meta") or {}),
-        severity=severity,
-        evaluated_where=" ".join(str(raw["evaluated_where"]).split())
-        if raw.get("evaluated_where")
-        else None,
-    )
-
-
-def load_suite(path: Path, vocabulary: StatusVocabulary | None = None) -> Suite:
-    """Parse and validate one suite file (the vocabulary: ``statuses.yml`` next to it)."""
-    if vocabulary is None:
-        vocabulary = load_vocabulary(path.parent / VOCABULARY_FILE)
+def _yaml_with_lines(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """The document and the line of every key and list item, by path (keys as text)."""
+    text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path.name}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{path.name}: expected a mapping at the top level")
-    where = path.name
-    for key in ("suite", "schema", "table"):
-        if not isinstance(raw.get(key), str) or not _IDENT.match(raw[key]):
-            raise SuiteError(
-                f"{where}: '{key}' must be a lower-case identifier, got {raw.get(key)!r}"
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(n: yaml.Node, at: tuple[str, ...]) -> None:
+        lines.setdefault(at, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                lines[(*at, str(key.value))] = key.start_mark.line + 1
+                walk(value, (*at, str(key.value)))
+        elif isinstance(n, yaml.SequenceNode):
+            for index, item in enumerate(n.value):
+                walk(item, (*at, str(index)))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}, got {value!r}"
+    if kind.startswith("date"):
+        return f"{value!r} is not a date (YYYY-MM-DD)"
+    if kind == "too_short":
+        return "must not be empty"
+    return str(error["msg"])
+
+
+def error_lines(exc: ValidationError, file: str, lines: Mapping[tuple[str, ...], int]) -> str:
+    """``file:line: field.path: what is wrong``, one line per error."""
+    out = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        path = tuple(str(p) for p in loc)
+        line = next((lines[path[:n]] for n in range(len(path), -1, -1) if path[:n] in lines), None)
+        where = f"{file}:{line}" if line else file
+        field_path = _where(loc)
+        out.append(f"{where}: {field_path + ': ' if field_path else ''}{_message(error)}")
+    return "\n".join(out)
+
+
+def _validate(model: type[_Model], path: Path, context: dict[str, Any] | None = None) -> Any:
+    data, lines = _yaml_with_lines(path)
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path.name}:1: expected a mapping at the top level")
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise SuiteError(error_lines(exc, path.name, lines)) from None
+
+
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return [(reader.line_num, row) for row in reader]
+
+
+def load_corridors(folder: Path = CORRIDOR_SEEDS) -> dict[str, Corridor]:
+    """The corridors of the dbt seed a tolerance rule may name (``decision: confirm``): the
+    origin to the declared partner, then to each importer of the route, in the seed's order."""
+    importers: dict[str, list[str]] = {}
+    for _, row in _csv_rows(folder / CORRIDOR_IMPORTERS_FILE):
+        importers.setdefault(row["corridor_id"], []).append(row["importer_iso3"])
+    corridors = {}
+    for line, row in _csv_rows(folder / CORRIDORS_FILE):
+        if row.get("decision") != "confirm":
+            continue
+        origin = row["origin_iso3"]
+        try:
+            corridor = Corridor(
+                id=row["corridor_id"],
+                pairs=tuple(
+                    (origin, to)
+                    for to in [row["declared_partner_iso3"], *importers.get(row["corridor_id"], [])]
+                ),
+                description=row.get("route") or "",
             )
-    severity = raw.get("severity", "error")
-    if severity not in SEVERITIES:
-        raise SuiteError(f"{where}: severity must be one of {SEVERITIES}, got {severity!r}")
-    expectations = tuple(
-        _parse_expectation(e, where, i) for i, e in enumerate(raw.get("expectations") or [])
-    )
-    if not expectations:
-        raise SuiteError(f"{where}: no expectations")
-    names = [e.name for e in expectations]
-    if len(set(names)) != len(names):
-        raise SuiteError(f"{where}: expectation names must be unique")
-    waivers = tuple(_parse_waiver(w, where) for w in (raw.get("waivers") or []))
-    ids = [w.id for w in waivers]
-    if len(set(ids)) != len(ids):
-        raise SuiteError(f"{where}: waiver ids must be unique")
-    corridors = _parse_corridors(raw.get("corridors"), where)
-    parameters = {}
-    for name, value in (raw.get("parameters") or {}).items():
-        if not _IDENT.match(str(name)):
-            raise SuiteError(f"{where}: parameter {name!r} must be a lower-case identifier")
-        parameters[str(name)] = _number(value, f"parameter {name!r}", where, high=1e15)
-    unknown = set(raw) - {
-        "suite",
-        "schema",
-        "table",
-        "severity",
-        "description",
-        "expectations",
-        "waivers",
-        "tolerances",
-        "corridors",
-        "parameters",
+        except ValidationError as exc:
+            raise SuiteError(error_lines(exc, f"{CORRIDORS_FILE}:{line}", {})) from None
+        corridors[corridor.id] = corridor
+    return corridors
+
+
+def load_chapter_tolerances(path: Path = TOLERANCE_SEED) -> dict[str, float]:
+    """The mart's tolerance by HS chapter (dbt seed ``mirror_tolerances.csv``)."""
+    return {row["hs_chapter"].zfill(2): float(row["tolerance_pct"]) for _, row in _csv_rows(path)}
+
+
+def load_suite(
+    path: Path,
+    vocabulary: StatusVocabulary | None = None,
+    corridors: Mapping[str, Corridor] | None = None,
+    chapter_tolerances: Mapping[str, float] | None = None,
+) -> Suite:
+    """Parse and validate one suite file (the vocabulary: ``statuses.yml`` next to it; the
+    corridors and the mart's chapter tolerances: the dbt seeds)."""
+    if vocabulary is None:
+        vocabulary = load_vocabulary(path.parent / VOCABULARY_FILE)
+    context = {
+        "corridors": dict(load_corridors() if corridors is None else corridors),
+        "chapter_tolerances": dict(
+            load_chapter_tolerances() if chapter_tolerances is None else chapter_tolerances
+        ),
     }
-    if unknown:
-        raise SuiteError(f"{where}: unknown top-level key(s) {sorted(unknown)}")
+    parsed: SuiteFile = _validate(SuiteFile, path, context)
     suite = Suite(
-        name=raw["suite"],
-        schema=raw["schema"],
-        table=raw["table"],
-        severity=severity,
-        description=" ".join(str(raw.get("description", "")).split()),
-        expectations=expectations,
-        waivers=waivers,
+        name=parsed.suite,
+        schema=parsed.schema_,
+        table=parsed.table,
+        severity=parsed.severity,
+        description=parsed.description,
+        expectations=parsed.expectations,
+        waivers=parsed.waivers,
         path=path,
-        tolerances=_parse_tolerances(raw.get("tolerances"), corridors, where),
+        tolerances=parsed.tolerances
+        or TolerancePolicy(corridors=tuple(context["corridors"].values())),
         vocabulary=vocabulary,
-        parameters=parameters,
+        parameters=dict(parsed.parameters),
     )
-    for spec in expectations:  # unknown {param:...} fail at load time, not at run time
+    for spec in suite.expectations:  # unknown {param:...} fail at load time, not at run time
         if spec.query:
             suite.render_query(spec.query, dt.date.today())
     return replace(
         suite,
         description=suite.render_text(suite.description) or "",
         expectations=tuple(
-            replace(e, description=suite.render_text(e.description)) for e in expectations
+            e.model_copy(update={"description": suite.render_text(e.description)})
+            for e in suite.expectations
         ),
     )
 
@@ -634,8 +761,12 @@ def load_suite(path: Path, vocabulary: StatusVocabulary | None = None) -> Suite:
 def load_suites(folder: Path) -> list[Suite]:
     """Every suite ``*.yml`` in ``folder`` (not ``statuses.yml``), sorted by file name."""
     vocabulary = load_vocabulary(folder / VOCABULARY_FILE)
+    corridors = load_corridors()
+    chapters = load_chapter_tolerances()
     return [
-        load_suite(p, vocabulary) for p in sorted(folder.glob("*.yml")) if p.name != VOCABULARY_FILE
+        load_suite(p, vocabulary, corridors, chapters)
+        for p in sorted(folder.glob("*.yml"))
+        if p.name != VOCABULARY_FILE
     ]
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.progress import StepProgress
-from dagster_project.quality.checks import RESULTS_FILE, docs_dir_for
+from dagster_project.quality.checks import RESULTS_FILE
 from dagster_project.report.build import build_report, fmt_pct
 from dagster_project.resources import Warehouse
 
@@ -15,10 +15,6 @@ REPORT_DEPS = [
     dg.AssetKey(["marts", "dim_country"]),
     dg.AssetKey(["marts", "dim_product"]),
 ]
-
-
-def report_path(duckdb_path: Path) -> Path:
-    return duckdb_path.parent / "report" / "index.html"
 
 
 @dg.asset(
@@ -35,9 +31,10 @@ def report_path(duckdb_path: Path) -> Path:
 )
 def mirror_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     duckdb_path = Path(warehouse.duckdb_path)
-    out = report_path(duckdb_path)
+    out = warehouse.layout.report_path
     progress = StepProgress("report", 1, log=context.log)
-    data = build_report(duckdb_path, out, results_path=docs_dir_for(duckdb_path) / RESULTS_FILE)
+    results = warehouse.layout.gx_docs_dir / RESULTS_FILE
+    data = build_report(duckdb_path, out, results_path=results)
     annual = next((r for r in data.by_freq if r["freq"] == "A"), {})
     progress.advance(1)
     progress.finish(f"written to {out}")

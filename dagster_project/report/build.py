@@ -196,7 +196,7 @@ def collect(
             "select count(*) from information_schema.columns where table_schema = 'reference' "
             "and table_name = 'transit_corridors' and column_name in ('corridor_id', 'route')"
         ).fetchone()[0]
-        if has_corridors == 2:  # issue 4's corridor seed: the route is the explanation
+        if has_corridors == 2:  # the corridor seed names the route: that is the explanation
             corridor_routes = dict(
                 con.execute("select corridor_id, route from reference.transit_corridors").fetchall()
             )

@@ -7,21 +7,22 @@ from pathlib import Path
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dagster_project.quality.checks import RESULTS_FILE, docs_dir_for
+    from dagster_project.quality.checks import RESULTS_FILE
     from dagster_project.report.build import build_report
     from dagster_project.settings import Settings
 
     settings = Settings.from_env(args.home, None)
-    source = settings.duckdb_path
+    layout = settings.layout
+    source = layout.duckdb_path
     if args.source == "published" or (
-        args.source == "auto" and settings.published_duckdb_path.exists()
+        args.source == "auto" and layout.published_duckdb_path.exists()
     ):
-        source = settings.published_duckdb_path  # never locked by a running build
+        source = layout.published_duckdb_path  # never locked by a running build
     if not source.exists():
         print(f"mirror report: {source} does not exist; run `mirror run` first")
         return 1
-    out = Path(args.out) if args.out else settings.home / "report" / "index.html"
-    data = build_report(source, out, results_path=docs_dir_for(settings.duckdb_path) / RESULTS_FILE)
+    out = Path(args.out) if args.out else layout.report_path
+    data = build_report(source, out, results_path=layout.gx_docs_dir / RESULTS_FILE)
     print(
         f"report: {out} ({out.stat().st_size / 1e6:.1f} MB, opens offline) from {source}: "
         f"{data.headline['flows']} flows, {data.headline['unexplained_breaches']} unexplained "

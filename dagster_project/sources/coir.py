@@ -38,6 +38,7 @@ import duckdb
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
 from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
+from dagster_project.ingest.sql import quote_ident
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
 SOURCE = "coir"
@@ -281,7 +282,7 @@ def _stage_workbook(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     typed = {**{c: "VARCHAR" for c in COLUMNS}, **LAYOUT_COLUMNS, "_row_number": "BIGINT"}
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {INCOMING} ("
-        + ", ".join(f"{q.quote_ident(c)} {t}" for c, t in typed.items())
+        + ", ".join(f"{quote_ident(c)} {t}" for c, t in typed.items())
         + ")"
     )
     if records:
@@ -301,9 +302,9 @@ def _stage_flat_csv(
     )  # fmt: skip
     if SHARE_DELIVERED in staged.header:
         position = staged.header.index(SHARE_DELIVERED)  # an int: nothing from the file
-        con.execute(f"ALTER TABLE {INCOMING} RENAME COLUMN _c{position} TO {q.quote_ident(SHARE)}")
+        con.execute(f"ALTER TABLE {INCOMING} RENAME COLUMN _c{position} TO {quote_ident(SHARE)}")
     else:
-        con.execute(f"ALTER TABLE {INCOMING} ADD COLUMN {q.quote_ident(SHARE)} VARCHAR")
+        con.execute(f"ALTER TABLE {INCOMING} ADD COLUMN {quote_ident(SHARE)} VARCHAR")
     defaults = {
         "_layout": "'flat_csv'",
         "_sheet_name": "NULL",
@@ -321,8 +322,8 @@ def _stage_flat_csv(
     # period from `date` (month end); try_cast: a bad date is quarantined by ROW_RULES
     con.execute(
         f"UPDATE {INCOMING} SET "
-        f"_period_start = date_trunc('month', try_cast({q.quote_ident(DATE)} AS DATE)), "
-        f"_period_end = try_cast({q.quote_ident(DATE)} AS DATE)"
+        f"_period_start = date_trunc('month', try_cast({quote_ident(DATE)} AS DATE)), "
+        f"_period_end = try_cast({quote_ident(DATE)} AS DATE)"
     )
     return staged
 

@@ -36,9 +36,9 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest import quarantine as q
-from dagster_project.ingest.quarantine import quote_ident
 from dagster_project.ingest.registry import FileRefusedError
 from dagster_project.ingest.spec import BatchResult, LoadResult, SourceSpec, raw_table_ddl
+from dagster_project.ingest.sql import quote_ident
 from dagster_project.ingest.text_files import (
     INCOMING,
     inspect_delimited,

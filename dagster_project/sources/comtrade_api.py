@@ -57,13 +57,19 @@ from typing import Any
 import urllib3
 
 from dagster_project.redaction import RedactingFilter, redact, register_secret
-from dagster_project.settings import REFERENCE_DIR, SAMPLE_LANDING
+from dagster_project.settings import (
+    COMTRADE_BASE_URL_ENV,
+    REFERENCE_DIR,
+    SAMPLE_LANDING,
+    comtrade_base_url_from_env,
+    landing_set_in_env,
+)
 from dagster_project.sources.comtrade import COLUMNS
 
 log = logging.getLogger("mirror.comtrade_api")
 
 API_KEY_ENV = "COMTRADE_API_KEY"
-BASE_URL_ENV = "MIRROR_COMTRADE_BASE_URL"
+BASE_URL_ENV = COMTRADE_BASE_URL_ENV
 COMTRADE_HOST = "https://comtradeapi.un.org"
 KEY_QUERY_PARAM = "subscription-key"  # how comtradeapicall passes the key
 KEY_HEADER = "Ocp-Apim-Subscription-Key"  # how the adapter sends it (Azure APIM header)
@@ -195,7 +201,7 @@ def _comtradeapicall_modules() -> list[Any]:
 
 def resolve_base_url(base_url: str | None = None) -> str:
     """Explicit argument, else ``MIRROR_COMTRADE_BASE_URL``, else the real Comtrade host."""
-    return (base_url or os.environ.get(BASE_URL_ENV) or COMTRADE_HOST).rstrip("/")
+    return (base_url or comtrade_base_url_from_env() or COMTRADE_HOST).rstrip("/")
 
 
 @contextlib.contextmanager
@@ -676,7 +682,7 @@ def add_fetch_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _landing_for(args: argparse.Namespace) -> Path:
-    raw = args.landing or os.environ.get("MIRROR_LANDING")
+    raw = args.landing or landing_set_in_env()
     if not raw:
         raise ValueError("no landing folder: pass --landing DIR or set MIRROR_LANDING")
     landing = Path(raw).expanduser().resolve()

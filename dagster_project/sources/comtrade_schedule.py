@@ -41,7 +41,13 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.jobs import MIRROR_JOB_NAME
-from dagster_project.settings import SAMPLE_LANDING, Settings
+from dagster_project.settings import (
+    FETCH_ENV,
+    SAMPLE_LANDING,
+    FetchVariables,
+    HomeLayout,
+    Location,
+)
 from dagster_project.sources import comtrade_api
 from dagster_project.sources.comtrade_api import (
     ComtradeError,
@@ -53,7 +59,6 @@ from dagster_project.sources.comtrade_api import (
 )
 
 JOB_NAME = MIRROR_JOB_NAME
-STATE_FILE = Path("state") / "comtrade_fetch.json"
 DEFAULT_REPORTERS = "KZ,IT,AT,DE,CZ"
 DEFAULT_HS = "2709,2710"
 DEFAULT_FREQ = "A,M"
@@ -69,21 +74,17 @@ class FetchConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], today: dt.date) -> FetchConfig:
-        freqs = tuple(
-            f.strip().upper() for f in env.get("MIRROR_FETCH_FREQ", DEFAULT_FREQ).split(",")
-        )
+        raw = FetchVariables.from_env(env)
+        freqs = tuple(f.strip().upper() for f in (raw.freq or DEFAULT_FREQ).split(","))
         if not freqs or any(f not in ("A", "M") for f in freqs):
-            raise ValueError("MIRROR_FETCH_FREQ must be A, M or A,M")
-        years_text = env.get("MIRROR_FETCH_YEARS") or f"{today.year - 4}-{today.year}"
+            raise ValueError(f"{FETCH_ENV['freq']} must be A, M or A,M")
         return cls(
             reporters=tuple(
-                comtrade_api.resolve_reporters(
-                    env.get("MIRROR_FETCH_REPORTERS", DEFAULT_REPORTERS).split(",")
-                )
+                comtrade_api.resolve_reporters((raw.reporters or DEFAULT_REPORTERS).split(","))
             ),
-            hs_codes=tuple(comtrade_api.parse_hs(env.get("MIRROR_FETCH_HS", DEFAULT_HS))),
+            hs_codes=tuple(comtrade_api.parse_hs(raw.hs or DEFAULT_HS)),
             freqs=freqs,
-            years=tuple(comtrade_api.parse_years(years_text)),
+            years=tuple(comtrade_api.parse_years(raw.years or f"{today.year - 4}-{today.year}")),
         )
 
 
@@ -113,7 +114,7 @@ class Dataset:
 
 
 def state_path(home: Path) -> Path:
-    return home / STATE_FILE
+    return HomeLayout(home).comtrade_fetch_state
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -207,7 +208,7 @@ def evaluate(
     comtrade_api.register_secret(api_key)
     try:
         config = FetchConfig.from_env(env, now.date())
-        settings = Settings.from_env(env.get("MIRROR_HOME"), env.get("MIRROR_LANDING"))
+        settings = Location.from_env(environ=env)
     except ValueError as exc:
         return dg.SkipReason(f"bad fetch configuration: {exc}")
     if settings.landing.resolve() == SAMPLE_LANDING.resolve():
@@ -277,7 +278,7 @@ def _fetch(
 
 @dg.schedule(
     name="comtrade_fetch_schedule",
-    cron_schedule=os.environ.get("MIRROR_FETCH_CRON", DEFAULT_CRON),
+    cron_schedule=FetchVariables.from_env().cron or DEFAULT_CRON,
     job_name=JOB_NAME,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     execution_timezone="UTC",

@@ -69,7 +69,7 @@ def mirror_dbt_assets(
     ``Failure`` that names the failed test (its model, a few offending rows) or model.
     """
     duckdb_path = Path(warehouse.duckdb_path)
-    target = run_target_path(duckdb_path.parent, "build")
+    target = run_target_path(warehouse.layout, "build")
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
     failed = 0

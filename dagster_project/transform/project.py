@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.settings import DBT_PROJECT_DIR, HomeLayout
 
 
 def use_dbt_beside_the_interpreter() -> None:
@@ -36,11 +36,11 @@ def use_dbt_beside_the_interpreter() -> None:
             os.environ["PATH"] = os.pathsep.join([str(folder), *[e for e in entries if e]])
 
 
-def run_target_path(home: Path, command: str) -> Path:
+def run_target_path(layout: HomeLayout, command: str) -> Path:
     """``$MIRROR_HOME/dbt/<command>``: dbt's target folder for a run's ``dbt <command>``, emptied
     first (the artifacts of the previous run go; so does its ``dbt.log``, which dbt appends to).
     dagster-dbt copies the project's ``partial_parse.msgpack`` in, so parsing stays partial."""
-    target = home / "dbt" / command
+    target = layout.dbt_target_dir(command)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     return target

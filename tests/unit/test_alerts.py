@@ -16,9 +16,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from dagster_project.alerts.channels import (
-    JSONL_FILE,
-    STATE_FILE,
     Alert,
+    AlertTarget,
     deliver,
     delivery_summary,
 )
@@ -37,8 +36,9 @@ from dagster_project.alerts.sensors import (
     notify_run,
 )
 from dagster_project.alerts.state import decide
-from dagster_project.quality.suites import _parse_waiver
+from dagster_project.quality.suites import Waiver
 from dagster_project.redaction import redact, register_url
+from dagster_project.settings import HomeLayout
 from tests.fixtures.alerts.mini import (
     AUT_STOPS_REPORTING,
     BREACH_FRA_2022,
@@ -110,17 +110,20 @@ def test_a_broken_channel_never_raises_and_never_leaks(
     assert "Connection error" in channel["error"]  # Apprise's own reason, from its log
     assert delivery_summary(outcome).startswith("delivered to 0 of 1 channel (#1 json: FAILED")
     assert SECRET not in caplog.text
-    assert SECRET not in (tmp_path / JSONL_FILE).read_text()
+    assert SECRET not in (HomeLayout(tmp_path).alerts_log).read_text()
 
 
 @pytest.fixture
 def webhook(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
     httpserver.expect_request("/mirror-hook", method="POST").respond_with_data("ok")
-    monkeypatch.setenv(
-        "MIRROR_ALERT_URLS", f"json://alerts:{SECRET}@127.0.0.1:{httpserver.port}/mirror-hook"
-    )
     monkeypatch.setenv("SOME_SERVICE_TOKEN", TOKEN)
     return httpserver
+
+
+def target_of(home: Path, webhook: HTTPServer) -> AlertTarget:
+    """The alerts of ``home`` go to the webhook (as MIRROR_ALERT_URLS would say)."""
+    url = f"json://alerts:{SECRET}@127.0.0.1:{webhook.port}/mirror-hook"
+    return AlertTarget(home, urls=(url,))
 
 
 def _posted(server: HTTPServer) -> list[dict]:
@@ -132,18 +135,21 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     home = tmp_path / "home"
+    target = target_of(home, webhook)
     warehouse = make_warehouse(home)
     defs = checks_definitions(warehouse)
     with dg.DagsterInstance.ephemeral() as instance:
         clean = run_checks(defs, instance)
         assert clean.success
-        assert all(n.decision == "quiet" for n in notify_run(instance, clean.run_id, home).values())
+        assert all(
+            n.decision == "quiet" for n in notify_run(instance, clean.run_id, target).values()
+        )
         assert webhook.log == []
 
         change(warehouse, BREACH_FRA_2022)  # France's 2022 crude import +50 %: unwaived
         failed = run_checks(defs, instance)
         assert not failed.success  # blocking
-        notices = notify_run(instance, failed.run_id, home)
+        notices = notify_run(instance, failed.run_id, target)
         notice = notices["marts/fct_mirror_trade:gx_fct_mirror_trade"]
         assert notice.decision == "send"
         assert delivery_summary(notice.delivery) == "delivered to 1 of 1 channel (#1 json: ok)"
@@ -160,7 +166,7 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         # a waiver entry ready to paste: it parses and covers the offending flow
         waiver_text = body.split("(write the reason):\n", 1)[1].split("\n\n", 1)[0]
         [waiver] = yaml.safe_load(waiver_text)
-        parsed = _parse_waiver(waiver, "pasted")
+        parsed = Waiver.model_validate(waiver)
         assert (parsed.exporter_iso3, parsed.importer_iso3, parsed.hs6) == ("KAZ", "FRA", "270900")
         assert (parsed.freq, parsed.period_from, parsed.period_to) == ("A", "2022", "2022")
         auth = webhook.log[0][0].headers.get("Authorization", "")
@@ -169,7 +175,7 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         again = run_checks(defs, instance)  # same breach, next run: nothing new
         assert not again.success
         assert (
-            notify_run(instance, again.run_id, home)[
+            notify_run(instance, again.run_id, target)[
                 "marts/fct_mirror_trade:gx_fct_mirror_trade"
             ].decision
             == "repeat"
@@ -180,7 +186,7 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         fixed = run_checks(defs, instance)
         assert fixed.success
         assert (
-            notify_run(instance, fixed.run_id, home)[
+            notify_run(instance, fixed.run_id, target)[
                 "marts/fct_mirror_trade:gx_fct_mirror_trade"
             ].decision
             == "resolve"
@@ -189,11 +195,11 @@ def test_breach_is_sent_once_then_resolved_through_the_json_webhook(
         resolved = _posted(webhook)[1]
         assert resolved["type"] == "success" and "RESOLVED gx_fct_mirror_trade" in resolved["title"]
 
-    audit = [json.loads(line) for line in (home / JSONL_FILE).read_text().splitlines()]
+    audit = [json.loads(line) for line in (HomeLayout(home).alerts_log).read_text().splitlines()]
     assert [a["kind"] for a in audit] == ["breach", "resolved"]
     assert all(a["delivery"]["delivered"] == 1 for a in audit)
-    assert json.loads((home / STATE_FILE).read_text())["open"] == {}
-    for text in (caplog.text, (home / JSONL_FILE).read_text()):
+    assert json.loads((HomeLayout(home).alerts_state).read_text())["open"] == {}
+    for text in (caplog.text, (HomeLayout(home).alerts_log).read_text()):
         assert SECRET not in text and TOKEN not in text
 
 
@@ -205,7 +211,7 @@ def test_without_channels_alerts_go_to_the_log_and_the_jsonl(
     ev = CheckEvaluation("marts/x", "gx_y", False, "warn", {"summary": "s"}, "run-1")
     deliver(check_alert(ev, "breach"), tmp_path)
     assert "WARN gx_y failed on marts/x" in caplog.text
-    [record] = (tmp_path / JSONL_FILE).read_text().splitlines()
+    [record] = (HomeLayout(tmp_path).alerts_log).read_text().splitlines()
     delivery = json.loads(record)["delivery"]
     assert delivery == {"configured": 0, "delivered": 0, "channels": []}
     assert delivery_summary(delivery) == (
@@ -221,7 +227,7 @@ def test_sensors_decide_on_a_real_instance(
     warehouse = make_warehouse(home)
     defs = checks_definitions(warehouse)
     check_keys = list(defs.resolve_asset_graph().asset_check_keys)
-    check_sensor, failure_sensor = build_alert_sensors(home, check_keys)
+    check_sensor, failure_sensor = build_alert_sensors(target_of(home, webhook), check_keys)
     assert (check_sensor.name, failure_sensor.name) == (CHECK_SENSOR, RUN_FAILURE_SENSOR)
     with dg.DagsterInstance.ephemeral() as instance:
         # a warn-level failure: Austria stops reporting; the run succeeds (non-blocking)
@@ -264,7 +270,7 @@ def test_sensors_decide_on_a_real_instance(
         )
         assert len(webhook.log) == 2
         assert "ERROR gx_fct_mirror_trade failed" in _posted(webhook)[1]["title"]
-    state = json.loads((home / STATE_FILE).read_text())["open"]
+    state = json.loads((HomeLayout(home).alerts_state).read_text())["open"]
     assert set(state) == {
         f"{FCT.to_user_string()}:gx_fct_mirror_trade",
         f"{FCT.to_user_string()}:gx_fct_mirror_trade_plausibility",
@@ -318,7 +324,7 @@ def test_waiver_entries_are_valid_yaml_spanning_the_offending_periods() -> None:
     ]  # fmt: skip
     text = waiver_entries(rows, dt.date(2026, 1, 1))
     [entry] = yaml.safe_load(text)
-    waiver = _parse_waiver(entry, "pasted")  # the suite's own parser accepts it as it is
+    waiver = Waiver.model_validate(entry)  # the suite's own model accepts it as it is
     assert waiver.id == "waive-_x-fra-270900-a"
     assert (waiver.period_from, waiver.period_to) == ("2019", "2021")
     assert waiver.expires == dt.date(2026, 4, 1)

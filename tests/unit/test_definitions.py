@@ -1,93 +1,78 @@
-"""The code location loads, and its asset graph is the documented one (a snapshot)."""
+"""The code location loads, and its asset graph is the checked-in snapshot.
+
+``tests/unit/snapshots/asset_graph.json`` holds every asset (key, group, whether Dagster
+materialises it, its upstream assets), every check on it (dbt tests and GX suites, blocking or
+not), every job with the assets it selects, and the sensors and schedules. A change to the
+graph (a new model, a renamed test, a moved group) shows up as a reviewable diff of that file.
+After an intended change, refresh it and commit the diff::
+
+    UPDATE_SNAPSHOTS=1 uv run pytest tests/unit/test_definitions.py
+
+(the test then rewrites the file and fails once, so a refresh is never silent).
+"""
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from dagster_project.definitions import MIRROR_JOB_NAME, defs
+from dagster_project.sources import LANDING_SOURCES
 
-EXPECTED_ASSETS = {
-    "intermediate/int_cif_fob__margins": "intermediate",
-    "intermediate/int_comtrade__revisions": "intermediate",
-    "intermediate/int_comtrade__totals_deduplicated": "intermediate",
-    "intermediate/int_energy__crude_imports_by_origin": "intermediate",
-    "intermediate/int_hs__concordance_to_hs2022": "intermediate",
-    "intermediate/int_mirror__classification": "intermediate",
-    "intermediate/int_mirror__flows_fob": "intermediate",
-    "intermediate/int_mirror__flows_paired": "intermediate",
-    "intermediate/int_mirror__gaps": "intermediate",
-    "intermediate/int_mirror__timing_windows": "intermediate",
-    "intermediate/int_reexport__attribution": "intermediate",
-    "intermediate/int_reporter__declared_periods": "intermediate",
-    "intermediate/int_reporter__noise": "intermediate",
-    "intermediate/int_trade__declarations": "intermediate",
-    "intermediate/int_trade__declarations_preferred": "intermediate",
-    "intermediate/int_transit__allocation": "intermediate",
-    "intermediate/int_transit__consignments": "intermediate",
-    "intermediate/int_transit__corridor_evidence": "intermediate",
-    "intermediate/int_transit__corridors": "intermediate",
-    "intermediate/int_transit__imbalances": "intermediate",
-    "intermediate/int_transit__route_members": "intermediate",
-    "intermediate/int_unallocated__allocation": "intermediate",
-    "marts/dim_country": "marts",
-    "marts/dim_product": "marts",
-    "marts/fct_crude_import_controls": "marts",
-    "marts/fct_declarations": "marts",
-    "marts/fct_mirror_trade": "marts",
-    "marts/fct_reconciled_trade": "marts",
-    "marts/fct_reporter_reliability": "marts",
-    "marts/fct_transit_allocation": "marts",
-    "marts/fct_transit_corridors": "marts",
-    "marts/fct_transit_evidence": "marts",
-    "published/mirror_warehouse": "publish",
-    "published/report": "publish",
-    "published/dbt_docs": "publish",
-    "raw/coir_crude_imports": "ingest",
-    "raw/comext_monthly": "ingest",
-    "raw/comtrade_final": "ingest",
-    "raw/eurostat_nrg_ti_coifpm": "ingest",
-    "raw/ref_cepii_geodist": "ingest",
-    "raw/ref_comtrade_country_codes": "ingest",
-    "raw/file_registry": "ingest",
-    "raw/ref_ecb_eur_usd_monthly": "ingest",
-    "raw/ref_hs2022_products": "ingest",
-    "raw/ref_hs_correlations": "ingest",
-    "reference/coir_country_names": "ingest",
-    "reference/mirror_tolerances": "ingest",
-    "reference/transit_corridor_importers": "ingest",
-    "reference/transit_corridors": "ingest",
-    "staging/stg_coir__crude_imports": "staging",
-    "staging/stg_comext__monthly": "staging",
-    "staging/stg_comtrade__consignment": "staging",
-    "staging/stg_comtrade__final": "staging",
-    "staging/stg_eurostat__crude_imports": "staging",
-    "staging/stg_reference__cepii_geodist": "staging",
-    "staging/stg_reference__country_codes": "staging",
-    "staging/stg_reference__hs2022_products": "staging",
-    "staging/stg_reference__hs_correlations": "staging",
-}
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+UPDATE_VARIABLE = "UPDATE_SNAPSHOTS"
 
 
-def test_asset_keys_and_groups_are_as_documented() -> None:
-    graph = defs.resolve_asset_graph()
-    actual = {
-        key.to_user_string(): graph.get(key).group_name
-        for key in graph.get_all_asset_keys()
-        if graph.get(key).is_materializable
+def graph_snapshot(definitions: dg.Definitions) -> dict[str, Any]:
+    """The asset graph as plain, sorted data (stable across runs and machines)."""
+    graph = definitions.resolve_asset_graph()
+    checks: dict[str, list[str]] = {}
+    for check_key in graph.asset_check_keys:
+        blocking = " [blocking]" if graph.get_check_spec(check_key).blocking else ""
+        checks.setdefault(check_key.asset_key.to_user_string(), []).append(
+            check_key.name + blocking
+        )
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "materializable": node.is_materializable,
+            "upstream": sorted(k.to_user_string() for k in node.parent_keys),
+            "checks": sorted(checks.get(key.to_user_string(), [])),
+        }
+    jobs = {}
+    for job in sorted(definitions.jobs or [], key=lambda j: j.name):
+        resolved = definitions.resolve_job_def(job.name)
+        jobs[job.name] = sorted(
+            k.to_user_string() for k in resolved.asset_layer.selected_asset_keys
+        )
+    return {
+        "assets": assets,
+        "jobs": jobs,
+        "sensors": sorted(s.name for s in definitions.sensors or []),
+        "schedules": sorted(s.name for s in definitions.schedules or []),
     }
-    assert actual == EXPECTED_ASSETS
-    shared = {
-        key.to_user_string(): graph.get(key).group_name
-        for key in graph.get_all_asset_keys()
-        if not graph.get(key).is_materializable
-    }
-    assert shared == {"raw/quarantine": "ingest"}
-    # the registry is complete (files outside the source folders too) after every ingest
-    parents = {
-        k.to_user_string() for k in graph.get(dg.AssetKey(["raw", "file_registry"])).parent_keys
-    }
-    assert parents == {"raw/comtrade_final", "raw/comext_monthly", "raw/eurostat_nrg_ti_coifpm",
-                       "raw/coir_crude_imports"}  # fmt: skip
+
+
+def test_the_asset_graph_is_the_snapshot() -> None:
+    actual = json.dumps(graph_snapshot(defs), indent=1, sort_keys=True) + "\n"
+    if os.environ.get(UPDATE_VARIABLE):
+        previous = SNAPSHOT.read_text(encoding="utf-8") if SNAPSHOT.exists() else None
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(actual, encoding="utf-8")
+        assert previous == actual, f"{SNAPSHOT} rewritten: review and commit its diff"
+    assert SNAPSHOT.exists(), f"no {SNAPSHOT}: create it with {UPDATE_VARIABLE}=1 (module doc)"
+    expected = SNAPSHOT.read_text(encoding="utf-8")
+    assert actual == expected, (
+        f"the asset graph differs from {SNAPSHOT.name}; if the change is intended, refresh it "
+        f"with {UPDATE_VARIABLE}=1 uv run pytest tests/unit/test_definitions.py "
+        "and commit the diff"
+    )
 
 
 def test_the_gx_check_is_blocking_and_sits_on_the_mirror_mart() -> None:
@@ -98,13 +83,25 @@ def test_the_gx_check_is_blocking_and_sits_on_the_mirror_mart() -> None:
 
 
 def test_publish_depends_on_every_mart() -> None:
+    """A rule, not a snapshot: a new mart can never be published before it is built."""
     graph = defs.resolve_asset_graph()
-    parents = graph.get(dg.AssetKey(["published", "mirror_warehouse"])).parent_keys
-    marts = {key for key, group in EXPECTED_ASSETS.items() if group == "marts"}
-    assert {k.to_user_string() for k in parents} == marts
+    marts = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == "marts"}
+    assert marts
+    assert graph.get(dg.AssetKey(["published", "mirror_warehouse"])).parent_keys == marts
+
+
+def test_the_file_registry_waits_for_every_source_ingest() -> None:
+    """The registry is complete (files outside the source folders too) after every ingest."""
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey(["raw", "file_registry"])).parent_keys
+    assert parents == {dg.AssetKey(spec.raw_table.split(".")) for spec, _ in LANDING_SOURCES}
 
 
 def test_the_job_selects_everything() -> None:
     job = defs.resolve_job_def(MIRROR_JOB_NAME)
     assert job is not None
+    assert set(job.asset_layer.selected_asset_keys) == {
+        k for k in defs.resolve_asset_graph().get_all_asset_keys()
+        if defs.resolve_asset_graph().get(k).is_materializable
+    }  # fmt: skip
     assert dg.in_process_executor is defs.executor

@@ -1,4 +1,5 @@
-"""Suite files: parsing, waiver validation (nothing unvalidated reaches SQL), expiry."""
+"""Suite files: validated models (nothing unvalidated reaches SQL, errors name file, line and
+field), waivers and their expiry, corridors and tolerances from the dbt seeds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from dagster_project.quality.suites import (
+    Corridor,
     SuiteError,
     gx_kwargs,
+    load_corridors,
     load_suite,
     load_suites,
     load_vocabulary,
@@ -85,13 +88,15 @@ tolerances:
     - {id: chapter-27, hs_chapter: "27", tolerance_pct: 12, severity: warn}
     - {id: kz-it-crude, exporter: KAZ, importer: ITA, hs_chapter: "27", tolerance_pct: 30}
     - {id: tal, corridor: tal, ceiling_pct: 95, severity: error}
-corridors:
-  - {id: tal, pairs: ["KAZ->AUT", "KAZ->DEU"]}
 """
+TAL = {"tal": Corridor(id="tal", pairs=(("KAZ", "AUT"), ("KAZ", "DEU")))}
 
 
 def test_tolerance_rules_most_specific_wins(tmp_path: Path) -> None:
-    suite = load_suite(write_suite(tmp_path, TOLERANCES))
+    # corridors and the mart's chapter tolerances are the dbt seeds'; here given directly
+    suite = load_suite(
+        write_suite(tmp_path, TOLERANCES), corridors=TAL, chapter_tolerances={"27": 12}
+    )
     policy = suite.tolerances
     # pair + chapter (4 + 4 + 2) beats a corridor (8), which beats a chapter (2)
     assert [r.id for r in policy.ordered()] == ["kz-it-crude", "tal", "chapter-27"]
@@ -108,10 +113,13 @@ def test_tolerance_rules_most_specific_wins(tmp_path: Path) -> None:
     ("rules", "message"),
     [
         ("tolerances: {rules: [{id: x, tolerance_pct: 5}]}", "needs at least one match key"),
-        ("tolerances: {rules: [{id: x, hs_chapter: '2', tolerance_pct: 5}]}", "invalid hs_chapter"),
+        (
+            "tolerances: {rules: [{id: x, hs_chapter: '2', tolerance_pct: 5}]}",
+            "hs_chapter: '2' is not an HS chapter",
+        ),
         (
             'tolerances: {rules: [{id: x, exporter: "KAZ\' --", tolerance_pct: 5}]}',
-            "invalid exporter",
+            "exporter: .* is not an ISO-3 code",
         ),
         (
             "tolerances: {rules: [{id: x, hs_chapter: '27', tolerance_pct: 500}]}",
@@ -119,11 +127,15 @@ def test_tolerance_rules_most_specific_wins(tmp_path: Path) -> None:
         ),
         (
             "tolerances: {rules: [{id: x, hs_chapter: '27', tolerance_pct: 5, severity: fatal}]}",
-            "severity must be",
+            "severity: must be one of",
         ),
         ("tolerances: {rules: [{id: x, corridor: nowhere, tolerance_pct: 5}]}", "unknown corridor"),
         ("tolerances: {rules: [{id: x, hs_chapter: '27', tolerance: 5}]}", "unknown key"),
-        ("corridors: [{id: c, pairs: ['KAZ-ITA']}]", "is not 'EXP->IMP'"),
+        ("corridors: [{id: c, pairs: ['KAZ->ITA']}]", "corridors are not defined in a suite"),
+        (
+            "tolerances: {rules: [{id: x, hs_chapter: '27', tolerance_pct: 30}]}",
+            "chapter 27's tolerance to 30 %, the dbt seed mirror_tolerances.csv to 10 %",
+        ),
     ],
 )
 def test_bad_tolerance_rules_are_rejected(tmp_path: Path, rules: str, message: str) -> None:
@@ -156,23 +168,23 @@ waivers:
     [
         (
             "{id: x, exporter_iso3: \"KAZ' or 1=1 --\", importer_iso3: ITA, hs6: '270900', reason: r, expires: 2027-01-01}",
-            "invalid exporter_iso3",
+            "exporter_iso3: .* is not an ISO-3 code",
         ),
         (
             "{id: x, exporter_iso3: KAZ, importer_iso3: ITA, hs6: '2709', reason: r, expires: 2027-01-01}",
-            "invalid hs6",
+            "hs6: '2709' is not an HS6 code",
         ),
         (
             "{id: x, exporter_iso3: KAZ, importer_iso3: ITA, hs6: '270900', reason: r}",
-            "missing expires",
+            r"expires: missing \(required\)",
         ),
         (
             "{id: x, exporter_iso3: KAZ, importer_iso3: ITA, hs6: '270900', expires: 2027-01-01}",
-            "missing reason",
+            r"reason: missing \(required\)",
         ),
         (
             "{id: x, exporter_iso3: KAZ, importer_iso3: ITA, hs6: '270900', reason: r, expires: soon}",
-            "is not YYYY-MM-DD",
+            r"'soon' is not a date \(YYYY-MM-DD\)",
         ),
         (
             "{id: x, exporter_iso3: KAZ, importer_iso3: ITA, hs6: '270900', reason: r, expires: 2027-01-01, typo: 1}",
@@ -190,10 +202,10 @@ def test_bad_waivers_are_rejected_with_a_clear_message(
 def test_bad_suite_structure_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "s.yml"
     path.write_text("suite: s\nschema: marts\ntable: 'x; drop table y'\nexpectations: []\n")
-    with pytest.raises(SuiteError, match="'table' must be a lower-case identifier"):
+    with pytest.raises(SuiteError, match="table: 'x; drop table y' is not a lower-case identifier"):
         load_suite(path)
     path.write_text("suite: s\nschema: marts\ntable: x\nseverity: fatal\nexpectations: []\n")
-    with pytest.raises(SuiteError, match="severity must be one of"):
+    with pytest.raises(SuiteError, match="severity: must be one of"):
         load_suite(path)
     path.write_text(
         "suite: s\nschema: marts\ntable: x\nexpectations:\n  - type: unexpected_rows\n    query: select 1\n"
@@ -213,3 +225,53 @@ def test_descriptions_show_parameter_values_not_their_names() -> None:
     plausibility = next(s for s in load_suites(EXPECTATIONS_DIR) if "plausibility" in s.name)
     disappears = next(e for e in plausibility.expectations if e.name == "no_reporter_disappears")
     assert "the last 2 years (or 12 months), at least 1,000,000 USD" in disappears.description
+
+
+def test_errors_name_the_file_the_line_and_the_field(tmp_path: Path) -> None:
+    path = write_suite(
+        tmp_path,
+        """waivers:
+  - id: a
+    exporter_iso3: KAZ
+    importer_iso3: ITA
+    hs6: "2709"
+    reason: r
+    expires: 2027-01-31
+    typo: 1
+""",
+    )
+    with pytest.raises(SuiteError) as raised:
+        load_suite(path)
+    assert str(raised.value).splitlines() == [
+        "t.yml:13: waivers[0].hs6: '2709' is not an HS6 code (six digits)",
+        "t.yml:16: waivers[0].typo: unknown key",
+    ]
+
+
+def test_corridors_come_from_the_dbt_seed(tmp_path: Path) -> None:
+    """One source of truth: the suite's corridor rule uses the seed's route and importers."""
+    assert load_corridors() == {
+        "kz-it-tal": Corridor(
+            id="kz-it-tal",
+            pairs=(("KAZ", "ITA"), ("KAZ", "AUT"), ("KAZ", "DEU"), ("KAZ", "CZE")),
+            description=load_corridors()["kz-it-tal"].description,
+        )
+    }
+    mirror = load_suite(EXPECTATIONS_DIR / "fct_mirror_trade.yml")
+    assert [c.id for c in mirror.tolerances.corridors] == ["kz-it-tal"]
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "transit_corridors.csv").write_text(
+        "corridor_id,origin_iso3,declared_partner_iso3,decision\n"
+        "ok,KAZ,ITA,confirm\nnot-used,KAZ,FRA,reject\nbad,KZ-,ITA,confirm\n"
+    )
+    (seeds / "transit_corridor_importers.csv").write_text("corridor_id,importer_iso3\nok,AUT\n")
+    with pytest.raises(SuiteError, match=r"^transit_corridors.csv:4: pairs\[0\]\[0\]: 'KZ-'"):
+        load_corridors(seeds)
+    (seeds / "transit_corridors.csv").write_text(
+        "corridor_id,origin_iso3,declared_partner_iso3,decision\nok,KAZ,ITA,confirm\n"
+        "not-used,KAZ,FRA,reject\n"
+    )
+    assert {k: c.pairs for k, c in load_corridors(seeds).items()} == {
+        "ok": (("KAZ", "ITA"), ("KAZ", "AUT"))
+    }

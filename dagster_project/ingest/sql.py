@@ -1,0 +1,19 @@
+"""Quoting of column names in the SQL the ingest machinery writes.
+
+Column names come from each source's fixed allow-list, never from a file; quoting still
+refuses anything unexpected, so a typo in a source module fails loudly instead of producing
+SQL that means something else.
+"""
+
+from __future__ import annotations
+
+import re
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()%$./-]*$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column name from a source's fixed allow-list (refuses anything unexpected)."""
+    if not _IDENT.match(name):
+        raise ValueError(f"unexpected column name {name!r}")
+    return '"' + name.replace('"', '""') + '"'
