@@ -131,3 +131,36 @@ def test_expired_waiver_fails_and_fingerprint_is_stable(tmp_path: Path) -> None:
     assert first.fingerprint() == second.fingerprint()
     [ok] = run_suites([suite], warehouse, today=waiver.expires)
     assert ok.success and ok.fingerprint() != first.fingerprint()
+
+
+def _disappearing(warehouse: Path) -> list[dict]:
+    [suite] = [
+        s for s in load_suites(EXPECTATIONS_DIR) if s.name == "fct_mirror_trade_plausibility"
+    ]
+    [outcome] = run_suites([suite], warehouse)
+    failed = {o.name: o for o in outcome.for_severity("warn").failed}
+    return (
+        list(failed["no_reporter_disappears"].offenders)
+        if "no_reporter_disappears" in failed
+        else []
+    )
+
+
+def test_a_reporter_that_goes_silent_while_its_partner_declares_is_an_alarm(tmp_path: Path) -> None:
+    """FRA declared its crude imports in 2020 and 2021; in 2022 KAZ still declares its exports
+    to FRA but FRA declares nothing: a file is missing or a release is late."""
+    warehouse = make_warehouse(tmp_path / "home")
+    change(warehouse, "update marts.fct_mirror_trade set import_value_usd = null, "
+                      "import_net_weight_kg = null where period = '2022' and importer_iso3 = 'FRA'")  # fmt: skip
+    [offender] = _disappearing(warehouse)
+    assert (offender["reporter"], offender["missing_period"]) == ("FRA", "2022")
+
+
+def test_trade_that_stopped_on_both_sides_word_is_not_an_alarm(tmp_path: Path) -> None:
+    """KAZ declared exports to FRA in 2021 and declares none in 2022, and FRA declares nothing
+    in 2022 either: both sides say the trade stopped (the embedded sample's uranium sales to
+    Switzerland end this way); no reporter disappeared."""
+    warehouse = make_warehouse(tmp_path / "home")
+    change(warehouse, "delete from marts.fct_mirror_trade where period = '2022' "
+                      "and importer_iso3 = 'FRA'")  # fmt: skip
+    assert _disappearing(warehouse) == []
