@@ -37,12 +37,12 @@ from dagster_project.transform.project import dbt_project
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
-    ingest_assets = [build_ingest_asset(spec, deps) for spec, deps in LANDING_SOURCES]
+    ingest_assets = [build_ingest_asset(spec) for spec in LANDING_SOURCES]
     assets = [
         raw_reference_tables,
         *shared_ingest_tables,
         *ingest_assets,
-        build_landing_inventory([spec for spec, _ in LANDING_SOURCES], ingest_assets),
+        build_landing_inventory(LANDING_SOURCES, ingest_assets),
         mirror_dbt_assets,
         published_mirror_warehouse,
         published_dbt_docs,
@@ -51,7 +51,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     materialisable = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     sensor_targets = [
         (spec, sorted(dg.AssetSelection.assets(*ingest.keys).downstream().resolve(materialisable)))
-        for (spec, _), ingest in zip(LANDING_SOURCES, ingest_assets, strict=True)
+        for spec, ingest in zip(LANDING_SOURCES, ingest_assets, strict=True)
     ]
     return dg.Definitions(
         assets=assets,

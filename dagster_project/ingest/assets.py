@@ -72,14 +72,15 @@ def ingest_metadata(
     }
 
 
-def build_ingest_asset(spec: SourceSpec, deps: Sequence[dg.AssetKey] = ()) -> dg.AssetsDefinition:
-    """The ingest asset of one source: new or changed files of ``landing/<source>/`` → raw."""
+def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    """The ingest asset of one source: new or changed files of ``landing/<source>/`` → raw.
+    It depends on the raw tables the source's rules read (``spec.requires``)."""
     schema, table = spec.raw_table.split(".")
 
     @dg.asset(
         key=[schema, table],
         group_name="ingest",
-        deps=[*deps],
+        deps=[dg.AssetKey(t.split(".")) for t in spec.requires],
         kinds={"duckdb", "python"},
         description=(
             f"{spec.description}: files under the landing zone's `{spec.name}/` into "

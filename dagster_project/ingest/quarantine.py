@@ -14,7 +14,6 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.spec import LoadResult
 from dagster_project.ingest.sql import quote_ident
 
 QUARANTINE_TABLE = "raw.quarantine"
@@ -78,37 +77,6 @@ def problem_sql(rules: Sequence[Rule]) -> str:
     return f"case {cases} end" if rules else "null"
 
 
-def split_and_insert(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    staged: str,
-    raw_table: str,
-    columns: Sequence[str],
-    rules: Sequence[Rule],
-    source: str,
-    path: Path,
-    sha256: str,
-    loaded_at: dt.datetime,
-    detected_format: str,
-    extra_values: dict[str, object] | None = None,
-    line_offset: int = 1,
-) -> LoadResult:
-    """Move rows of temp table ``staged`` (delivered columns + ``_row_number``), all from
-    one file, into ``raw_table`` or ``raw.quarantine``; the first failing rule names the reason.
-
-    ``raw_table`` receives ``columns`` then ``_source_file, _file_sha256, _loaded_at,
-    _row_number`` then ``extra_values`` (in that order, by name). ``line_offset`` turns a
-    data row number into a file line number (1 for a single header line).
-    """
-    counts = split_and_insert_files(
-        con, staged=staged, raw_table=raw_table, columns=columns, rules=rules, source=source,
-        files={path: FileValues(sha256, extra_values or {})}, loaded_at=loaded_at,
-        line_offset=line_offset, single_file=True,
-    )  # fmt: skip
-    read, quarantined = counts.get(path, (0, 0))
-    return LoadResult(read, read - quarantined, quarantined, detected_format)
-
-
 @dataclass(frozen=True)
 class FileValues:
     """What the raw table records of one file beside its rows: its hash and extra columns."""
@@ -131,8 +99,14 @@ def split_and_insert_files(
     single_file: bool = False,
     checked: bool = False,
 ) -> dict[Path, tuple[int, int]]:
-    """:func:`split_and_insert` for rows of several files at once: ``staged`` has a
-    ``_source_file`` column (unless ``single_file``: then every row is the one file's).
+    """Move rows of temp table ``staged`` (delivered columns + ``_row_number``) into
+    ``raw_table`` or ``raw.quarantine``; the first failing rule names the reason.
+
+    ``raw_table`` receives ``columns`` then ``_source_file, _file_sha256, _loaded_at,
+    _row_number`` then each file's extra values (in that order, by name). ``line_offset``
+    turns a data row number into a file line number (1 for a single header line).
+    ``staged`` has a ``_source_file`` column (unless ``single_file``: then every row is the
+    one file's).
     ``checked``: ``staged`` already has ``_problem`` = :func:`problem_sql` of ``rules`` (and
     is consumed). Every file's extra values must name the same columns. Returns (rows read,
     rows quarantined) per file that had rows.

@@ -1,14 +1,22 @@
-"""What every source module provides to the shared ingest machinery."""
+"""The source template: what a source module provides and what the shared machinery does.
+
+A source supplies how its files look: an id, file name patterns, delivered columns, row rules
+and a ``stage`` function that reads one file into temp table ``_incoming``. The template does
+the rest, the same way for every source: the raw table's DDL, the split of staged rows into the
+raw table and ``raw.quarantine``, the row accounting (:meth:`SourceSpec.load_file`); the
+loader adds the registry, versions and transactions. ``docs/adding-a-source.md`` is the recipe.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.landing import scan, unmatched
 from dagster_project.ingest.sql import quote_ident
 
@@ -49,17 +57,25 @@ class LoadResult:
                 f"+ quarantined {self.rows_quarantined}"
             )
 
-    def plus_rejected(self, rejected: int) -> LoadResult:
-        """Add lines the reader could not parse (already in raw.quarantine) to the counts."""
-        return replace(
-            self,
-            rows_read=self.rows_read + rejected,
-            rows_quarantined=self.rows_quarantined + rejected,
-        )
+
+INCOMING = "_incoming"  # the temp table a source's stage step fills
 
 
-# (connection, path, *, sha256, loaded_at) -> LoadResult; raises FileRefusedError.
-FileLoader = Callable[..., LoadResult]
+@dataclass(frozen=True)
+class Staged:
+    """What a source's ``stage`` left in temp table ``_incoming`` (delivered columns as
+    VARCHAR + ``_row_number``, one row per record of one file) and how to judge it."""
+
+    detected_format: str  # recorded in raw.file_registry
+    rows_rejected: int = 0  # lines the reader could not parse (already in raw.quarantine)
+    line_offset: int = 1  # data row number + this = file line number (1: one header line)
+    columns: tuple[str, ...] | None = None  # staged columns to store (None: the source's)
+    rules: tuple[q.Rule, ...] | None = None  # row rules (None: the source's)
+    extra_values: Mapping[str, object] = field(default_factory=dict)  # per-file extra columns
+
+
+# (connection, path, *, sha256, loaded_at) -> Staged; raises FileRefusedError.
+Stager = Callable[..., Staged]
 
 
 @dataclass(frozen=True)
@@ -79,22 +95,59 @@ BatchLoader = Callable[..., BatchResult]
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One landing source: its folder, file patterns, raw table(s) and loader."""
+    """One landing source. ``name`` is its id: its landing folder, its ``source`` in the
+    registry and quarantine, its dbt source and staging folder, and the prefix of its raw table
+    (``raw.<id>`` or ``raw.<id>_<what>``); its module is ``sources/<id>.py``."""
 
-    name: str  # landing sub-folder and registry `source`
+    name: str
     raw_table: str  # schema-qualified; rows carry _source_file and _file_sha256
-    patterns: tuple[str, ...]
-    create_sql: tuple[str, ...]  # idempotent DDL for its raw table(s)
-    load_file: FileLoader
     description: str
+    patterns: tuple[str, ...]  # file names it reads (fnmatch, below its landing folder)
+    columns: tuple[str, ...]  # delivered columns, stored as VARCHAR in this order
+    stage: Stager
+    rules: tuple[q.Rule, ...] = ()  # tried in order; the first a row breaks quarantines it
+    extra_columns: Mapping[str, str] = field(default_factory=dict)  # name -> type, after metadata
+    requires: tuple[str, ...] = ()  # raw tables its rules read (loaded before it)
     # Optional fast path for many small files of one layout: one scan, one transaction.
     batch_key: BatchKey | None = None
     load_batch: BatchLoader | None = None
 
+    def __post_init__(self) -> None:
+        schema, _, table = self.raw_table.partition(".")
+        if schema != "raw" or not (table == self.name or table.startswith(f"{self.name}_")):
+            raise ValueError(
+                f"source {self.name!r}: raw table {self.raw_table!r} must be "
+                f"raw.{self.name} or raw.{self.name}_<what> (one id per source)"
+            )
+
+    @property
+    def create_sql(self) -> str:
+        """Idempotent DDL of the raw table: delivered columns, load metadata, extra columns."""
+        return raw_table_ddl(self.raw_table, self.columns, self.extra_columns)
+
     def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        for statement in self.create_sql:
-            con.execute(statement)
+        con.execute(self.create_sql)
+
+    def load_file(
+        self, con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
+    ) -> LoadResult:
+        """Append ``path``'s rows to the raw table, the rows breaking a rule to
+        ``raw.quarantine``. Runs inside the caller's transaction; the source's ``stage``
+        raises FileRefusedError for a file whose structure is unusable."""
+        staged = self.stage(con, path, sha256=sha256, loaded_at=loaded_at)
+        counts = q.split_and_insert_files(
+            con, staged=INCOMING, raw_table=self.raw_table,
+            columns=self.columns if staged.columns is None else staged.columns,
+            rules=self.rules if staged.rules is None else staged.rules,
+            source=self.name, files={path: q.FileValues(sha256, dict(staged.extra_values))},
+            loaded_at=loaded_at, line_offset=staged.line_offset, single_file=True,
+        )  # fmt: skip
+        read, quarantined = counts.get(path, (0, 0))
+        rejected = staged.rows_rejected  # unparseable lines count as read and quarantined
+        return LoadResult(
+            read + rejected, read - quarantined, quarantined + rejected, staged.detected_format
+        )
 
 
 def naive_utc_now() -> dt.datetime:

@@ -25,11 +25,11 @@ import duckdb
 
 from dagster_project.ingest.quarantine import QUARANTINE_DDL, QUARANTINE_TABLE
 from dagster_project.ingest.registry import FileRefusedError
+from dagster_project.ingest.spec import INCOMING
 from dagster_project.ingest.sql import quote_ident
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_LINE_BYTES = 8 * 1024 * 1024
-INCOMING = "_incoming"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import duckdb
 
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
+from dagster_project.ingest.spec import SourceSpec, Staged
 from dagster_project.ingest.sql import quote_ident
 from dagster_project.ingest.text_files import INCOMING, stage_delimited
 
@@ -114,10 +114,6 @@ ROW_RULES: tuple[q.Rule, ...] = (
         "not a date (YYYY-MM-DD)",
     ),
 )
-
-
-def create_table_sql() -> str:
-    return raw_table_ddl(RAW_TABLE, COLUMNS, LAYOUT_COLUMNS)
 
 
 # Reading the workbooks -------------------------------------------------------------------------
@@ -328,42 +324,31 @@ def _stage_flat_csv(
     return staged
 
 
-def load_file(
+def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
-) -> LoadResult:
-    """Append ``path``'s record rows to ``raw.coir_crude_imports`` (bad rows to quarantine)."""
-    name = path.name.lower()
-    if name.endswith((".xlsx", ".xls")):
-        count = _stage_workbook(con, path)
-        if count == 0:
+) -> Staged:
+    """Read one workbook (every record row of every sheet) or flat CSV into ``_incoming``,
+    with the layout columns that say which rows repeat which."""
+    if path.name.lower().endswith((".xlsx", ".xls")):
+        if _stage_workbook(con, path) == 0:
             raise FileRefusedError("COIR workbook without any data row")
-        rejected, line_offset = 0, 0
-        detected = "coir workbook (xlsx_sheet)"
-    else:
-        staged = _stage_flat_csv(con, path, sha256=sha256, loaded_at=loaded_at)
-        rejected, line_offset = staged.rows_rejected, 1
-        detected = f"coir flattened register (flat_csv, {staged.describe()})"
-    result = q.split_and_insert(
-        con,
-        staged=INCOMING,
-        raw_table=RAW_TABLE,
+        # _row_number is the Excel row already: quarantine line numbers point at it
+        return Staged("coir workbook (xlsx_sheet)", line_offset=0, columns=STAGED_COLUMNS)
+    staged = _stage_flat_csv(con, path, sha256=sha256, loaded_at=loaded_at)
+    return Staged(
+        f"coir flattened register (flat_csv, {staged.describe()})",
+        rows_rejected=staged.rows_rejected,
         columns=STAGED_COLUMNS,
-        rules=ROW_RULES,
-        source=SOURCE,
-        path=path,
-        sha256=sha256,
-        loaded_at=loaded_at,
-        detected_format=detected,
-        line_offset=line_offset,
     )
-    return result.plus_rejected(rejected)
 
 
 SPEC = SourceSpec(
     name=SOURCE,
     raw_table=RAW_TABLE,
-    patterns=FILE_PATTERNS,
-    create_sql=(create_table_sql(),),
-    load_file=load_file,
     description="DG Energy Crude Oil Imports Register (xlsx workbooks and flattened CSV)",
+    patterns=FILE_PATTERNS,
+    columns=COLUMNS,
+    stage=stage,
+    rules=ROW_RULES,
+    extra_columns=LAYOUT_COLUMNS,
 )

@@ -27,8 +27,8 @@ import duckdb
 
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
-from dagster_project.ingest.text_files import INCOMING, stage_delimited
+from dagster_project.ingest.spec import SourceSpec, Staged
+from dagster_project.ingest.text_files import stage_delimited
 
 SOURCE = "comext"
 RAW_TABLE = "raw.comext_monthly"
@@ -160,11 +160,6 @@ PRODUCTS18 = Layout(
 LAYOUTS: tuple[Layout, ...] = (DAT19, PRODUCTS18)
 
 
-def create_table_sql() -> str:
-    """DDL of ``raw.comext_monthly``: both layouts' columns as VARCHAR plus load metadata."""
-    return raw_table_ddl(RAW_TABLE, COLUMNS, EXTRA_COLUMNS)
-
-
 def detect_layout(header: tuple[str, ...] | list[str]) -> Layout:
     """The layout whose required columns are all in ``header``; refuses anything else."""
     present = set(header)
@@ -180,39 +175,31 @@ def detect_layout(header: tuple[str, ...] | list[str]) -> Layout:
     raise FileRefusedError(f"not a Comext file: {detail}")
 
 
-def load_file(
+def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
-) -> LoadResult:
-    """Append ``path``'s rows to ``raw.comext_monthly`` (bad rows to ``raw.quarantine``).
-
-    Runs inside the caller's transaction (a refusal rolls back whatever staging wrote).
-    """
+) -> Staged:
+    """Read one Comext file into ``_incoming``; its header decides the layout and so the
+    columns stored and the rules applied (a file matching no layout is refused)."""
     staged = stage_delimited(
         con, path, known_columns=COLUMNS, required_columns=(),
         source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="a Comext file",
     )  # fmt: skip
     layout = detect_layout(staged.header)
-    result = q.split_and_insert(
-        con,
-        staged=INCOMING,
-        raw_table=RAW_TABLE,
+    return Staged(
+        detected_format=f"comext {layout.name} ({staged.describe()})",
+        rows_rejected=staged.rows_rejected,
         columns=layout.columns,
         rules=layout.rules(),
-        source=SOURCE,
-        path=path,
-        sha256=sha256,
-        loaded_at=loaded_at,
-        detected_format=f"comext {layout.name} ({staged.describe()})",
         extra_values={"_layout": layout.name},
     )
-    return result.plus_rejected(staged.rows_rejected)
 
 
 SPEC = SourceSpec(
     name=SOURCE,
     raw_table=RAW_TABLE,
-    patterns=FILE_PATTERNS,
-    create_sql=(create_table_sql(),),
-    load_file=load_file,
     description="Eurostat Comext monthly bulk files (classic .dat 19 columns or products 18)",
+    patterns=FILE_PATTERNS,
+    columns=COLUMNS,
+    stage=stage,
+    extra_columns=EXTRA_COLUMNS,
 )

@@ -16,7 +16,7 @@ Three shapes of the same 47 columns are ingested from ``landing/comtrade/``:
   response is refused with a one-line reason.
 
 All three land in the same temp table ``_incoming`` (VARCHAR columns + ``_row_number``) and
-go through the same ROW_RULES / ``split_and_insert``.
+go through the same ROW_RULES (the source template, :class:`SourceSpec`).
 
 Every column is stored as delivered (VARCHAR: codes keep their leading zeros, nothing is
 rounded); typing happens in dbt staging. Rows that cannot be typed are quarantined with the
@@ -37,7 +37,7 @@ import duckdb
 
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest.registry import FileRefusedError
-from dagster_project.ingest.spec import BatchResult, LoadResult, SourceSpec, raw_table_ddl
+from dagster_project.ingest.spec import BatchResult, LoadResult, SourceSpec, Staged
 from dagster_project.ingest.sql import quote_ident
 from dagster_project.ingest.text_files import (
     INCOMING,
@@ -134,11 +134,6 @@ _RELEASE_RE = re.compile(r"released-(\d{4}-\d{2}-\d{2})")
 _BULK_NAME_RE = re.compile(r"^(?:COMBINED-)?COMTRADE-FINAL-.*\.(?:gz|txt)$")
 _BULK_RELEASE_RE = re.compile(r"\[(\d{4}-\d{2}-\d{2})\]")
 _NO_PUBLICATION_DATE = dt.date(1900, 1, 1)  # comtradeapicall's stand-in for "none"
-
-
-def create_table_sql() -> str:
-    """DDL of ``raw.comtrade_final``: delivered columns as VARCHAR plus load metadata."""
-    return raw_table_ddl(RAW_TABLE, COLUMNS, EXTRA_COLUMNS)
 
 
 def release_date_from_name(path: Path) -> dt.date | None:
@@ -251,47 +246,33 @@ def _derive_missing_aggr_level(con: duckdb.DuckDBPyConnection, header: tuple[str
     )
 
 
-def load_file(
+def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
-) -> LoadResult:
-    """Append ``path``'s rows to ``raw.comtrade_final`` (bad rows to ``raw.quarantine``).
-
-    Runs inside the caller's transaction; raises FileRefusedError for a file whose structure
-    is wrong, before anything is written.
-    """
+) -> Staged:
+    """Read one CSV, bulk or JSON file into ``_incoming``; the release date in its name
+    goes to ``_file_release_date``. Refuses a file whose structure is wrong."""
     _require_reference(con)
     kind = file_kind(path)
-    rows_rejected = 0
     if kind == "json":
         stage_json_response(con, path)
-        detected = "comtrade final data (JSON API response)"
-        line_offset = 0  # a JSON record has no header line: report its position in `data`
-    else:
-        staged = stage_delimited(
-            con, path, known_columns=COLUMNS,
-            required_columns=_required_columns(kind),
-            source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
-        )  # fmt: skip
-        if kind == "bulk":
-            _derive_missing_aggr_level(con, staged.header)
-        rows_rejected = staged.rows_rejected
-        detected = _detected_format(kind, staged.describe())
-        line_offset = 1
-    result = q.split_and_insert(
-        con,
-        staged=INCOMING,
-        raw_table=RAW_TABLE,
-        columns=COLUMNS,
-        rules=ROW_RULES,
-        source=SOURCE,
-        path=path,
-        sha256=sha256,
-        loaded_at=loaded_at,
-        detected_format=detected,
+        # a JSON record has no header line: report its position in `data`
+        return Staged(
+            "comtrade final data (JSON API response)",
+            line_offset=0,
+            extra_values=_extra_values(path),
+        )
+    staged = stage_delimited(
+        con, path, known_columns=COLUMNS,
+        required_columns=_required_columns(kind),
+        source=SOURCE, sha256=sha256, loaded_at=loaded_at, what="Comtrade final data",
+    )  # fmt: skip
+    if kind == "bulk":
+        _derive_missing_aggr_level(con, staged.header)
+    return Staged(
+        _detected_format(kind, staged.describe()),
+        rows_rejected=staged.rows_rejected,
         extra_values=_extra_values(path),
-        line_offset=line_offset,
     )
-    return result.plus_rejected(rows_rejected)
 
 
 def batch_key(path: Path) -> Hashable | None:
@@ -364,10 +345,13 @@ def _extra_values(path: Path) -> dict[str, object]:
 SPEC = SourceSpec(
     name=SOURCE,
     raw_table=RAW_TABLE,
-    patterns=FILE_PATTERNS,
-    create_sql=(create_table_sql(),),
-    load_file=load_file,
     description="UN Comtrade final data (API CSV, bulk .gz, saved JSON responses; 47 columns)",
+    patterns=FILE_PATTERNS,
+    columns=COLUMNS,
+    stage=stage,
+    rules=ROW_RULES,
+    extra_columns=EXTRA_COLUMNS,
+    requires=(COUNTRY_CODES_TABLE,),
     batch_key=batch_key,
     load_batch=load_batch,
 )

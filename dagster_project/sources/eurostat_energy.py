@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest import quarantine as q
-from dagster_project.ingest.spec import LoadResult, SourceSpec, raw_table_ddl
-from dagster_project.ingest.text_files import INCOMING, stage_delimited
+from dagster_project.ingest.spec import SourceSpec, Staged
+from dagster_project.ingest.text_files import stage_delimited
 
 SOURCE = "eurostat"
 RAW_TABLE = "raw.eurostat_nrg_ti_coifpm"
@@ -67,39 +67,27 @@ ROW_RULES: tuple[q.Rule, ...] = (
 )
 
 
-def create_table_sql() -> str:
-    return raw_table_ddl(RAW_TABLE, COLUMNS)
-
-
-def load_file(
+def stage(
     con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
-) -> LoadResult:
-    """Append ``path``'s rows to ``raw.eurostat_nrg_ti_coifpm`` (bad rows to quarantine)."""
+) -> Staged:
+    """Read one SDMX-CSV file into ``_incoming`` (unparseable lines to quarantine)."""
     staged = stage_delimited(
         con, path, known_columns=COLUMNS, required_columns=REQUIRED_COLUMNS,
         source=SOURCE, sha256=sha256, loaded_at=loaded_at,
         what="Eurostat SDMX-CSV (nrg_ti_coifpm)",
     )  # fmt: skip
-    result = q.split_and_insert(
-        con,
-        staged=INCOMING,
-        raw_table=RAW_TABLE,
-        columns=COLUMNS,
-        rules=ROW_RULES,
-        source=SOURCE,
-        path=path,
-        sha256=sha256,
-        loaded_at=loaded_at,
+    return Staged(
         detected_format=f"eurostat sdmx-csv nrg_ti_coifpm ({staged.describe()})",
+        rows_rejected=staged.rows_rejected,
     )
-    return result.plus_rejected(staged.rows_rejected)
 
 
 SPEC = SourceSpec(
     name=SOURCE,
     raw_table=RAW_TABLE,
-    patterns=FILE_PATTERNS,
-    create_sql=(create_table_sql(),),
-    load_file=load_file,
     description="Eurostat nrg_ti_coifpm crude oil imports by origin/grade (SDMX-CSV)",
+    patterns=FILE_PATTERNS,
+    columns=COLUMNS,
+    stage=stage,
+    rules=ROW_RULES,
 )

@@ -94,7 +94,7 @@ def test_the_file_registry_waits_for_every_source_ingest() -> None:
     """The registry is complete (files outside the source folders too) after every ingest."""
     graph = defs.resolve_asset_graph()
     parents = graph.get(dg.AssetKey(["raw", "file_registry"])).parent_keys
-    assert parents == {dg.AssetKey(spec.raw_table.split(".")) for spec, _ in LANDING_SOURCES}
+    assert parents == {dg.AssetKey(spec.raw_table.split(".")) for spec in LANDING_SOURCES}
 
 
 def test_the_job_selects_everything() -> None:
