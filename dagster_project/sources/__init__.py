@@ -5,11 +5,11 @@
 """
 
 from dagster_project.ingest.spec import SourceSpec
-from dagster_project.sources import coir, comext, comtrade, eurostat_energy
+from dagster_project.sources import coir, comext, comtrade, eurostat
 
 LANDING_SOURCES: tuple[SourceSpec, ...] = (
     comtrade.SPEC,
     comext.SPEC,
-    eurostat_energy.SPEC,
+    eurostat.SPEC,
     coir.SPEC,
 )

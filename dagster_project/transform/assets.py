@@ -17,11 +17,19 @@ LAYER_GROUPS = ("staging", "intermediate", "marts")
 
 
 class MirrorDbtTranslator(DagsterDbtTranslator):
-    """Asset keys are ``[schema, name]`` (e.g. ``marts/fct_mirror_trade``), groups are layers."""
+    """Asset keys are ``[schema, name]`` (e.g. ``marts/fct_mirror_trade``), groups are layers.
+
+    A dbt source table is keyed by where it lives too (``raw/comext_monthly``): the key of the
+    asset that writes it, whatever the dbt source is called (each source's id), so no source
+    yml has to repeat an asset key by hand.
+    """
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        if dbt_resource_props["resource_type"] == "source":
+            table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
+            return dg.AssetKey([dbt_resource_props["schema"], table])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

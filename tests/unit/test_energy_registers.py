@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.sources import coir, eurostat_energy
+from dagster_project.sources import coir, eurostat
 from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "energy"
@@ -52,7 +52,7 @@ def assert_accounting(con: duckdb.DuckDBPyConnection, outcomes) -> None:
 def test_eurostat_slice_loads_every_row_with_confidential_rows_kept(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    outcomes = ingest(con, eurostat_energy.SPEC, EUROSTAT_SLICE)
+    outcomes = ingest(con, eurostat.SPEC, EUROSTAT_SLICE)
     [outcome] = outcomes
     lines = slice_lines()
     assert (outcome.status, outcome.rows_read) == ("loaded", len(lines) - 1)
@@ -87,7 +87,7 @@ def test_eurostat_bad_values_are_quarantined_with_line_and_reason(
         + "\n",
         encoding="utf-8",
     )
-    outcomes = ingest(con, eurostat_energy.SPEC, path)
+    outcomes = ingest(con, eurostat.SPEC, path)
     assert [(o.rows_read, o.rows_loaded, o.rows_quarantined) for o in outcomes] == [(6, 2, 4)]
     assert_accounting(con, outcomes)
     reasons = con.execute(
@@ -106,7 +106,7 @@ def test_eurostat_file_without_sdmx_columns_is_refused(
 ) -> None:
     path = tmp_path / "nrg_ti_coifpm.csv"
     path.write_text("geo,time,value\nAT,2021-01,1\n", encoding="utf-8")
-    [outcome] = ingest(con, eurostat_energy.SPEC, path)
+    [outcome] = ingest(con, eurostat.SPEC, path)
     assert outcome.status == "refused"
     assert "missing required column(s) DATAFLOW" in outcome.message
 

@@ -14,7 +14,7 @@ ecb_monthly as (
     select
         month,
         usd_per_eur
-    from {{ source('comext', 'ref_ecb_eur_usd_monthly') }}
+    from {{ source('reference', 'ref_ecb_eur_usd_monthly') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    {{ with_file_version(source('raw', 'comtrade_final')) }}
+    {{ with_file_version(source('comtrade', 'comtrade_final')) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'ref_cepii_geodist') }}
+    select * from {{ source('reference', 'ref_cepii_geodist') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'ref_comtrade_country_codes') }}
+    select * from {{ source('reference', 'ref_comtrade_country_codes') }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'ref_hs2022_products') }}
+    select * from {{ source('reference', 'ref_hs2022_products') }}
 
 ),
 

@@ -5,7 +5,7 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'ref_hs_correlations') }}
+    select * from {{ source('reference', 'ref_hs_correlations') }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 
 source as (
 
-    {{ with_file_version(source('energy', 'eurostat_nrg_ti_coifpm')) }}
+    {{ with_file_version(source('eurostat', 'eurostat_nrg_ti_coifpm')) }}
 
 ),
 

@@ -7,7 +7,7 @@ with
 
 source as (
 
-    {{ with_file_version(source('energy', 'coir_crude_imports')) }}
+    {{ with_file_version(source('coir', 'coir_crude_imports')) }}
 
 ),
 
