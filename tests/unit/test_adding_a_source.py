@@ -133,6 +133,12 @@ def test_its_staging_folder_builds_on_the_ingested_rows(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
+    run = json.loads((tmp_path / "target" / "run_results.json").read_text(encoding="utf-8"))
+    statuses = {r["unique_id"].split(".")[0] + " " + r["unique_id"].split(".")[-1]: r["status"]
+                for r in run["results"]}  # fmt: skip
+    assert statuses["model stg_customs_kz__declarations"] == "success"
+    assert statuses["unit_test test_customs_kz_types_the_delivered_text"] == "pass"
+    assert sum(k.startswith("test ") for k in statuses) == 3  # the yml's data tests ran
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text(encoding="utf-8"))
     source = dbt_sources(manifest)["customs_kz.customs_kz_declarations"]
     assert MirrorDbtTranslator().get_asset_key(source) == dg.AssetKey(spec.raw_table.split("."))
