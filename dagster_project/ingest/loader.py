@@ -75,6 +75,8 @@ def ingest_files(
         else:
             first_with[seen.sha256] = path
             new.append(seen)
+    if new:
+        spec.check_requires(con)
     alone: list[_NewVersion] = []
     for chunk in _batches(spec, new, budget, alone):
         loaded, left = _load_batch(con, spec, chunk)

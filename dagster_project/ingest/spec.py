@@ -129,6 +129,20 @@ class SourceSpec:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         con.execute(self.create_sql)
 
+    def check_requires(self, con: duckdb.DuckDBPyConnection) -> None:
+        """The tables its rules read are there (without them every row would be quarantined)."""
+        for table in self.requires:
+            schema, _, name = table.partition(".")
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchone()
+            if not found or not found[0]:
+                raise RuntimeError(
+                    f"{table} is missing: its rules read it, load it before {self.name} files"
+                )
+
     def load_file(
         self, con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
     ) -> LoadResult:

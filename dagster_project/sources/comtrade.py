@@ -251,7 +251,6 @@ def stage(
 ) -> Staged:
     """Read one CSV, bulk or JSON file into ``_incoming``; the release date in its name
     goes to ``_file_release_date``. Refuses a file whose structure is wrong."""
-    _require_reference(con)
     kind = file_kind(path)
     if kind == "json":
         stage_json_response(con, path)
@@ -294,8 +293,7 @@ def load_batch(
     con: duckdb.DuckDBPyConnection, files: dict[Path, str], *, loaded_at: dt.datetime
 ) -> BatchResult:
     """Append the rows of many files with one :func:`batch_key` in one scan (inside the
-    caller's transaction). Files with unparseable lines are left to :func:`load_file`."""
-    _require_reference(con)
+    caller's transaction). Files with unparseable lines are left to be loaded alone."""
     first = next(iter(files))
     kind, inspected = file_kind(first), inspect_delimited(first)
     load_alone = stage_delimited_batch(
@@ -316,17 +314,6 @@ def load_batch(
         read, quarantined = counts.get(path, (0, 0))
         loaded[path] = LoadResult(read, read - quarantined, quarantined, detected)
     return BatchResult(loaded, tuple(sorted(load_alone)))
-
-
-def _require_reference(con: duckdb.DuckDBPyConnection) -> None:
-    has_reference = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'ref_comtrade_country_codes'"
-    ).fetchone()[0]
-    if not has_reference:
-        raise RuntimeError(
-            f"{COUNTRY_CODES_TABLE} is missing: load the reference tables before Comtrade files"
-        )
 
 
 def _required_columns(kind: str) -> tuple[str, ...]:

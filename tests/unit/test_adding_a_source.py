@@ -6,6 +6,7 @@ and every registered source is checked against the same naming rule (one id per 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -95,6 +96,19 @@ def test_its_files_load_and_bad_rows_are_quarantined_with_the_reason(tmp_path: P
         ("customs_kz", 7, "value_usd", "negative value"),
     ]
     assert con.execute("select count(*) from raw.customs_kz_declarations").fetchone() == (3,)
+
+
+def test_a_table_its_rules_read_must_be_loaded_first(tmp_path: Path) -> None:
+    """``requires``: the ingest refuses to start (naming the table) rather than quarantine
+    every row; with the table there, the files load."""
+    spec = dataclasses.replace(fixture_module().SPEC, requires=("raw.ref_partners",))
+    con = duckdb.connect()
+    files = files_of(FIXTURE / "landing", spec)
+    with pytest.raises(RuntimeError, match=r"raw\.ref_partners is missing"):
+        ingest_files(con, spec, files, log=lambda _m: None)
+    con.execute("create table raw.ref_partners (iso2 varchar)")
+    [outcome] = ingest_files(con, spec, files, log=lambda _m: None)
+    assert outcome.status == "loaded"
 
 
 def test_one_registration_line_puts_its_ingest_asset_in_the_graph_and_jobs(
