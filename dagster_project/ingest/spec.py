@@ -10,6 +10,7 @@ loader adds the registry, versions and transactions. ``docs/adding-a-source.md``
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,11 @@ class SourceSpec:
     load_batch: BatchLoader | None = None
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
+            raise ValueError(
+                f"source id {self.name!r}: lower case letters, digits and _ (it names a "
+                "folder, a module, a table and a dbt source)"
+            )
         schema, _, table = self.raw_table.partition(".")
         if schema != "raw" or not (table == self.name or table.startswith(f"{self.name}_")):
             raise ValueError(

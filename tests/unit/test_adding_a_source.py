@@ -71,6 +71,14 @@ def test_a_raw_table_not_named_after_the_source_is_refused() -> None:
         )  # fmt: skip
 
 
+def test_a_source_id_that_cannot_name_a_folder_module_and_table_is_refused() -> None:
+    with pytest.raises(ValueError, match="lower case letters, digits and _"):
+        SourceSpec(
+            name="Customs-KZ", raw_table="raw.Customs-KZ", description="", patterns=(),
+            columns=("a",), stage=fixture_module().stage,
+        )  # fmt: skip
+
+
 # The recipe, followed for a fixture source ---------------------------------------------------
 
 
