@@ -106,6 +106,20 @@ def test_its_files_load_and_bad_rows_are_quarantined_with_the_reason(tmp_path: P
     assert con.execute("select count(*) from raw.customs_kz_declarations").fetchone() == (3,)
 
 
+def test_a_file_without_its_required_columns_is_refused_with_the_reason(tmp_path: Path) -> None:
+    spec = fixture_module().SPEC
+    path = tmp_path / "customs_kz" / "wrong.csv"
+    path.parent.mkdir()
+    path.write_text("period,flow,partner_iso2,value_usd\n2023-01,X,IT,5\n", encoding="utf-8")
+    con = duckdb.connect()
+    [outcome] = ingest_files(con, spec, [path], log=lambda _m: None)
+    assert (outcome.status, outcome.message) == (
+        "refused",
+        "not a KZ customs extract: missing required column(s) hs6",
+    )
+    assert con.execute("select count(*) from raw.customs_kz_declarations").fetchone() == (0,)
+
+
 def test_a_table_its_rules_read_must_be_loaded_first(tmp_path: Path) -> None:
     """``requires``: the ingest refuses to start (naming the table) rather than quarantine
     every row; with the table there, the files load."""
