@@ -100,6 +100,7 @@ def _summarise(
 ) -> list[str]:
     from dagster import DagsterEventType
 
+    from dagster_project.build_state import ONLY_IF_CHANGED_TAG
     from dagster_project.run_failures import run_causes
 
     ingest: list[str] = []
@@ -136,7 +137,15 @@ def _summarise(
     causes = run_causes(result.all_events)
 
     verb = "run" if built.get("marts") or not result.success else "ingest"
+    skipped = verb == "ingest" and result.dagster_run.tags.get(ONLY_IF_CHANGED_TAG) == "true"
+    if skipped:  # `mirror run` whose ingest changed nothing the publication was built from
+        verb = "run"
     lines = [f"mirror {verb} {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f}s"]
+    if skipped:
+        lines.append(
+            "  up to date: the ingest changed nothing the last publication was built from, so "
+            "nothing was rebuilt, checked or published (`mirror run --rebuild` builds anyway)"
+        )
     if causes:  # the reason first, in a line or two per cause; tracebacks are in the log
         lines += ["", "Cause:"]
         for cause in causes:
@@ -153,12 +162,16 @@ def _summarise(
     dbt_tests = [c for c in checks if not c[0].startswith("gx_")]
     lines += ["", "Checks:"]
     passed = sum(c[1] for c in dbt_tests)
-    lines.append(f"  dbt tests    {passed} passed, {len(dbt_tests) - passed} failed")
+    if skipped:
+        lines.append("  dbt tests    not run (nothing rebuilt)")
+    else:
+        lines.append(f"  dbt tests    {passed} passed, {len(dbt_tests) - passed} failed")
     for name, ok, severity, _ in dbt_tests:
         if not ok:
             lines.append(f"    failed ({severity.lower()}): {name}")
     if not gx:
-        lines.append("  GX suites    not run (the build stopped before them)")
+        why = "nothing to check: nothing rebuilt" if skipped else "the build stopped before them"
+        lines.append(f"  GX suites    not run ({why})")
     for name, ok, severity, summary in gx:
         lines.append(f"  {name:<24} {'PASSED' if ok else 'FAILED'} ({severity.lower()}): {summary}")
     layout = settings.layout
@@ -208,6 +221,29 @@ def _alert_lines(notices: dict[str, Any], home: Path) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     return _execute(args, MIRROR_JOB_NAME)
+
+
+def _up_to_date(settings: Settings, started: float) -> bool:
+    """``mirror run`` with nothing new: say so and start nothing (see build_state.py)."""
+    from dagster_project.build_state import quick_check
+
+    check = quick_check(settings)
+    if not check.up_to_date:
+        return False
+    layout = settings.layout
+    print(
+        "\n".join(
+            [
+                f"mirror run: up to date in {time.monotonic() - started:.1f}s, nothing to do",
+                f"  the landing files, code and rules are those publication "
+                f"{check.publication_id} was built from today; `mirror run --rebuild` "
+                "builds anyway",
+                f"Published:   {layout.published_duckdb_path}",
+                f"Exports:     {layout.exports_dir}",
+            ]
+        )
+    )
+    return True
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -270,8 +306,11 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
     except SettingsError as exc:
         _refuse_start(location.home, job_name, exc)
         raise
-    _prepare_dagster_home(settings)
     started = time.monotonic()
+    only_if_changed = job_name == MIRROR_JOB_NAME and not getattr(args, "rebuild", False)
+    if only_if_changed and _up_to_date(settings, started):
+        return 0
+    _prepare_dagster_home(settings)
     log_path = new_run_log(settings.home)
     quiet = args.quiet or args.verbose  # --verbose shows the logs themselves, not the bar
     print(f"mirror: building {settings.duckdb_path} from {settings.landing} ...", file=sys.stderr)
@@ -280,7 +319,9 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
         with _output_to(log_file, enabled=not args.verbose) as terminal:
             progress = TerminalProgress(terminal) if show_progress else None
             try:
-                result, notices = _run_job(settings, job_name, args.verbose, progress)
+                result, notices = _run_job(
+                    settings, job_name, args.verbose, progress, only_if_changed=only_if_changed
+                )
             except Exception as exc:  # outside any step (definitions, instance): one line
                 traceback.print_exc(file=log_file)
                 if progress is not None:
@@ -301,12 +342,18 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
 
 
 def _run_job(
-    settings: Settings, job_name: str, verbose: bool, progress: TerminalProgress | None
+    settings: Settings,
+    job_name: str,
+    verbose: bool,
+    progress: TerminalProgress | None,
+    *,
+    only_if_changed: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     from dagster import DagsterInstance
 
     from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
+    from dagster_project.build_state import ONLY_IF_CHANGED_TAG
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -317,6 +364,7 @@ def _run_job(
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
+                tags={ONLY_IF_CHANGED_TAG: "true"} if only_if_changed else None,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         # no daemon behind the CLI: apply the alert sensors' logic to this run now
@@ -371,10 +419,17 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Materialise every asset: ingest -> dbt (staging, intermediate, marts) -> GX checks "
             "-> publish. Exit code 0 when every blocking check passed, 1 otherwise (nothing is "
-            "published then)."
+            "published then). When the landing files, the code and the rules are those the "
+            "last publication was built from (the same day), nothing is done: see --rebuild."
         ),
     )
     _add_location_flags(run)
+    run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build, check and publish even when nothing changed since the last publication "
+        "(by default an unchanged landing zone, code and rules on the same day is a no-op)",
+    )
     run.set_defaults(func=cmd_run)
     ingest = sub.add_parser(
         "ingest",

@@ -104,6 +104,11 @@ class HomeLayout:
         return self.published_dir / self.WAREHOUSE_FILE
 
     @property
+    def published_inputs_path(self) -> Path:
+        """The fingerprint of what the current publication was built from (build_state.py)."""
+        return self.published_dir / "build_inputs.json"
+
+    @property
     def exports_dir(self) -> Path:
         """A link to ``exports.versions/<publication id>/`` (see ``publish/snapshot.py``)."""
         return self.home / "exports"

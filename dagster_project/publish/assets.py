@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project import build_state
 from dagster_project.progress import StepProgress
 from dagster_project.publish.snapshot import publish
 from dagster_project.resources import Warehouse
@@ -26,6 +27,12 @@ def mart_keys() -> list[dg.AssetKey]:
 MART_KEYS = mart_keys()
 PUBLISHED_KEY = dg.AssetKey(["published", "mirror_warehouse"])
 DBT_DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+# the fingerprint of the dbt project a docs site documents (build_state.dbt_project_fingerprint)
+DOCS_STAMP = ".dbt_project_fingerprint"
+
+
+def _docs_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in DBT_DOCS_FILES)
 
 
 class PublishTarget(dg.ConfigurableResource):
@@ -61,6 +68,10 @@ def published_mirror_warehouse(
         progress.total = total
         progress.advance(1, f"tables (DuckDB file + Parquet), last: {name}")
 
+    layout = publish_target.layout
+    with warehouse.connection(read_only=True) as con:
+        inputs = build_state.current_inputs(con)
+    build_state.forget_published(layout)
     pub = publish(
         Path(warehouse.duckdb_path),
         publish_target.layout.published_duckdb_path,
@@ -69,6 +80,7 @@ def published_mirror_warehouse(
         memory_limit=publish_target.memory_limit,
         on_table=on_table,
     )
+    build_state.record_published(layout, inputs, pub.publication_id)
     progress.finish(
         f"tables published as {pub.publication_id} to {pub.duckdb_path} "
         f"in {pub.timings.get('total_s', 0):.2f}s"
@@ -101,7 +113,8 @@ def _replace_dir(staged: Path, final: Path) -> None:
     deps=[PUBLISHED_KEY],
     kinds={"dbt", "html"},
     description=(
-        "`dbt docs generate --static --no-compile` after a successful publication: "
+        "`dbt docs generate --static --no-compile` after a successful publication, when the "
+        "dbt project changed since the site was generated (the site documents the project): "
         "$MIRROR_HOME/docs/dbt/static_index.html opens in a browser without a server (every "
         "model, column, type and the lineage; index.html + manifest.json + catalog.json for "
         "static hosting). The catalog (column types) is read from the working warehouse."
@@ -115,6 +128,15 @@ def published_dbt_docs(
     started = time.monotonic()
     progress = StepProgress("dbt docs", 1, log=context.log)
     final = publish_target.layout.dbt_docs_dir
+    project = build_state.dbt_project_fingerprint()
+    stamp = final / DOCS_STAMP
+    if stamp.is_file() and stamp.read_text() == project and _docs_complete(final):
+        progress.advance(1)
+        progress.finish(f"site at {final} unchanged: the dbt project did not change")
+        return dg.MaterializeResult(
+            metadata={"docs": dg.MetadataValue.path(str(final / "static_index.html")),
+                      "regenerated": False, "seconds": round(time.monotonic() - started, 2)}
+        )  # fmt: skip
     work = run_target_path(publish_target.layout, "docs")
     # --no-compile documents the manifest dagster-dbt already parsed (no SQL compilation)
     shutil.copy2(dbt_project.manifest_path, work / "manifest.json")
@@ -129,6 +151,7 @@ def published_dbt_docs(
     try:
         for name in DBT_DOCS_FILES:
             shutil.copy2(work / name, staged / name)
+        (staged / DOCS_STAMP).write_text(project)
         _replace_dir(staged, final)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
@@ -138,6 +161,7 @@ def published_dbt_docs(
     return dg.MaterializeResult(
         metadata={
             "docs": dg.MetadataValue.path(str(final / "static_index.html")),
+            "regenerated": True,
             "seconds": round(elapsed, 2),
         }
     )

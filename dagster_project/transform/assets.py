@@ -8,12 +8,16 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from dagster_project import build_state
 from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
 from dagster_project.transform import failures
 from dagster_project.transform.project import dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
+# a production build builds and tests data; the dbt unit tests (fixed inputs, no data) test the
+# SQL, which only changes with the code: CI runs them (tests/e2e/test_dbt_unit_tests.py)
+BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 
 
 class MirrorDbtTranslator(DagsterDbtTranslator):
@@ -68,7 +72,11 @@ def _started_node(raw_event: dict[str, Any]) -> str | None:
 def mirror_dbt_assets(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
-    """`dbt build` of the selected models, seeds and tests (one process, one DuckDB writer).
+    """`dbt build` of the selected models, seeds and data tests (one process, one DuckDB writer).
+
+    Nothing is built when the run asks for it only if something changed (``mirror run``
+    does) and the published warehouse already is the build of the same inputs
+    (:mod:`build_state`); a run from the Dagster UI always builds.
 
     ``warehouse`` is not used to connect (dbt opens the file itself): requiring it takes the
     run lock, so a run of dbt assets alone never overlaps another run; its folder holds dbt's
@@ -77,11 +85,23 @@ def mirror_dbt_assets(
     ``Failure`` that names the failed test (its model, a few offending rows) or model.
     """
     duckdb_path = Path(warehouse.duckdb_path)
+    if context.run.tags.get(build_state.ONLY_IF_CHANGED_TAG) == "true":
+        with warehouse.connection(read_only=True) as con:
+            inputs = build_state.current_inputs(con)
+        change = inputs.describe_change(build_state.published_inputs(warehouse.layout))
+        if change == "unchanged":
+            # no output: the checks, the publication and the report downstream are skipped
+            context.log.info(
+                "dbt build skipped: the published warehouse was built from these same landing "
+                "files, code and rules today (`mirror run --rebuild` builds anyway)"
+            )
+            return
+        context.log.info(f"dbt build: inputs {change} since the last publication")
     target = run_target_path(warehouse.layout, "build")
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
     failed = 0
-    invocation = dbt.cli(["build"], context=context, target_path=target, raise_on_error=False)
+    invocation = dbt.cli(BUILD_ARGS, context=context, target_path=target, raise_on_error=False)
     progress.note("nodes: starting dbt (parse the project, connect)")
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API

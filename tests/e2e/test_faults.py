@@ -69,10 +69,12 @@ def start_mirror_run(
     pause_after: int = 0,
     marker: Path | None = None,
     env: dict[str, str] | None = None,
+    rebuild: bool = False,
 ) -> subprocess.Popen[str]:
     """`mirror run` as its own process group (so kill -9 takes dbt with it)."""
     env = clean_environment(**(env or {}))
     args = ["run", "--home", str(home), "--landing", str(landing)]
+    args += ["--rebuild"] if rebuild else []
     if pause_after:
         cmd = [sys.executable, "-c", PAUSING_CLI, str(pause_after), str(marker), *args]
     else:
@@ -324,7 +326,10 @@ def two_runs_and_a_reader(
         while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 2000):
             time.sleep(0.1)
         wait = {"MIRROR_RUN_LOCK_WAIT_SECONDS": "5"}  # fail after 5 s instead of queueing
-        runs = [start_mirror_run(home, sample_run.landing, env=wait) for _ in range(2)]
+        # --rebuild: the copied home is up to date, and both must really build and publish
+        runs = [
+            start_mirror_run(home, sample_run.landing, env=wait, rebuild=True) for _ in range(2)
+        ]
         results = [proc.communicate(timeout=600) for proc in runs]
     finally:
         stop.touch()

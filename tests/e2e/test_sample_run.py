@@ -264,7 +264,8 @@ def test_a_non_terminal_run_prints_no_progress(sample_run: MirrorRun) -> None:
 
 @pytest.fixture(scope="module")
 def second_run(sample_run: MirrorRun) -> dict[str, object]:
-    """`mirror run` again on the same home, watched on a terminal (a pty)."""
+    """`mirror run --rebuild` on the same home, watched on a terminal (a pty): everything is
+    built again, from the same raw data."""
     checksum = (
         "select count(*), md5(string_agg(cast(t as varchar), '|' order by cast(t as varchar))) "
         "from marts.fct_mirror_trade as t"
@@ -272,7 +273,7 @@ def second_run(sample_run: MirrorRun) -> dict[str, object]:
     with sample_run.connect() as con:
         before = con.execute(checksum).fetchone()
     files_before = repository_files()
-    again = mirror_run(sample_run.home, sample_run.landing, tty=True)
+    again = mirror_run(sample_run.home, sample_run.landing, "--rebuild", tty=True)
     with again.connect() as con:
         after = con.execute(checksum).fetchone()
     return {
@@ -295,6 +296,34 @@ def test_a_second_run_changes_nothing(second_run) -> None:
     assert not grown, f"the second run changed the repository: {grown}"
 
 
+def test_a_run_with_nothing_new_does_nothing(second_run) -> None:
+    """Issue 15: the landing files, code and rules of the last publication, the same day: no
+    Dagster run, no build, the publication untouched; a touched (not changed) file is caught
+    after the ingest instead, and then nothing is rebuilt either."""
+    home: Path = second_run["run"].home
+    landing: Path = second_run["run"].landing
+    published = home / "published" / "mirror.duckdb"
+    before = published.stat().st_mtime_ns
+    idle = mirror_run(home, landing)
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    assert idle.stdout.startswith("mirror run: up to date in "), idle.stdout
+    assert "`mirror run --rebuild` builds anyway" in idle.stdout
+    assert published.stat().st_mtime_ns == before
+
+    touched = sorted((landing / "comtrade").glob("*.csv"))[0]
+    times = touched.stat()
+    os.utime(touched, ns=(times.st_atime_ns, times.st_mtime_ns + 10**9))
+    try:
+        caught = mirror_run(home, landing)
+    finally:
+        os.utime(touched, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert caught.returncode == 0, caught.stdout + caught.stderr
+    assert "up to date: the ingest changed nothing" in caught.stdout, caught.stdout
+    assert "0 files loaded, 27 unchanged" in caught.stdout
+    assert "GX suites    not run (nothing to check: nothing rebuilt)" in caught.stdout
+    assert published.stat().st_mtime_ns == before
+
+
 def test_a_run_on_a_terminal_shows_live_progress(second_run) -> None:
     terminal: str = second_run["run"].stderr
     lines = [part.replace("\x1b[K", "") for part in re.split(r"[\r\n]+", terminal)]
@@ -309,6 +338,8 @@ def test_a_run_on_a_terminal_shows_live_progress(second_run) -> None:
     assert seen(r"dbt build: \d+/\d+ nodes \(0 failed\), running model ")  # and start
     assert seen(r"checks: 3/3 GX suites")
     assert seen(r"publish: (\d+)/\1 tables published as ")
+    # the dbt project did not change since the first run: its docs site is not regenerated
+    assert seen(r"dbt docs: 1/1 site at .* unchanged: the dbt project did not change")
     assert "mirror run succeeded" not in terminal  # the summary goes to stdout
 
 
