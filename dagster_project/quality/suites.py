@@ -431,6 +431,13 @@ class ExpectationSpec(_Model):
         query = self.query or ""
         if self.type == "unexpected_rows" and "{batch}" not in query and "{flows}" not in query:
             raise ValueError("unexpected_rows needs a query using {batch} (or {flows})")
+        if "--" in query:
+            # a query is read as one line (Text folds it): a -- comment would silently comment
+            # out the rest, and the truncated query may still run and find nothing
+            raise ValueError(
+                "a -- comment comments out everything after it (a query is read as one line): "
+                "use /* ... */"
+            )
         return self
 
 

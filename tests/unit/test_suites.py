@@ -212,6 +212,16 @@ def test_bad_suite_structure_is_rejected(tmp_path: Path) -> None:
     )
     with pytest.raises(SuiteError, match="needs a query using"):
         load_suite(path)
+    # a query is read as one line: the -- comment would swallow the rest of it
+    path.write_text(
+        "suite: s\nschema: marts\ntable: x\nexpectations:\n  - type: unexpected_rows\n"
+        "    query: >\n      select * from {batch}\n      -- only breaches\n"
+        "      where status = 'breach'\n"
+    )
+    with pytest.raises(SuiteError, match=r"comments out everything after it .*: use /\*"):
+        load_suite(path)
+    path.write_text(path.read_text().replace("-- only breaches", "/* only breaches */"))
+    assert "where status = 'breach'" in load_suite(path).expectations[0].query
 
 
 def test_descriptions_show_parameter_values_not_their_names() -> None:

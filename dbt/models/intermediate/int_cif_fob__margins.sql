@@ -225,7 +225,7 @@ cells as (
 slope_moments as (
 
     select
-        hs_chapter as slope_group,
+        case when grouping(hs_chapter) = 1 then 'all' else hs_chapter end as slope_group,
         sum(n) as n,
         sum(s_dd) as s_dd,
         sum(s_dc) as s_dc,
@@ -237,23 +237,7 @@ slope_moments as (
         sum(s_cy) as s_cy,
         sum(s_uy) as s_uy
     from cells
-    group by hs_chapter
-
-    union all
-
-    select
-        'all' as slope_group,
-        sum(n) as n,
-        sum(s_dd) as s_dd,
-        sum(s_dc) as s_dc,
-        sum(s_du) as s_du,
-        sum(s_cc) as s_cc,
-        sum(s_cu) as s_cu,
-        sum(s_uu) as s_uu,
-        sum(s_dy) as s_dy,
-        sum(s_cy) as s_cy,
-        sum(s_uy) as s_uy
-    from cells
+    group by rollup(hs_chapter)
 
 ),
 

@@ -23,12 +23,6 @@ flows as (
 
 ),
 
-tolerances as (
-
-    select * from {{ ref('mirror_tolerances') }}
-
-),
-
 windows as (
 
     select * from {{ ref('int_mirror__timing_windows') }}
@@ -76,7 +70,7 @@ joined as (
 
     select
         flows.*,
-        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }}) as tolerance_pct,
+        {{ chapter_tolerance_pct('flows.hs_chapter') }} as tolerance_pct,
         case
             when flows.export_value_usd is not null and flows.import_value_usd is not null
                 then 'both'
@@ -107,7 +101,6 @@ joined as (
         coalesce(exporter_noise.typical_mad_log_ratio, importer_noise.typical_mad_log_ratio)
             as typical_mad_log_ratio
     from flows
-    left join tolerances on flows.hs_chapter = tolerances.hs_chapter
     left join transit
         on
             flows.freq = transit.freq

@@ -66,12 +66,6 @@ hub_imports as (
 
 ),
 
-tolerances as (
-
-    select * from {{ ref('mirror_tolerances') }}
-
-),
-
 destination_pairs as (
 
     select
@@ -82,9 +76,8 @@ destination_pairs as (
         flows.hs6,
         coalesce(flows.import_value_fob_usd, 0) as imported_usd,
         coalesce(flows.export_value_usd, 0) as exported_usd,
-        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }}) as tolerance_pct
+        {{ chapter_tolerance_pct('flows.hs_chapter') }} as tolerance_pct
     from flows
-    left join tolerances on flows.hs_chapter = tolerances.hs_chapter
 
 ),
 

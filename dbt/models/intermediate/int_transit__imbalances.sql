@@ -17,12 +17,6 @@ flows as (
 
 ),
 
-tolerances as (
-
-    select * from {{ ref('mirror_tolerances') }}
-
-),
-
 sides as (
 
     select
@@ -33,9 +27,8 @@ sides as (
         flows.hs6,
         coalesce(flows.export_value_usd, 0) as export_value_usd,
         coalesce(flows.import_value_fob_usd, 0) as import_value_fob_usd,
-        coalesce(tolerances.tolerance_pct, {{ var('default_tolerance_pct') }}) as tolerance_pct
+        {{ chapter_tolerance_pct('flows.hs_chapter') }} as tolerance_pct
     from flows
-    left join tolerances on flows.hs_chapter = tolerances.hs_chapter
 
 ),
 
