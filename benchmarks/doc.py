@@ -461,7 +461,7 @@ def accuracy_section_lines(acc: dict[str, Any] | None) -> list[str]:
             " `.", "`."
         ),
         f"The pipeline measured is that of `{acc.get('pipeline_revision', '?')[:7]}`, the last",
-        "commit that changed dbt/, expectations/ or dagster_project/ outside synthetic/.",
+        "commit that changed dbt/, expectations/ or dagster_project/ (not mirror_tools/).",
         "",
         "For each seed and frequency the suite generates a world (`mirror generate`, "
         f"size `{acc['size']}`),",
