@@ -73,7 +73,7 @@ def world_args(size: str, freq: str, seed: int, rate_scale: float | None) -> lis
 def generator_fingerprint() -> str:
     """sha256 of the generator's source: a cached world is reused only if nothing changed."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "dagster_project" / "synthetic").glob("*.py")):
+    for path in sorted((REPO / "mirror_tools" / "generate").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -85,7 +85,7 @@ def ensure_world(work: Path, args: list[str], name: str, log_dir: Path) -> dict[
     info_path = world / "ground_truth" / "world.json"
     wanted = {"args": args, "generator": generator_fingerprint()}
     if not (info_path.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted):
-        cmd = [sys.executable, "-m", "dagster_project.synthetic.cli", "generate", "--quiet",
+        cmd = [sys.executable, "-m", "mirror_tools.generate.cli", "generate", "--quiet",
                "--out", str(world), *args]  # fmt: skip
         res = measure(cmd, cwd=REPO, log=log_dir / f"generate-{name}.log")
         if res["exit_code"]:
@@ -96,7 +96,7 @@ def ensure_world(work: Path, args: list[str], name: str, log_dir: Path) -> dict[
     return info
 
 
-PIPELINE_PATHS = ("dbt", "expectations", "dagster_project", ":!dagster_project/synthetic")
+PIPELINE_PATHS = ("dbt", "expectations", "dagster_project")  # the generator is in mirror_tools/
 
 
 def _git(*a: str) -> str:

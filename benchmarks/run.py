@@ -71,7 +71,7 @@ def ensure_world(work: Path, size: str, seed: int, gz: bool, log_dir: Path) -> d
     info_path = world / "ground_truth" / "world.json"
     inc = world / "increment"
     inc_info = inc / "ground_truth" / "world.json"
-    gen = [sys.executable, "-m", "dagster_project.synthetic.cli", "generate", "--quiet"]
+    gen = [sys.executable, "-m", "mirror_tools.generate.cli", "generate", "--quiet"]
     generation = None
     if not info_path.exists():
         cmd = [*gen, "--out", str(world), "--target-declarations", str(target), "--years", YEARS,

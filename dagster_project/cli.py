@@ -31,8 +31,6 @@ from dagster_project.settings import (
     SettingsError,
     alert_urls_from_env,
 )
-from dagster_project.sources.comtrade_api import add_fetch_parser
-from dagster_project.synthetic.cli import add_generate_parser
 
 DESCRIPTION = """\
 mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
@@ -447,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
         "checks", help="list the reconciliation checks, their expectations and waivers"
     )
     checks.set_defaults(func=cmd_checks)
+    # `fetch` and `generate` are tools (mirror_tools), imported here and not at module level:
+    # Dagster, which imports this package, never loads them, and their parsers load without
+    # the tools' own dependencies (checked when a tool runs).
+    from mirror_tools.fetch import add_fetch_parser
+    from mirror_tools.generate.cli import add_generate_parser
+
     add_fetch_parser(sub)
     add_docs_parser(sub)
     add_report_parser(sub)

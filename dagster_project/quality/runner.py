@@ -19,7 +19,7 @@ from typing import Any
 from dagster_project.quality import lineage
 from dagster_project.quality.data_docs import bundle_static_assets
 from dagster_project.quality.gx_duckdb import gx_session
-from dagster_project.quality.suites import Suite, to_gx_expectation
+from dagster_project.quality.suites import ExpectationSpec, Suite, to_gx_expectation
 from dagster_project.resources import connect
 
 _KEYS = ("freq", "period", "exporter_iso3", "importer_iso3", "hs6")
@@ -267,133 +267,205 @@ def run_suites(
     their CSS/JS bundled: they open offline). ``on_suite(name, success)`` hears of each suite as
     GX finishes it."""
     today = today or dt.date.today()
+    targets = _describe_tables(suites, duckdb_path)
+    gx_results, docs_pages = _validate_in_gx(
+        targets, duckdb_path, today=today, docs_dir=docs_dir, run_name=run_name, on_suite=on_suite
+    )
+    return _summarise(targets, duckdb_path, gx_results, docs_pages, today=today, top_n=top_n)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A suite and its table's columns, which decide whether its rules may name a corridor and
+    whether breach statistics apply."""
+
+    suite: Suite
+    columns: frozenset[str]
+    corridor_column: str | None
+
+
+GxResults = dict[str, dict[str, Any]]  # suite name -> expectation name -> GX result
+
+
+def _describe_tables(suites: list[Suite], duckdb_path: Path) -> list[_Target]:
+    """Phase 1: each suite's table columns, read before GX opens the file."""
     con = connect(duckdb_path, read_only=True)
     try:
-        prepared = []
+        targets = []
         for suite in suites:
-            columns = {r[0] for r in con.execute(f"describe {suite.qualified_table}").fetchall()}
+            described = con.execute(f"describe {suite.qualified_table}").fetchall()
+            columns = frozenset(r[0] for r in described)
             corridor_column = CORRIDOR_COLUMN if CORRIDOR_COLUMN in columns else None
-            prepared.append((suite, columns, corridor_column))
+            targets.append(_Target(suite, columns, corridor_column))
+        return targets
     finally:
         con.close()
 
-    gx_results: dict[str, dict[str, Any]] = {}
+
+def _validate_in_gx(
+    targets: list[_Target],
+    duckdb_path: Path,
+    *,
+    today: dt.date,
+    docs_dir: Path | None,
+    run_name: str | None,
+    on_suite: Callable[[str, bool], None] | None,
+) -> tuple[GxResults, dict[str, str]]:
+    """Phase 2: one GX session validates every suite, then builds the Data Docs; returns the
+    GX results and each suite's Data Docs page."""
+    gx_results: GxResults = {}
     docs_pages: dict[str, str] = {}
     with gx_session(duckdb_path, docs_dir=docs_dir) as (ctx, ds):
-        import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
 
         run_id = RunIdentifier(run_name=run_name or f"mirror-{dt.datetime.now():%Y%m%dT%H%M%S}")
         batches: dict[str, Any] = {}
-        for suite, _, corridor_column in prepared:
-            table = suite.qualified_table
-            if table not in batches:
-                asset = ds.add_table_asset(
-                    name=table, table_name=suite.table, schema_name=suite.schema
-                )
-                batches[table] = asset.add_batch_definition_whole_table("whole table")
-            gx_suite = ctx.suites.add(gx.ExpectationSuite(name=suite.name))
-            for spec in suite.expectations:
-                gx_suite.add_expectation(
-                    to_gx_expectation(spec, suite, today, corridor_column=corridor_column)
-                )
-            validation = ctx.validation_definitions.add(
-                gx.ValidationDefinition(name=suite.name, data=batches[table], suite=gx_suite)
-            )
+        for target in targets:
+            validation = _gx_validation(ctx, ds, batches, target, today)
             result = validation.run(result_format="SUMMARY", run_id=run_id)
             if on_suite is not None:
-                on_suite(suite.name, bool(result.success))
-            gx_results[suite.name] = {
+                on_suite(target.suite.name, bool(result.success))
+            gx_results[target.suite.name] = {
                 r.expectation_config.meta.get("name"): r for r in result.results
             }
         if docs_dir is not None:
-            ctx.build_data_docs()
-            bundle_static_assets(docs_dir)
-            for suite, _, _ in prepared:
-                pages = sorted(
-                    (docs_dir / "validations" / suite.name / run_id.run_name).glob("*/*.html")
-                )
-                if pages:
-                    docs_pages[suite.name] = str(pages[-1])
+            docs_pages = _build_data_docs(ctx, docs_dir, targets, run_id.run_name)
+    return gx_results, docs_pages
 
+
+def _gx_validation(
+    ctx: Any, ds: Any, batches: dict[str, Any], target: _Target, today: dt.date
+) -> Any:
+    """The suite as a GX ``ValidationDefinition`` of its table (one batch definition per
+    table, shared by the suites of that table through ``batches``)."""
+    import great_expectations as gx
+
+    suite = target.suite
+    table = suite.qualified_table
+    if table not in batches:
+        asset = ds.add_table_asset(name=table, table_name=suite.table, schema_name=suite.schema)
+        batches[table] = asset.add_batch_definition_whole_table("whole table")
+    gx_suite = ctx.suites.add(gx.ExpectationSuite(name=suite.name))
+    for spec in suite.expectations:
+        gx_suite.add_expectation(
+            to_gx_expectation(spec, suite, today, corridor_column=target.corridor_column)
+        )
+    return ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batches[table], suite=gx_suite)
+    )
+
+
+def _build_data_docs(
+    ctx: Any, docs_dir: Path, targets: list[_Target], run_name: str
+) -> dict[str, str]:
+    """Data Docs with their CSS/JS bundled; suite name -> the page of this run's validation."""
+    ctx.build_data_docs()
+    bundle_static_assets(docs_dir)
+    docs_pages: dict[str, str] = {}
+    for target in targets:
+        name = target.suite.name
+        pages = sorted((docs_dir / "validations" / name / run_name).glob("*/*.html"))
+        if pages:
+            docs_pages[name] = str(pages[-1])
+    return docs_pages
+
+
+def _summarise(
+    targets: list[_Target],
+    duckdb_path: Path,
+    gx_results: GxResults,
+    docs_pages: dict[str, str],
+    *,
+    today: dt.date,
+    top_n: int,
+) -> list[SuiteOutcome]:
+    """Phase 3: what GX does not say, asked of DuckDB after GX closed the file: row counts,
+    the worst offenders and the fingerprint of all, breach statistics."""
     con = connect(duckdb_path, read_only=True)
     try:
-        outcomes = []
-        for suite, columns, corridor_column in prepared:
-            db = _Database(con, suite, today, corridor_column)
-            row_count = int(
-                con.execute(f"select count(*) from {suite.qualified_table}").fetchone()[0]
+        return [
+            _suite_outcome(
+                _Database(con, t.suite, today, t.corridor_column),
+                t,
+                gx_results[t.suite.name],
+                docs_pages.get(t.suite.name),
+                top_n=top_n,
             )
-            results = []
-            for spec in suite.expectations:
-                result = gx_results[suite.name].get(spec.name)
-                if result is None:
-                    results.append(
-                        ExpectationOutcome(
-                            spec.name,
-                            spec.type,
-                            False,
-                            None,
-                            None,
-                            "no result from GX",
-                            severity=suite.severity_of(spec),
-                        )
-                    )
-                    continue
-                error = _error_of(result)
-                observed, unexpected = _observed(result)
-                success = bool(result.success) and error is None
-                evaluated: int | None = (result.result or {}).get("element_count")
-                offenders: list[dict[str, Any]] = []
-                fingerprint = ""
-                if spec.type == "unexpected_rows" and error is None:
-                    if spec.evaluated_where:
-                        evaluated = db.count(
-                            f"select * from {{flows}} where {spec.evaluated_where}"
-                        )
-                    if not success:
-                        offenders, fingerprint = db.offenders(spec.query or "", top_n)
-                elif not success:
-                    partial = (result.result or {}).get("partial_unexpected_list") or []
-                    offenders = [{"value": _plain(v)} for v in partial[:top_n]]
-                    fingerprint = _md5(json.dumps([unexpected, partial], default=str))
-                results.append(
-                    ExpectationOutcome(
-                        name=spec.name,
-                        type=spec.type,
-                        success=success,
-                        observed=observed,
-                        unexpected_count=unexpected,
-                        error=error,
-                        severity=suite.severity_of(spec),
-                        description=spec.description,
-                        evaluated_count=row_count if evaluated is None else int(evaluated),
-                        offenders=tuple(offenders),
-                        fingerprint=fingerprint or (_md5(error) if error else ""),
-                    )
-                )
-            breaches = waived = 0
-            top: list[dict[str, Any]] = []
-            hits: dict[str, int] = {}
-            if columns >= _MIRROR_COLUMNS and uses_tolerance(suite):
-                breaches, waived, top, hits = db.breach_stats(top_n)
-            outcomes.append(
-                SuiteOutcome(
-                    suite=suite,
-                    evaluated_on=today,
-                    outcomes=tuple(results),
-                    row_count=row_count,
-                    breaches=breaches,
-                    waived_breaches=waived,
-                    top_breaches=tuple(top),
-                    waiver_hits=hits,
-                    docs_page=docs_pages.get(suite.name),
-                )
-            )
-
+            for t in targets
+        ]
     finally:
         con.close()
-    return outcomes
+
+
+def _suite_outcome(
+    db: _Database,
+    target: _Target,
+    results: dict[str, Any],
+    docs_page: str | None,
+    *,
+    top_n: int,
+) -> SuiteOutcome:
+    suite = target.suite
+    row_count = int(db.con.execute(f"select count(*) from {suite.qualified_table}").fetchone()[0])
+    expectations = tuple(
+        _expectation_outcome(db, spec, results.get(spec.name), row_count, top_n)
+        for spec in suite.expectations
+    )
+    breaches = waived = 0
+    top: list[dict[str, Any]] = []
+    hits: dict[str, int] = {}
+    if target.columns >= _MIRROR_COLUMNS and uses_tolerance(suite):
+        breaches, waived, top, hits = db.breach_stats(top_n)
+    return SuiteOutcome(
+        suite=suite,
+        evaluated_on=db.today,
+        outcomes=expectations,
+        row_count=row_count,
+        breaches=breaches,
+        waived_breaches=waived,
+        top_breaches=tuple(top),
+        waiver_hits=hits,
+        docs_page=docs_page,
+    )
+
+
+def _expectation_outcome(
+    db: _Database, spec: ExpectationSpec, result: Any, row_count: int, top_n: int
+) -> ExpectationOutcome:
+    """GX's verdict on one expectation, with the offenders and fingerprint DuckDB adds."""
+    severity = db.suite.severity_of(spec)
+    if result is None:
+        return ExpectationOutcome(
+            spec.name, spec.type, False, None, None, "no result from GX", severity=severity
+        )
+    error = _error_of(result)
+    observed, unexpected = _observed(result)
+    success = bool(result.success) and error is None
+    evaluated: int | None = (result.result or {}).get("element_count")
+    offenders: list[dict[str, Any]] = []
+    fingerprint = ""
+    if spec.type == "unexpected_rows" and error is None:
+        if spec.evaluated_where:
+            evaluated = db.count(f"select * from {{flows}} where {spec.evaluated_where}")
+        if not success:
+            offenders, fingerprint = db.offenders(spec.query or "", top_n)
+    elif not success:
+        partial = (result.result or {}).get("partial_unexpected_list") or []
+        offenders = [{"value": _plain(v)} for v in partial[:top_n]]
+        fingerprint = _md5(json.dumps([unexpected, partial], default=str))
+    return ExpectationOutcome(
+        name=spec.name,
+        type=spec.type,
+        success=success,
+        observed=observed,
+        unexpected_count=unexpected,
+        error=error,
+        severity=severity,
+        description=spec.description,
+        evaluated_count=row_count if evaluated is None else int(evaluated),
+        offenders=tuple(offenders),
+        fingerprint=fingerprint or (_md5(error) if error else ""),
+    )
 
 
 def run_suite(

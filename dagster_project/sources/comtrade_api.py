@@ -1,4 +1,8 @@
-"""`mirror fetch comtrade`: download UN Comtrade final data into the landing zone.
+"""The UN Comtrade download client: final data into the landing zone.
+
+Used by ``mirror fetch comtrade`` (its command line is :mod:`mirror_tools.fetch.comtrade`) and by
+the ``comtrade_fetch_schedule`` (:mod:`dagster_project.sources.comtrade_schedule`): the schedule
+is part of the Dagster code location, so the client it calls stays in this package.
 
 Data come through ``comtradeapicall`` (``getFinalData`` with ``COMTRADE_API_KEY``; without a
 key ``previewFinalData``, the public preview endpoint limited to 500 rows per request). Each
@@ -34,7 +38,6 @@ at DEBUG level and by proxies; headers are not), and (4) raises :class:`Comtrade
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import datetime as dt
@@ -60,9 +63,7 @@ from dagster_project.redaction import RedactingFilter, redact, register_secret
 from dagster_project.settings import (
     COMTRADE_BASE_URL_ENV,
     REFERENCE_DIR,
-    SAMPLE_LANDING,
     comtrade_base_url_from_env,
-    landing_set_in_env,
 )
 from dagster_project.sources.comtrade import COLUMNS
 
@@ -485,12 +486,6 @@ class FetchResult:
     requests: int = 0
 
 
-def api_key_from_env() -> str | None:
-    key = (os.environ.get(API_KEY_ENV) or "").strip()
-    register_secret(key)
-    return key or None
-
-
 def fetch_final_data(
     request: FetchRequest,
     landing: Path,
@@ -608,133 +603,3 @@ def _download(request: FetchRequest, chunk: Chunk, api_key: str | None, cap: int
         raise ComtradeError(
             redact(f"unexpected Comtrade API answer ({type(exc).__name__}: {exc})")
         ) from None
-
-
-# Command line --------------------------------------------------------------------------------
-
-FETCH_DESCRIPTION = f"""\
-Download UN Comtrade final data (HS, goods) into <landing>/comtrade/ as the 47-column CSV the
-ingest reads; the next `mirror run` loads it.
-
-With {API_KEY_ENV} set (a free key from https://comtradedeveloper.un.org, product
-"comtrade - v1") the data API is used: up to 250 000 rows per request. Without it the public
-preview endpoint is used: 500 rows per request, so results may be TRUNCATED (a warning says
-which requests hit the cap). The key is read from the environment only and is never printed.
-
-One file per request chunk (at most 12 periods and a few reporters per request), named
-  comtrade_final_{{freq}}_{{reporters}}_{{periods}}_hs-{{codes}}_released-{{fetch date}}.csv
-written atomically. Fetching the same reporters/periods again on the same day replaces the
-file (the ingest then treats it as a revision). Retries HTTP 429/5xx with backoff.
-
-Environment:
-  {API_KEY_ENV}        subscription key (optional; without it: preview, 500 rows)
-  MIRROR_LANDING           landing folder (or --landing)
-  {BASE_URL_ENV}  API base URL (default {COMTRADE_HOST}; for tests or a proxy)
-
-Examples:
-  export {API_KEY_ENV}=...        # do not put the key on the command line
-  mirror fetch comtrade --reporters KZ,IT,AT,DE,CZ --hs 2709,2710 --years 2019-2024 --freq A
-  mirror fetch comtrade --reporters AUT --hs 2709 --years 2023 --freq M --flows M,X \\
-      --landing /data/landing
-  mirror run --landing /data/landing            # then ingest and build
-"""
-
-
-def add_fetch_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``fetch comtrade`` to the ``mirror`` sub-command parsers."""
-    fetch = subparsers.add_parser(
-        "fetch",
-        help="download source data into the landing zone (fetch comtrade --help)",
-        description="Download source data into the landing zone.",
-    )
-    sources = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
-    parser = sources.add_parser(
-        "comtrade",
-        help="UN Comtrade final data through the Comtrade API",
-        description=FETCH_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--reporters",
-        required=True,
-        help="comma-separated ISO-2, ISO-3 or Comtrade codes, e.g. KZ,IT,AUT,276",
-    )
-    parser.add_argument("--hs", required=True, help="comma-separated HS codes, e.g. 2709,2710")
-    parser.add_argument("--years", required=True, help="e.g. 2019-2024, 2019,2021 or 2023")
-    parser.add_argument(
-        "--freq", required=True, choices=("A", "M"), help="A annual or M monthly data"
-    )
-    parser.add_argument(
-        "--flows",
-        help=f"comma-separated flow codes among {','.join(FLOWS)} (default: every flow)",
-    )
-    parser.add_argument(
-        "--landing", help="landing folder (overrides MIRROR_LANDING); files go to <it>/comtrade/"
-    )
-    parser.add_argument(
-        "--breakdown",
-        choices=("plus", "classic"),
-        default="plus",
-        help="plus (default): include partner2/customs/transport breakdowns; classic: totals",
-    )
-    parser.set_defaults(func=run_fetch)
-    return parser
-
-
-def _landing_for(args: argparse.Namespace) -> Path:
-    raw = args.landing or landing_set_in_env()
-    if not raw:
-        raise ValueError("no landing folder: pass --landing DIR or set MIRROR_LANDING")
-    landing = Path(raw).expanduser().resolve()
-    if landing == SAMPLE_LANDING.resolve():
-        raise ValueError("refusing to write into the embedded sample; choose another landing")
-    return landing
-
-
-def run_fetch(args: argparse.Namespace) -> int:
-    """``mirror fetch comtrade``: 0 on success, 1 when the API failed, 2 on bad arguments."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("mirror fetch: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    log.addHandler(handler)
-    previous_level, previous_propagate = log.level, log.propagate
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        try:
-            flows = None
-            if args.flows:
-                flows = tuple(f.strip().upper() for f in args.flows.split(",") if f.strip())
-                bad = [f for f in flows if f not in FLOWS]
-                if bad:
-                    raise ValueError(f"unknown flow(s) {', '.join(bad)}: use {','.join(FLOWS)}")
-            years = parse_years(args.years)
-            request = FetchRequest(
-                reporters=tuple(resolve_reporters(args.reporters.split(","))),
-                hs_codes=tuple(parse_hs(args.hs)),
-                periods=tuple(periods_for(args.freq, years)),
-                freq=args.freq,
-                flows=flows,
-                breakdown_mode=args.breakdown,
-            )
-            landing = _landing_for(args)
-        except ValueError as exc:
-            print(f"mirror fetch: {exc}", file=sys.stderr)
-            return 2
-        try:
-            result = fetch_final_data(request, landing, api_key=api_key_from_env())
-        except ComtradeError as exc:
-            print(f"mirror fetch: {redact(exc)}", file=sys.stderr)
-            return 1
-        print(
-            f"comtrade: {len(result.files)} file(s), {result.rows} rows in {landing / 'comtrade'}"
-            + (" (preview endpoint: may be truncated)" if result.preview else "")
-            + (f"; {len(result.truncated)} request(s) hit the row cap" if result.truncated else "")
-        )
-        for path in result.files:
-            print(f"  {path.name}")
-        return 0
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(previous_level)
-        log.propagate = previous_propagate

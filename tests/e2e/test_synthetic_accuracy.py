@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from dagster_project.synthetic import generate_world
-from dagster_project.synthetic.cli import add_generate_parser, config_from_args
+from mirror_tools.generate.cli import add_generate_parser, config_from_args
+from mirror_tools.generate.world import generate_world
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import MirrorRun, mirror_run
 

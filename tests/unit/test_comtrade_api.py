@@ -27,6 +27,7 @@ from dagster_project.sources.comtrade_api import (
     FetchRequest,
     Reporter,
 )
+from mirror_tools.fetch import add_fetch_parser
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "comtrade_api"
 SECRET = "0123abcdTEST-KEY-never-print-me"
@@ -319,7 +320,7 @@ def test_reporters_map_iso2_iso3_and_comtrade_codes() -> None:
 
 def _cli_args(**over: object) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="mirror")
-    comtrade_api.add_fetch_parser(parser.add_subparsers(dest="command"))
+    add_fetch_parser(parser.add_subparsers(dest="command"))
     argv = ["fetch", "comtrade", "--reporters", "KZ", "--hs", "2709", "--years", "2023"]
     argv += ["--freq", "A", *[str(x) for kv in over.items() for x in kv]]
     return parser.parse_args(argv)
@@ -365,7 +366,7 @@ def test_run_fetch_refuses_bad_arguments_and_the_sample(
 def test_help_teaches_examples_and_the_env_var() -> None:
     parser = argparse.ArgumentParser(prog="mirror")
     sub = parser.add_subparsers(dest="command")
-    fetch_parser = comtrade_api.add_fetch_parser(sub)
+    fetch_parser = add_fetch_parser(sub)
     text = fetch_parser.format_help()
     assert "COMTRADE_API_KEY" in text and "Examples:" in text
     assert "mirror fetch comtrade --reporters KZ,IT,AT,DE,CZ" in text

@@ -20,9 +20,8 @@ import pytest
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.settings import REFERENCE_DIR
 from dagster_project.sources import comtrade, reference
-from dagster_project.synthetic import WorldConfig, generate_world
-from dagster_project.synthetic.cli import add_generate_parser, config_from_args
-from dagster_project.synthetic.world import EXPECTED, NES_CODES, World
+from mirror_tools.generate.cli import add_generate_parser, config_from_args
+from mirror_tools.generate.world import EXPECTED, NES_CODES, World, WorldConfig, generate_world
 
 # rates raised so that a small world carries every kind of distortion; 2021 is a freight year
 SMALL = WorldConfig(
@@ -594,7 +593,7 @@ def test_a_reporter_omits_declarations_below_its_threshold(
 _PEAK_SCRIPT = """
 import resource, sys, tempfile
 from pathlib import Path
-from dagster_project.synthetic import WorldConfig, generate_world
+from mirror_tools.generate.world import WorldConfig, generate_world
 years = tuple(range(2025 - int(sys.argv[1]), 2025))
 with tempfile.TemporaryDirectory() as d:
     s = generate_world(WorldConfig(reporters=16, products=16, years=years, seed=5), Path(d),

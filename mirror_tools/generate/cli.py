@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
+from mirror_tools import MissingToolDependency, import_tool
+
 if TYPE_CHECKING:  # numpy/pandas are imported only when a world is generated
-    from dagster_project.synthetic.world import WorldConfig
+    from mirror_tools.generate.world import WorldConfig
+
+NEEDS = ("numpy", "pandas")  # beyond the project's own dependencies: the `tools` group
 
 DEFAULT_SEED = 20250701
 
@@ -24,7 +30,7 @@ chapter; a few importers value imports FOB (primaryValue = fobvalue, cifvalue em
 fill both cifvalue and fobvalue.
 
 Planted (each mirror key it touches listed in ground_truth/distortions.parquet with the status
-that names the cause; see dagster_project/synthetic/world.py for the exact rules):
+that names the cause; see mirror_tools/generate/world.py for the exact rules):
   transit              corridors origin -> hub -> destinations, with or without consignment
                        (partner2) rows, hub importing part or nothing      explained_transit
   re_export            an entrepot declares RX (Re-export) rows and counts them in X; the
@@ -142,12 +148,16 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> WorldConfig:
-    from dagster_project.synthetic.world import RATE_FIELDS, WorldConfig, size_for_target
+def _world() -> ModuleType:
+    """The generator module, imported on first use (it needs numpy and pandas)."""
+    return import_tool("mirror_tools.generate.world", needs=NEEDS)
 
+
+def config_from_args(args: argparse.Namespace) -> WorldConfig:
+    world = _world()
     reporters, products = args.reporters, args.products
     if args.target_declarations:
-        reporters, products = size_for_target(
+        reporters, products = world.size_for_target(
             int(args.target_declarations),
             reporters=reporters,
             years=len(args.years),
@@ -156,9 +166,9 @@ def config_from_args(args: argparse.Namespace) -> WorldConfig:
         )
     if args.rate_scale < 0:
         raise ValueError(f"--rate-scale must be >= 0, not {args.rate_scale}")
-    defaults = WorldConfig()
-    rates = {f: getattr(defaults, f) * args.rate_scale for f in RATE_FIELDS}
-    return WorldConfig(
+    defaults = world.WorldConfig()
+    rates = {f: getattr(defaults, f) * args.rate_scale for f in world.RATE_FIELDS}
+    return world.WorldConfig(
         **rates,
         reporters=reporters or 40,
         products=products or 100,
@@ -174,14 +184,13 @@ def config_from_args(args: argparse.Namespace) -> WorldConfig:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from dagster_project.synthetic.world import generate_world
-
+    """``mirror generate``: 0 when the world is written, 2 on a bad argument or missing numpy."""
     try:
         cfg = config_from_args(args)
-    except ValueError as exc:
-        print(f"mirror generate: {exc}")
+    except (ValueError, MissingToolDependency) as exc:
+        print(f"mirror generate: {exc}", file=sys.stderr)
         return 2
-    generate_world(cfg, Path(args.out), progress=not args.quiet)
+    _world().generate_world(cfg, Path(args.out), progress=not args.quiet)
     return 0
 
 
