@@ -1,9 +1,8 @@
 """Dagster assets that move landing files and reference data into ``raw.*``.
 
-One asset per landing source (built from its :class:`SourceSpec`) and the two shared tables
-every ingest writes (registry, quarantine). The reference tables have their own asset beside
-their definitions (:mod:`dagster_project.sources.reference_asset`): this module is the
-machinery sources build on, and imports none of them.
+One asset per source, landing or reference (built from its :class:`SourceSpec`), and the two
+shared tables every ingest writes (registry, quarantine). This module is the machinery
+sources build on, and imports none of them.
 """
 
 from collections.abc import Sequence
@@ -58,7 +57,7 @@ def counts_line(outcomes: Sequence[FileOutcome]) -> str:
 
 
 def ingest_metadata(
-    outcomes: Sequence[FileOutcome], total_rows: int, landing: Path
+    outcomes: Sequence[FileOutcome], total_rows: int, where: Path, *, reference: bool = False
 ) -> dict[str, object]:
     by_status = status_counts(outcomes)
     return {
@@ -68,14 +67,22 @@ def ingest_metadata(
         "rows_quarantined_this_run": sum(o.rows_quarantined for o in outcomes),
         "dagster/row_count": total_rows,
         "files": outcome_table(outcomes),
-        "landing": dg.MetadataValue.path(str(landing)),
+        ("file" if reference else "landing"): dg.MetadataValue.path(str(where)),
     }
 
 
 def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
-    """The ingest asset of one source: new or changed files of ``landing/<source>/`` → raw.
-    It depends on the raw tables the source's rules read (``spec.requires``)."""
+    """The ingest asset of one source: new or changed files of ``landing/<source>/`` (or the
+    reference file versioned with the code) → raw. It depends on the raw tables the source's
+    rules read (``spec.requires``)."""
     schema, table = spec.raw_table.split(".")
+    if spec.keeps_history:
+        what = f"files under the landing zone's `{spec.name}/` into {spec.raw_table} as delivered"
+    else:
+        what = (
+            f"its file, versioned with the code, into {spec.raw_table} as delivered (the "
+            "current version only, replaced when the file changes)"
+        )
 
     @dg.asset(
         key=[schema, table],
@@ -83,8 +90,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(t.split(".")) for t in spec.requires],
         kinds={"duckdb", "python"},
         description=(
-            f"{spec.description}: files under the landing zone's `{spec.name}/` into "
-            f"{spec.raw_table} as delivered. Same bytes are skipped; bad rows go to "
+            f"{spec.description}: {what}. Same bytes are skipped; bad rows go to "
             "raw.quarantine; unusable files are refused with a reason in raw.file_registry."
         ),
     )
@@ -94,8 +100,9 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         root = Path(landing.path)
         paths = files_of(root, spec)
         ignored = ignored_files_of(root, spec)
+        where = root / spec.name if spec.keeps_history else paths[0]
         if not paths and not ignored:
-            context.log.info(f"no {spec.name} files under {root / spec.name}")
+            context.log.info(f"no {spec.name} files under {where}")
         progress = StepProgress(f"ingest {spec.name}", len(paths) + len(ignored), log=context.log)
         finished: list[FileOutcome] = []
 
@@ -118,7 +125,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 outcomes.append(outcome)
                 on_done([outcome])
             total = con.execute(f"SELECT count(*) FROM {spec.raw_table}").fetchone()[0]
-        meta = ingest_metadata(outcomes, total, root / spec.name)
+        meta = ingest_metadata(outcomes, total, where, reference=not spec.keeps_history)
         progress.finish(
             f"files ({counts_line(outcomes)}); {meta['rows_loaded_this_run']} rows loaded, "
             f"{meta['rows_quarantined_this_run']} quarantined"
@@ -141,7 +148,8 @@ def build_landing_inventory(
         deps=[key for a in ingest_assets for key in a.keys],
         kinds={"duckdb"},
         description=(
-            "One row per landing file version: path, sha256, size, source, detected format, "
+            "One row per file version (landing files and reference files): path, sha256, "
+            "size, source, detected format, "
             "rows read/loaded/quarantined, status (loaded, superseded, refused, duplicate, "
             "ignored), message, first/last seen. Every ingest asset registers the files of its "
             "folder (ignored: a name no pattern of the source matches); this step then registers "

@@ -54,7 +54,8 @@ def ingest_files(
     """
     registry.ensure_registry(con)
     con.execute(QUARANTINE_DDL)
-    spec.ensure_tables(con)
+    if spec.ensure_tables(con):  # a reference table (re)created empty: no version is loaded
+        registry.supersede_source(con, spec.name, naive_utc_now())
     budget = DEFAULT_INGEST_BATCH_BYTES if batch_bytes is None else batch_bytes
     outcomes: dict[Path, FileOutcome] = {}
     new: list[_NewVersion] = []
@@ -112,20 +113,25 @@ def _triage(
         return FileOutcome(path, spec.name, "unchanged", message=f"already {untouched[1]}")
     sha = sha256_of(path)
     status = registry.version_status(con, path, sha)
-    if status == "superseded":
+    if status == "superseded" and spec.keeps_history:  # its rows are still in the raw table
         con.execute("BEGIN TRANSACTION")
         registry.reactivate(con, path, sha, now)
         con.execute("COMMIT")
         return FileOutcome(path, spec.name, "loaded", message="earlier version is current again")
-    if status is not None and status != "ignored":  # same bytes, touched: remember the mtime
+    if status not in (None, "ignored", "superseded"):  # same bytes, touched: remember the mtime
         con.execute(
             f"UPDATE {registry.REGISTRY_TABLE} SET modified_ns = ? WHERE path = ? AND sha256 = ?",
             [modified, str(path), sha],
         )
         registry.touch(con, path, sha, now)
         return FileOutcome(path, spec.name, "unchanged", message=f"already {status}")
-    version = _NewVersion(path, sha, size, modified, registry.current_version(con, path), now)
-    twin = registry.loaded_elsewhere(con, path, sha)
+    previous = (
+        registry.current_version(con, path=path)
+        if spec.keeps_history  # else one current version whatever its path (another checkout)
+        else registry.current_version(con, source=spec.name)
+    )
+    version = _NewVersion(path, sha, size, modified, previous, now)
+    twin = registry.loaded_elsewhere(con, path, sha, spec.name)
     return _duplicate(con, spec, version, Path(twin)) if twin else version
 
 
@@ -221,8 +227,12 @@ def _record_loaded(
     result: LoadResult,
     now: dt.datetime,
 ) -> FileOutcome:
-    """Inside the load's transaction: the new version becomes the path's current one."""
-    registry.supersede(con, version.path, now)
+    """Inside the load's transaction: the new version becomes the path's current one (the
+    source's, for reference data: every other version's rows were just replaced)."""
+    if spec.keeps_history:
+        registry.supersede(con, version.path, now)
+    else:
+        registry.supersede_source(con, spec.name, now)
     message = f"revision of {version.previous[:12]}" if version.previous else ""
     outcome = FileOutcome(
         version.path, spec.name, "loaded", result.rows_read, result.rows_loaded,

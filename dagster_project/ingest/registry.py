@@ -1,7 +1,8 @@
 """``raw.file_registry``: one row per landing file *version* (path x sha256).
 
 A version is ``loaded`` (its rows are the current ones for that path), ``superseded`` (a newer
-version of the same path was loaded; its rows stay in raw for history), ``refused`` (nothing
+version of the same path was loaded; its rows stay in raw for history, except for reference
+data, whose table holds its current version only), ``refused`` (nothing
 loaded; ``message`` says why), ``duplicate`` (the same bytes are already loaded from another
 path) or ``ignored`` (not read at all: no source reads a file of that name or place;
 ``message`` says why). Loading the same bytes again is a no-op.
@@ -114,18 +115,28 @@ def seen_unchanged(
     return (row[0], row[1]) if row else None
 
 
-def current_version(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
+def current_version(
+    con: duckdb.DuckDBPyConnection, *, path: Path | None = None, source: str | None = None
+) -> str | None:
+    """sha256 of the loaded version of ``path``, or of ``source`` (reference data: one file)."""
+    column, value = ("path", str(path)) if source is None else ("source", source)
     row = con.execute(
-        f"SELECT sha256 FROM {REGISTRY_TABLE} WHERE path = ? AND status = 'loaded'", [str(path)]
+        f"SELECT sha256 FROM {REGISTRY_TABLE} WHERE {column} = ? AND status = 'loaded' "
+        "ORDER BY last_seen DESC LIMIT 1",
+        [value],
     ).fetchone()
     return row[0] if row else None
 
 
-def loaded_elsewhere(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) -> str | None:
-    """Another path whose identical bytes are loaded, if any."""
+def loaded_elsewhere(
+    con: duckdb.DuckDBPyConnection, path: Path, sha256: str, source: str
+) -> str | None:
+    """Another path of ``source`` whose identical bytes are loaded, if any (the same bytes
+    in another source's folder are not in this source's raw table)."""
     row = con.execute(
-        f"SELECT path FROM {REGISTRY_TABLE} WHERE sha256 = ? AND status = 'loaded' AND path <> ?",
-        [sha256, str(path)],
+        f"SELECT path FROM {REGISTRY_TABLE} WHERE sha256 = ? AND status = 'loaded' "
+        "AND source = ? AND path <> ?",
+        [sha256, source, str(path)],
     ).fetchone()
     return row[0] if row else None
 
@@ -143,6 +154,16 @@ def supersede(con: duckdb.DuckDBPyConnection, path: Path, now: dt.datetime) -> N
         f"UPDATE {REGISTRY_TABLE} SET status = 'superseded', last_seen = ? "
         "WHERE path = ? AND status = 'loaded'",
         [now, str(path)],
+    )
+
+
+def supersede_source(con: duckdb.DuckDBPyConnection, source: str, now: dt.datetime) -> None:
+    """Reference data: every loaded (or duplicate) version of ``source`` is superseded, its
+    rows replaced by a new version's, wherever its file was (another checkout's path)."""
+    con.execute(
+        f"UPDATE {REGISTRY_TABLE} SET status = 'superseded', last_seen = ? "
+        "WHERE source = ? AND status IN ('loaded', 'duplicate')",
+        [now, source],
     )
 
 

@@ -5,6 +5,11 @@ and a ``stage`` function that reads one file into temp table ``_incoming``. The 
 the rest, the same way for every source: the raw table's DDL, the split of staged rows into the
 raw table and ``raw.quarantine``, the row accounting (:meth:`SourceSpec.load_file`); the
 loader adds the registry, versions and transactions. ``docs/adding-a-source.md`` is the recipe.
+
+Reference data (the tables of ``data/reference``, the ECB rates) is a source too: the same
+spec, with ``reference_file`` (the one file versioned with the code it reads) instead of a
+landing folder. Its raw table holds that file's current version only: the file's history is
+the repository's, and its readers (dbt staging, a landing source's rules) read it whole.
 """
 
 from __future__ import annotations
@@ -112,6 +117,9 @@ class SourceSpec:
     # Optional fast path for many small files of one layout: one scan, one transaction.
     batch_key: BatchKey | None = None
     load_batch: BatchLoader | None = None
+    # Reference data: where its one file is (a function: a package's file is found when
+    # read). None: a landing source, whose files are under the landing zone's <id>/.
+    reference_file: Callable[[], Path] | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name):
@@ -125,15 +133,40 @@ class SourceSpec:
                 f"source {self.name!r}: raw table {self.raw_table!r} must be "
                 f"raw.{self.name} or raw.{self.name}_<what> (one id per source)"
             )
+        if self.reference_file is not None and self.load_batch is not None:
+            raise ValueError(f"source {self.name!r}: reference data is one file, never a batch")
+
+    @property
+    def keeps_history(self) -> bool:
+        """Whether superseded file versions keep their rows in the raw table (landing
+        sources: dbt marks the current version) or are replaced (reference data)."""
+        return self.reference_file is None
 
     @property
     def create_sql(self) -> str:
         """Idempotent DDL of the raw table: delivered columns, load metadata, extra columns."""
         return raw_table_ddl(self.raw_table, self.columns, self.extra_columns)
 
-    def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+    def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Create the raw table if it is missing. A reference table that is missing or whose
+        columns are not the spec's (a warehouse built by older code) is created anew: it
+        holds nothing but its file's current version, which must then be read again (True)."""
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        schema, _, table = self.raw_table.partition(".")
+        found = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+        expected = [(c, "VARCHAR") for c in self.columns] + [
+            (name, type_.split()[0])
+            for name, type_ in {**LOAD_METADATA_COLUMNS, **self.extra_columns}.items()
+        ]
+        rebuilt = not self.keeps_history and found != expected
+        if rebuilt and found:
+            con.execute(f"DROP TABLE {self.raw_table}")
         con.execute(self.create_sql)
+        return rebuilt
 
     def check_requires(self, con: duckdb.DuckDBPyConnection) -> None:
         """The tables its rules read are there (without them every row would be quarantined)."""
@@ -154,7 +187,10 @@ class SourceSpec:
     ) -> LoadResult:
         """Append ``path``'s rows to the raw table, the rows breaking a rule to
         ``raw.quarantine``. Runs inside the caller's transaction; the source's ``stage``
-        raises FileRefusedError for a file whose structure is unusable."""
+        raises FileRefusedError for a file whose structure is unusable. Reference data
+        replaces the table's rows (a refused file rolls back to the previous ones)."""
+        if not self.keeps_history:
+            con.execute(f"DELETE FROM {self.raw_table}")
         staged = self.stage(con, path, sha256=sha256, loaded_at=loaded_at)
         counts = q.split_and_insert_files(
             con, staged=INCOMING, raw_table=self.raw_table,
@@ -175,9 +211,14 @@ def naive_utc_now() -> dt.datetime:
 
 
 def files_of(landing: Path, spec: SourceSpec) -> list[Path]:
+    """The files a source reads: its landing folder's, or its one reference file."""
+    if spec.reference_file is not None:
+        return [spec.reference_file()]
     return scan(landing, spec.name, spec.patterns)
 
 
 def ignored_files_of(landing: Path, spec: SourceSpec) -> list[Path]:
     """Files in the source's folder that it does not read (their name matches no pattern)."""
+    if spec.reference_file is not None:
+        return []  # it has no landing folder
     return unmatched(landing, spec.name, spec.patterns)
