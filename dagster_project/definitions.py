@@ -28,21 +28,22 @@ from dagster_project.quality.checks import build_gx_checks
 from dagster_project.report.assets import mirror_report
 from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
-from dagster_project.sources import LANDING_SOURCES
+from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
-from dagster_project.sources.reference_asset import raw_reference_tables
 from dagster_project.transform.assets import mirror_dbt_assets
 from dagster_project.transform.project import dbt_project
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
+    reference_assets = [build_ingest_asset(spec) for spec in REFERENCE_SOURCES]
     ingest_assets = [build_ingest_asset(spec) for spec in LANDING_SOURCES]
     assets = [
-        raw_reference_tables,
+        *reference_assets,
         *shared_ingest_tables,
         *ingest_assets,
-        build_landing_inventory(LANDING_SOURCES, ingest_assets),
+        # the registry is complete once every source, reference data included, registered
+        build_landing_inventory(LANDING_SOURCES, [*reference_assets, *ingest_assets]),
         mirror_dbt_assets,
         published_mirror_warehouse,
         published_dbt_docs,

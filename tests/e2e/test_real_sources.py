@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from dagster_project.sources import REFERENCE_SOURCES
 from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
 from tests.e2e.conftest import MirrorRun, mirror_run
 
@@ -174,6 +175,7 @@ def test_all_sources_load_and_the_corrupted_file_is_refused(real: Snapshot) -> N
         "comext": {"loaded"},
         "eurostat": {"loaded"},
         "coir": {"loaded"},
+        **{spec.name: {"loaded"} for spec in REFERENCE_SOURCES},  # registered like any source
     }
     [refused] = [r for r in real.registry if r["status"] == "refused"]
     assert refused["path"].endswith("broken_download.csv.gz")

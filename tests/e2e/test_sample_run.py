@@ -59,7 +59,7 @@ def test_every_delivered_row_is_in_raw(sample_run: MirrorRun) -> None:
         loaded = con.execute("select count(*) from raw.comtrade_final").fetchone()[0]
         registry = con.execute(
             "select count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
-            "from raw.file_registry where status = 'loaded'"
+            "from raw.file_registry where status = 'loaded' and source = 'comtrade'"
         ).fetchone()
     assert loaded == delivered
     assert registry == (27, delivered, delivered, 0)

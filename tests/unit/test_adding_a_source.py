@@ -24,7 +24,7 @@ from dagster_project import definitions
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.ingest.spec import SourceSpec, files_of, ignored_files_of
 from dagster_project.settings import Settings
-from dagster_project.sources import LANDING_SOURCES
+from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.transform.assets import MirrorDbtTranslator
 from dagster_project.transform.project import dbt_project
 from tests.conftest import REPO_ROOT
@@ -61,6 +61,19 @@ def test_a_registered_source_has_one_id(spec: SourceSpec) -> None:
     assert source, f"no dbt source {spec.name!r} with table {table!r}"
     assert source["schema"] == "raw"
     assert source["original_file_path"].startswith(f"models/staging/{spec.name}/")
+
+
+@pytest.mark.parametrize("spec", REFERENCE_SOURCES, ids=lambda s: s.name)
+def test_a_reference_table_has_one_id(spec: SourceSpec) -> None:
+    """Reference data: id ``ref_<what>`` is its raw table and its table of dbt source
+    ``reference`` (``staging/reference/``); its file is versioned with the code."""
+    assert spec.reference_file is not None and spec.reference_file().is_file()
+    assert spec.raw_table == f"raw.{spec.name}" and spec.name.startswith("ref_")
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    source = dbt_sources(manifest).get(f"reference.{spec.name}")
+    assert source, f"no table {spec.name!r} in dbt source 'reference'"
+    assert source["schema"] == "raw"
+    assert source["original_file_path"].startswith("models/staging/reference/")
 
 
 def test_a_raw_table_not_named_after_the_source_is_refused() -> None:

@@ -11,9 +11,8 @@ import yaml
 
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.ingest.registry import FileOutcome
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
-from tests.conftest import REPO_ROOT
+from dagster_project.sources import comtrade
+from tests.conftest import REPO_ROOT, load_reference_tables
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "bad_input"
 CASES: dict[str, dict] = yaml.safe_load((CORPUS / "cases.yml").read_text(encoding="utf-8"))
@@ -23,8 +22,7 @@ CASES: dict[str, dict] = yaml.safe_load((CORPUS / "cases.yml").read_text(encodin
 def ingested() -> tuple[duckdb.DuckDBPyConnection, dict[str, FileOutcome]]:
     """The whole corpus through ingest_files once (one landing scan, files in name order)."""
     con = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(con, ref, REFERENCE_DIR)
+    load_reference_tables(con)
     from dagster_project.ingest.spec import files_of
 
     paths = files_of(CORPUS, comtrade.SPEC)

@@ -19,8 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from dagster_project import redaction
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, comtrade_api, reference
+from dagster_project.sources import comtrade, comtrade_api
 from dagster_project.sources.comtrade_api import (
     ComtradeAuthError,
     ComtradeError,
@@ -28,6 +27,7 @@ from dagster_project.sources.comtrade_api import (
     Reporter,
 )
 from mirror_tools.fetch import add_fetch_parser
+from tests.conftest import load_reference_tables
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "comtrade_api"
 SECRET = "0123abcdTEST-KEY-never-print-me"
@@ -124,8 +124,7 @@ def test_a_fetch_writes_files_the_loader_ingests(
     assert req.headers["Ocp-Apim-Subscription-Key"] == SECRET
 
     con = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(con, ref, REFERENCE_DIR)
+    load_reference_tables(con)
     [outcome] = ingest_files(con, comtrade.SPEC, comtrade.SPEC and [path], log=lambda _m: None)
     assert (outcome.status, outcome.rows_loaded, outcome.rows_quarantined) == (
         "loaded",

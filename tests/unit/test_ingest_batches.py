@@ -13,17 +13,15 @@ import pytest
 
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.ingest.spec import files_of
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
-from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
+from dagster_project.sources import comtrade
+from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE, load_reference_tables
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "bad_input"
 
 
 def fresh() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(con, ref, REFERENCE_DIR)
+    load_reference_tables(con)
     return con
 
 

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from dagster_project.ingest.loader import ingest_files
-from dagster_project.settings import REFERENCE_DIR
-from dagster_project.sources import comtrade, reference
+from dagster_project.sources import comtrade
 from mirror_tools.generate.cli import add_generate_parser, config_from_args
 from mirror_tools.generate.world import EXPECTED, NES_CODES, World, WorldConfig, generate_world
+from tests.conftest import load_reference_tables
 
 # rates raised so that a small world carries every kind of distortion; 2021 is a freight year
 SMALL = WorldConfig(
@@ -57,8 +57,7 @@ def loaded(world: Path) -> duckdb.DuckDBPyConnection:
     """The world through the real loader, with ``latest`` (the latest release of each row),
     ``d`` (the planted keys) and ``rep`` (reporters.csv)."""
     con = duckdb.connect()
-    for ref in reference.REFERENCE_TABLES:
-        reference.load_reference_table(con, ref, REFERENCE_DIR)
+    load_reference_tables(con)
     comtrade.SPEC.ensure_tables(con)
     files = sorted((world / "landing" / "comtrade").iterdir())
     outcomes = ingest_files(con, comtrade.SPEC, files, log=lambda _m: None)

@@ -11,9 +11,10 @@ source as (
 
 ecb_monthly as (
 
+    -- typed here: the raw table holds the rates as text, like every raw table
     select
-        month,
-        usd_per_eur
+        cast(month as date) as rate_month,
+        cast(usd_per_eur as double) as usd_per_eur
     from {{ source('reference', 'ref_ecb_eur_usd_monthly') }}
 
 ),
@@ -23,17 +24,17 @@ ecb_monthly as (
 rates_by_period as (
 
     select
-        strftime(month, '%Y%m') as period,
+        strftime(rate_month, '%Y%m') as period,
         usd_per_eur
     from ecb_monthly
 
     union all
 
     select
-        cast(year(month) as varchar) || '52' as period,
+        cast(year(rate_month) as varchar) || '52' as period,
         avg(usd_per_eur) as usd_per_eur
     from ecb_monthly
-    group by year(month)
+    group by year(rate_month)
     having count(*) = 12
 
 ),
