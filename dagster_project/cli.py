@@ -151,7 +151,7 @@ def _summarise(
             lines += [f"    {line}" for line in cause.details[:12]]
     lines += ["", "Ingest:"] + [f"  {line}" for line in ingest or ["(no ingest ran)"]]
     lines += ["", "Built:"]
-    for schema in ("raw", "reference", "staging", "intermediate", "marts", "published"):
+    for schema in ("raw", "reference", "staging", "intermediate", "marts", "report", "published"):
         if built.get(schema):
             lines.append(f"  {schema:<12} {', '.join(sorted(built[schema]))}")
     if not built:

@@ -6,15 +6,27 @@ import dagster as dg
 
 from dagster_project.progress import StepProgress
 from dagster_project.quality.checks import RESULTS_FILE
-from dagster_project.report.build import build_report, fmt_pct
+from dagster_project.report.build import SCHEMA, build_report, fmt_pct
 from dagster_project.resources import Warehouse
 
 REPORT_KEY = dg.AssetKey(["published", "report"])
-REPORT_DEPS = [
-    dg.AssetKey(["marts", "fct_mirror_trade"]),
-    dg.AssetKey(["marts", "dim_country"]),
-    dg.AssetKey(["marts", "dim_product"]),
-]
+
+
+def report_model_keys() -> list[dg.AssetKey]:
+    """Every dbt model of the report layer (from the manifest): the report waits for all of
+    them, and so for their tests, so a new rpt_ model is never read before it is built."""
+    from dagster_project.publish.docs import load_manifest
+
+    nodes = load_manifest()["nodes"].values()
+    names = sorted(
+        n["name"] for n in nodes if n["resource_type"] == "model" and n.get("schema") == SCHEMA
+    )
+    return [dg.AssetKey([SCHEMA, name]) for name in names]
+
+
+# fct_mirror_trade as well: its blocking GX checks gate what depends on it directly, so the
+# report is only written once they passed (the rpt_ models are built before the checks run)
+REPORT_DEPS = [dg.AssetKey(["marts", "fct_mirror_trade"]), *report_model_keys()]
 
 
 @dg.asset(
@@ -25,8 +37,9 @@ REPORT_DEPS = [
     description=(
         "One self-contained HTML report ($MIRROR_HOME/report/index.html, opens offline): "
         "headline numbers, biggest unexplained gaps, explanations by corridor, check results, "
-        "charts. Runs after the blocking checks on the marts passed; reads the warehouse "
-        "read-only."
+        "charts. Rendered from the report tables (dbt models report.rpt_*), read-only, with "
+        "the status classes and unexpired waivers of expectations/. Runs after the blocking "
+        "checks on the marts passed."
     ),
 )
 def mirror_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:

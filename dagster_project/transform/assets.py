@@ -14,7 +14,7 @@ from dagster_project.resources import Warehouse
 from dagster_project.transform import failures
 from dagster_project.transform.project import dbt_project, run_target_path
 
-LAYER_GROUPS = ("staging", "intermediate", "marts")
+LAYER_GROUPS = ("staging", "intermediate", "marts", "report")
 # a production build builds and tests data; the dbt unit tests (fixed inputs, no data) test the
 # SQL, which only changes with the code: CI runs them (tests/e2e/test_dbt_unit_tests.py)
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
