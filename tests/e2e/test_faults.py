@@ -95,6 +95,15 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
+    # the children (dbt) die too, but on a loaded machine not always before the parent is
+    # reaped: wait until the whole group is gone, or a test may find the file still locked
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def mart_fingerprints(db: Path) -> dict[str, tuple[int, str]]:
