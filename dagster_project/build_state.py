@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.ingest import registry
 from dagster_project.settings import (
     DBT_PROJECT_DIR,
     EXPECTATIONS_DIR,
@@ -47,7 +48,6 @@ ONLY_IF_CHANGED_TAG = "mirror/only_if_changed"
 PACKAGE_DIR = Path(__file__).resolve().parent
 _CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json", ".html", ".j2", ".css", ".md"}
 _SKIPPED_DIRS = {"target", "logs", "dbt_packages", "__pycache__"}
-_REGISTRY = "raw.file_registry"
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """The registry's file versions and their statuses, with their bytes' sha256 (not the
     times a run last saw them): it changes exactly when a load or a refusal changed raw."""
     rows = con.execute(
-        f"SELECT path, sha256, status FROM {_REGISTRY} ORDER BY path, sha256"
+        f"SELECT path, sha256, status FROM {registry.REGISTRY_TABLE} ORDER BY path, sha256"
     ).fetchall()
     digest = hashlib.sha256()
     for row in rows:
@@ -138,15 +138,29 @@ def current_inputs(con: duckdb.DuckDBPyConnection) -> BuildInputs:
     return BuildInputs(data_fingerprint(con), code_fingerprint(), today_utc())
 
 
-def published_inputs(layout: HomeLayout) -> BuildInputs | None:
-    """The inputs of the current publication, or None (nothing published, or unreadable)."""
+@dataclass(frozen=True)
+class Publication:
+    """What ``published/build_inputs.json`` says of the current publication."""
+
+    publication_id: str
+    inputs: BuildInputs
+
+
+def current_publication(layout: HomeLayout) -> Publication | None:
+    """The current publication and its inputs, or None (nothing published, or unreadable)."""
     path = layout.published_inputs_path
     if not layout.published_duckdb_path.is_file() or not path.is_file():
         return None
     try:
-        return BuildInputs(**json.loads(path.read_text(encoding="utf-8"))["inputs"])
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return Publication(str(record["publication_id"]), BuildInputs(**record["inputs"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def published_inputs(layout: HomeLayout) -> BuildInputs | None:
+    publication = current_publication(layout)
+    return publication.inputs if publication else None
 
 
 def forget_published(layout: HomeLayout) -> None:
@@ -166,15 +180,11 @@ def record_published(layout: HomeLayout, inputs: BuildInputs, publication_id: st
 
 
 def landing_untouched(con: duckdb.DuckDBPyConnection, landing: Path) -> str | None:
-    """None when every file under ``landing`` has a registry row with its size and
-    modification time (the ingest would read nothing); otherwise the first file that does not,
-    in words. Files that left the landing folder do not matter: the ingest keeps their rows."""
-    known = {
-        (path, size, modified)
-        for path, size, modified in con.execute(
-            f"SELECT path, size_bytes, modified_ns FROM {_REGISTRY}"
-        ).fetchall()
-    }
+    """None when the ingest would read no file under ``landing`` (each has the size and
+    modification time of a version the registry calls untouched: ``registry.untouched_files``,
+    the ingest's own rule); otherwise the first file it would read, in words. Files that left
+    the landing folder do not matter: the ingest keeps their rows."""
+    known = registry.untouched_files(con)
     for path in sorted(p for p in landing.rglob("*") if p.is_file()):
         stat = path.stat()
         if (str(path), stat.st_size, stat.st_mtime_ns) not in known:
@@ -193,8 +203,8 @@ def quick_check(settings: Settings) -> QuickCheck:
     """Can ``mirror run`` stop before starting Dagster? Reads the warehouse read-only and the
     landing folder's file sizes and times; never writes."""
     layout = settings.layout
-    published = published_inputs(layout)
-    if published is None:
+    publication = current_publication(layout)
+    if publication is None:
         return QuickCheck(False, "nothing published yet")
     try:
         con = duckdb.connect(str(layout.duckdb_path), read_only=True)
@@ -209,8 +219,7 @@ def quick_check(settings: Settings) -> QuickCheck:
         return QuickCheck(False, f"registry not readable ({type(exc).__name__})")
     finally:
         con.close()
-    change = inputs.describe_change(published)
+    change = inputs.describe_change(publication.inputs)
     if change != "unchanged":
         return QuickCheck(False, change)
-    publication = json.loads(layout.published_inputs_path.read_text(encoding="utf-8"))
-    return QuickCheck(True, "unchanged", str(publication.get("publication_id", "")))
+    return QuickCheck(True, "unchanged", publication.publication_id)

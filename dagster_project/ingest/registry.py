@@ -101,6 +101,13 @@ def version_status(con: duckdb.DuckDBPyConnection, path: Path, sha256: str) -> s
     return row[0] if row else None
 
 
+# a file seen with the size and mtime of a version in one of these states has not been touched
+# since: it is not read or hashed again (a superseded version's size and mtime prove nothing:
+# an old copy put back must be hashed, and becomes current again)
+UNTOUCHED_STATUSES = ("loaded", "refused", "duplicate")
+_UNTOUCHED_SQL = ", ".join(f"'{s}'" for s in UNTOUCHED_STATUSES)
+
+
 def seen_unchanged(
     con: duckdb.DuckDBPyConnection, path: Path, size_bytes: int, modified_ns: int
 ) -> tuple[str, str] | None:
@@ -109,10 +116,20 @@ def seen_unchanged(
     row = con.execute(
         f"SELECT sha256, status FROM {REGISTRY_TABLE} "
         "WHERE path = ? AND size_bytes = ? AND modified_ns = ? "
-        "AND status IN ('loaded', 'refused', 'duplicate') ORDER BY last_seen DESC LIMIT 1",
+        f"AND status IN ({_UNTOUCHED_SQL}) ORDER BY last_seen DESC LIMIT 1",
         [str(path), size_bytes, modified_ns],
     ).fetchone()
     return (row[0], row[1]) if row else None
+
+
+def untouched_files(con: duckdb.DuckDBPyConnection) -> set[tuple[str, int, int]]:
+    """(path, size, mtime) of every file an ingest would skip unread: those of
+    :func:`seen_unchanged`, and ignored files (:func:`record_ignored`)."""
+    rows = con.execute(
+        f"SELECT path, size_bytes, modified_ns FROM {REGISTRY_TABLE} "
+        f"WHERE status IN ({_UNTOUCHED_SQL}, 'ignored')"
+    ).fetchall()
+    return {(path, size, modified) for path, size, modified in rows}
 
 
 def current_version(

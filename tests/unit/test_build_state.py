@@ -72,6 +72,21 @@ def test_a_removed_landing_file_changes_nothing(home: Settings) -> None:
     assert build_state.quick_check(home).up_to_date
 
 
+def test_an_old_version_put_back_is_not_up_to_date(home: Settings) -> None:
+    """The size and mtime of a *superseded* version prove nothing: the ingest hashes such a
+    file (and makes that version current again), so the quick check must not skip it."""
+    path = home.landing / "comtrade" / "a.csv"
+    with duckdb.connect(str(home.duckdb_path)) as con:
+        con.execute("UPDATE raw.file_registry SET status = 'superseded' WHERE sha256 = 'sha0'")
+        con.execute(
+            "INSERT INTO raw.file_registry (path, sha256, size_bytes, modified_ns, source, status,"
+            " first_seen, last_seen) VALUES (?, 'sha-new', 99, 1, 'comtrade', 'loaded', now(),"
+            " now())",
+            [str(path)],
+        )
+    assert build_state.quick_check(home).reason == f"{path} is new or changed"
+
+
 def test_a_new_day_is_a_change(home: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build_state, "today_utc", lambda: "2999-01-01")
     check = build_state.quick_check(home)
@@ -79,8 +94,9 @@ def test_a_new_day_is_a_change(home: Settings, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_registry_change_is_a_data_change(home: Settings) -> None:
+    """A file's version changed state (here: loaded, then refused) with the file untouched."""
     with duckdb.connect(str(home.duckdb_path)) as con:
-        con.execute("UPDATE raw.file_registry SET status = 'superseded' WHERE sha256 = 'sha0'")
+        con.execute("UPDATE raw.file_registry SET status = 'refused' WHERE sha256 = 'sha0'")
     assert build_state.quick_check(home).reason == "changed: landing data"
 
 
