@@ -133,6 +133,15 @@ def _guarded(fn: Callable[[], Any]) -> Any:
         return {"error": str(exc).splitlines()[0][:300]}
 
 
+# the generator's answers, as temp tables of the evaluation: table -> file in the ground truth
+GROUND_TRUTH_FILES = {
+    "planted": "distortions.parquet",
+    "truth": "true_flows.parquet",
+    "reporters": "reporters.csv",
+    "corridors": "corridors.csv",
+}
+
+
 def evaluate(
     warehouse: Path,
     ground_truth: Path,
@@ -145,22 +154,13 @@ def evaluate(
     con = duckdb.connect(str(warehouse), read_only=True)
     gt = Path(ground_truth)
     try:
-        con.execute(
-            "CREATE TEMP TABLE planted AS SELECT * FROM read_parquet(?)",
-            [str(gt / "distortions.parquet")],
-        )
-        con.execute(
-            "CREATE TEMP TABLE truth AS SELECT * FROM read_parquet(?)",
-            [str(gt / "true_flows.parquet")],
-        )
-        con.execute(
-            "CREATE TEMP TABLE reporters AS SELECT * FROM read_csv(?, all_varchar = true)",
-            [str(gt / "reporters.csv")],
-        )
-        con.execute(
-            "CREATE TEMP TABLE corridors AS SELECT * FROM read_csv(?, all_varchar = true)",
-            [str(gt / "corridors.csv")],
-        )
+        for table, file in GROUND_TRUTH_FILES.items():
+            reader = (
+                "read_parquet(?)"
+                if file.endswith(".parquet")
+                else "read_csv(?, all_varchar = true)"
+            )
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {reader}", [str(gt / file)])
         con.execute("CREATE TEMP TABLE classes (status VARCHAR, class VARCHAR)")
         if classes:
             con.executemany("INSERT INTO classes VALUES (?, ?)", list(classes.items()))
