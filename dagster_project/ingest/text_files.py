@@ -1,10 +1,17 @@
 """Reading delimited text files the way real downloads arrive.
 
 Tolerated: gzip, UTF-8 with or without BOM, UTF-16 with BOM (transcoded), `,` `;` tab or `|`
-delimiters, CRLF, quoted fields. Lines the CSV parser cannot read (too few or too many
-columns, an unterminated quote, a line beyond the size limit) are quarantined with their line
-number and DuckDB's reason; the rest of the file loads. A file whose header cannot be read
-(empty, not text, a truncated gzip before the header) is refused.
+delimiters, CRLF, quoted fields (with line breaks in them), empty lines. Records the CSV
+parser cannot read (too few or too many columns, an unterminated quote, a line beyond the
+size limit) are quarantined with their line number and DuckDB's reason; the rest of the file
+loads. A file whose header cannot be read (empty, not text, a truncated gzip before the
+header) is refused.
+
+Every file is also counted independently of the parser (:mod:`records`, one streaming pass
+over the same bytes): records returned + records quarantined must equal that count. A record
+the parser dropped without a word (the last one, cut inside a quoted field) is quarantined
+with its lines; a file the two read differently in any other way is refused, since which of
+its lines were lost could not be said.
 """
 
 from __future__ import annotations
@@ -19,11 +26,20 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
 
 from dagster_project.ingest.quarantine import QUARANTINE_DDL, QUARANTINE_TABLE
+from dagster_project.ingest.records import (
+    CHUNK_BYTES,
+    Accounting,
+    RecordScan,
+    account,
+    disagreement,
+    scan_records,
+)
 from dagster_project.ingest.registry import FileRefusedError
 from dagster_project.ingest.spec import INCOMING
 from dagster_project.ingest.sql import quote_ident
@@ -39,7 +55,7 @@ class StagedFile:
     encoding: str
     compressed: bool
     rows_staged: int  # rows in temp table _incoming
-    rows_rejected: int  # unreadable lines already written to raw.quarantine
+    rows_rejected: int  # unreadable records already written to raw.quarantine
 
     def describe(self) -> str:
         return _describe(self.delimiter, self.encoding, self.compressed)
@@ -212,29 +228,15 @@ def stage_delimited(
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise FileRefusedError(f"unreadable as delimited text: {first}") from exc
-    rejected_lines = [
-        r[0] for r in con.execute("SELECT DISTINCT line FROM _rejects ORDER BY line").fetchall()
-    ]
-    staged = con.execute(f"SELECT count(*) FROM {INCOMING}").fetchone()[0]
-    if rejected_lines:
-        _renumber_around_rejects(con, staged, rejected_lines)
+        reject_lines = _reject_lines(con)
+        staged = con.execute(f"SELECT count(*) FROM {INCOMING}").fetchone()[0]
+        scan, accounting = _account(readable, delimiter, staged, reject_lines)
+    rejected = len(accounting.rejected) + len(accounting.dropped)
+    if rejected or scan.irregular:
+        _renumber(con, scan, accounting)
+    if rejected:
         con.execute(QUARANTINE_DDL)
-        con.execute(
-            f"""
-            INSERT INTO {QUARANTINE_TABLE}
-            SELECT ?, ?, ?, line,
-                   -- the reader's positional name (_c21) back to the header's name
-                   coalesce(list_extract(?::VARCHAR[], try_cast(regexp_extract(
-                       any_value(column_name), '^_c([0-9]+)$', 1) AS INTEGER) + 1),
-                       any_value(column_name)),
-                   NULL,
-                   'unreadable line: ' || string_agg(DISTINCT error_type, ', ')
-                   || ' (' || min(error_message) || ')',
-                   any_value(csv_line), ?
-            FROM _rejects GROUP BY line ORDER BY line
-            """,
-            [source, str(path), sha256, header, loaded_at],
-        )
+        _quarantine_rejects(con, scan, accounting, header, (source, str(path), sha256), loaded_at)
     _name_known_columns(con, header, known_columns)
     return StagedFile(
         header=tuple(header),
@@ -242,8 +244,102 @@ def stage_delimited(
         encoding=_encoding_label(encoding),
         compressed=inspected.compressed,
         rows_staged=staged,
-        rows_rejected=len(rejected_lines),
+        rows_rejected=rejected,
     )
+
+
+def _reject_lines(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The reader's ``line`` of each record it rejected (a record may have several errors)."""
+    return [r[0] for r in con.execute("SELECT DISTINCT line FROM _rejects ORDER BY 1").fetchall()]
+
+
+def scan_file(path: Path, delimiter: str, *, exact: bool = False) -> RecordScan:
+    """The independent record count of ``path`` (decompressed, as DuckDB reads it)."""
+    try:
+        with _open_binary(path) as fh:
+            chunks = iter(partial(fh.read, CHUNK_BYTES), b"")
+            return scan_records(chunks, delimiter, exact=exact)
+    except (OSError, EOFError) as exc:
+        raise FileRefusedError(f"unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def _account(
+    path: Path, delimiter: str, staged: int, reject_lines: list[int]
+) -> tuple[RecordScan, Accounting]:
+    """Count ``path``'s records and match them with what the reader made of it; refuses the
+    file when they cannot be matched. A second, byte-exact count settles a disagreement the
+    fast count might have caused (a stray quote it reads differently from the reader)."""
+    scan = scan_file(path, delimiter)
+    accounting = account(scan, staged, reject_lines)
+    if accounting is None:
+        scan = scan_file(path, delimiter, exact=True)
+        accounting = account(scan, staged, reject_lines)
+    if accounting is None:
+        raise FileRefusedError(disagreement(scan, staged + len(reject_lines)))
+    return scan, accounting
+
+
+def _quarantine_rejects(
+    con: duckdb.DuckDBPyConnection,
+    scan: RecordScan,
+    accounting: Accounting,
+    header: Sequence[str],
+    file: tuple[str, str, str],
+    loaded_at: dt.datetime,
+) -> None:
+    """One ``raw.quarantine`` row per record the reader rejected or dropped, at its first
+    physical line; a record over several lines names them, an unterminated one says so."""
+    source, path, sha256 = file
+    lines = sorted(accounting.rejected)
+    ordinals = [accounting.rejected[line] for line in lines]
+    unterminated = scan.unterminated[0] if scan.unterminated else None
+    if lines:
+        con.execute(
+            f"""
+            INSERT INTO {QUARANTINE_TABLE}
+            SELECT ?, ?, ?, m.first_line,
+                   -- the reader's positional name (_c21) back to the header's name
+                   coalesce(list_extract(?::VARCHAR[], try_cast(regexp_extract(
+                       any_value(r.column_name), '^_c([0-9]+)$', 1) AS INTEGER) + 1),
+                       any_value(r.column_name)),
+                   NULL,
+                   CASE WHEN m.ordinal = ? THEN {_UNTERMINATED_SQL}
+                        WHEN m.last_line > m.first_line
+                        THEN 'unreadable record (lines ' || m.first_line || '-' || m.last_line
+                             || '): '
+                        ELSE 'unreadable line: ' END
+                   || string_agg(DISTINCT r.error_type, ', ')
+                   || ' (' || min(r.error_message) || ')',
+                   any_value(r.csv_line), ?
+            FROM _rejects AS r
+            JOIN (SELECT unnest(?::BIGINT[]) AS line, unnest(?::BIGINT[]) AS ordinal,
+                         unnest(?::BIGINT[]) AS first_line, unnest(?::BIGINT[]) AS last_line,
+                         ? AS lines) AS m USING (line)
+            GROUP BY m.ordinal, m.first_line, m.last_line, m.lines
+            ORDER BY m.first_line
+            """,
+            [
+                source, path, sha256, list(header), unterminated, loaded_at, lines, ordinals,
+                [scan.first_line(o) for o in ordinals], [scan.last_line(o) for o in ordinals],
+                scan.lines,
+            ],
+        )  # fmt: skip
+    for ordinal in accounting.dropped:
+        first, last = scan.first_line(ordinal), scan.last_line(ordinal)
+        con.execute(
+            f"INSERT INTO {QUARANTINE_TABLE} SELECT ?, ?, ?, ?, NULL, NULL, "
+            f"{_UNTERMINATED_SQL} || 'the CSV reader returned nothing for it', NULL, ? "
+            "FROM (SELECT ? AS first_line, ? AS last_line, ? AS lines) AS m",
+            [source, path, sha256, first, loaded_at, first, last, scan.lines],
+        )
+
+
+# "unterminated quoted field from line 23 to end of file (2 lines): " (m: first_line, lines)
+_UNTERMINATED_SQL = (
+    "'unterminated quoted field from line ' || m.first_line || ' to end of file' "
+    "|| CASE WHEN m.lines > m.first_line "
+    "THEN ' (' || (m.lines - m.first_line + 1) || ' lines)' ELSE '' END || ': '"
+)
 
 
 def refuse_missing_columns(
@@ -267,9 +363,11 @@ def stage_delimited_batch(
     one), ``_source_file``, ``_row_number`` (the data row ordinal within its file) and the
     ``computed`` columns (name -> SQL over the known columns), in the same pass.
 
-    Returns the files with lines the parser could not read: their rows are removed from
-    ``_incoming`` so the caller can load them alone (where each bad line is quarantined with
-    its number). A file-level read error raises ``duckdb.Error``: load the files alone then.
+    Returns the files with records the parser could not read, and those whose records are
+    not one line each or not all returned (by the independent count): their rows are removed
+    from ``_incoming`` so the caller can load them alone (where each bad record is
+    quarantined with its line numbers). A file-level read error raises ``duckdb.Error``: load
+    the files alone then.
     """
     if inspected.encoding == "utf-16":
         raise ValueError("UTF-16 files are transcoded one by one, not batched")
@@ -293,39 +391,54 @@ def stage_delimited_batch(
         """,
         [[str(p) for p in paths], inspected.delimiter],
     )
-    with_rejects = {
+    alone = {
         r[0]
         for r in con.execute(
             "SELECT DISTINCT s.file_path FROM _rejects AS r "
             "JOIN _rejects_scan AS s USING (scan_id, file_id)"
         ).fetchall()
     }
-    if with_rejects:
+    staged = dict(
+        con.execute(f"SELECT _source_file, count(*) FROM {INCOMING} GROUP BY 1").fetchall()
+    )
+    for path in paths:  # the independent count: anything but one line per record goes alone
+        if str(path) not in alone:
+            scan = scan_file(path, inspected.delimiter)
+            if scan.irregular or scan.unterminated or scan.records != staged.get(str(path), 0):
+                alone.add(str(path))
+    if alone:
         con.execute(
             f"DELETE FROM {INCOMING} WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(with_rejects)],
+            [sorted(alone)],
         )
-    return {p for p in paths if str(p) in with_rejects}
+    return {p for p in paths if str(p) in alone}
 
 
-def _renumber_around_rejects(
-    con: duckdb.DuckDBPyConnection, staged: int, rejected_lines: list[int]
-) -> None:
-    """Make ``_row_number`` the data row ordinal (file line - 1) despite skipped lines."""
-    last_line = 1 + staged + len(rejected_lines)
+def _renumber(con: duckdb.DuckDBPyConnection, scan: RecordScan, accounting: Accounting) -> None:
+    """Make ``_row_number`` the record's first line - 1 (the data row ordinal when every
+    record is one line), skipping the records the reader rejected or dropped, empty lines
+    and the extra lines of records with line breaks in quoted fields."""
+    ordinals, shifts = scan.steps()
+    missing = sorted([*accounting.rejected.values(), *accounting.dropped])
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _line_map AS
-        SELECT row_number() OVER (ORDER BY line) AS ordinal, line - 1 AS data_row
-        FROM range(2, ? + 1) AS lines(line)
-        WHERE line NOT IN (SELECT unnest(?::BIGINT[]))
+        WITH kept AS (
+            SELECT r AS ordinal, row_number() OVER (ORDER BY r) AS staged
+            FROM range(1, ? + 1) AS records(r)
+            WHERE r NOT IN (SELECT unnest(?::BIGINT[]))
+        ), steps AS (
+            SELECT unnest(?::BIGINT[]) AS ordinal, unnest(?::BIGINT[]) AS shift
+        )
+        SELECT kept.staged, kept.ordinal + steps.shift AS data_row
+        FROM kept ASOF JOIN steps ON kept.ordinal >= steps.ordinal
         """,
-        [last_line, rejected_lines],
+        [scan.records, missing, ordinals, shifts],
     )
     con.execute(
         f"""
         UPDATE {INCOMING} SET _row_number = _line_map.data_row
-        FROM _line_map WHERE {INCOMING}._row_number = _line_map.ordinal
+        FROM _line_map WHERE {INCOMING}._row_number = _line_map.staged
         """
     )
     con.execute("DROP TABLE _line_map")
