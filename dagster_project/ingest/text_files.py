@@ -23,10 +23,11 @@ import gzip
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -214,7 +215,7 @@ def stage_delimited(
     inspected = inspect_delimited(path)
     header, delimiter, encoding = list(inspected.header), inspected.delimiter, inspected.encoding
     refuse_missing_columns(inspected, required_columns, what)
-    with _utf8_copy(path, encoding) as readable:
+    with _utf8_copy(path, encoding) as readable, _counting([readable], delimiter) as count:
         _drop_rejects_tables(con)
         try:
             con.execute(
@@ -230,7 +231,9 @@ def stage_delimited(
             raise FileRefusedError(f"unreadable as delimited text: {first}") from exc
         reject_lines = _reject_lines(con)
         staged = con.execute(f"SELECT count(*) FROM {INCOMING}").fetchone()[0]
-        scan, accounting = _account(readable, delimiter, staged, reject_lines)
+        scan, accounting = _account(
+            readable, delimiter, count[readable].result(), staged, reject_lines
+        )
     rejected = len(accounting.rejected) + len(accounting.dropped)
     if rejected or scan.irregular:
         _renumber(con, scan, accounting)
@@ -253,23 +256,43 @@ def _reject_lines(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [r[0] for r in con.execute("SELECT DISTINCT line FROM _rejects ORDER BY 1").fetchall()]
 
 
-def scan_file(path: Path, delimiter: str, *, exact: bool = False) -> RecordScan:
-    """The independent record count of ``path`` (decompressed, as DuckDB reads it)."""
+def scan_file(
+    path: Path, delimiter: str, *, exact: bool = False, stop: threading.Event | None = None
+) -> RecordScan:
+    """The independent record count of ``path`` (decompressed, as DuckDB reads it). ``stop``
+    ends it early (its answer is then of no use)."""
+
+    def chunks(fh: io.BufferedIOBase) -> Iterator[bytes]:
+        while not (stop is not None and stop.is_set()) and (chunk := fh.read(CHUNK_BYTES)):
+            yield chunk
+
     try:
         with _open_binary(path) as fh:
-            chunks = iter(partial(fh.read, CHUNK_BYTES), b"")
-            return scan_records(chunks, delimiter, exact=exact)
+            return scan_records(chunks(fh), delimiter, exact=exact)
     except (OSError, EOFError) as exc:
         raise FileRefusedError(f"unreadable ({type(exc).__name__}: {exc})") from exc
 
 
+@contextmanager
+def _counting(paths: Sequence[Path], delimiter: str) -> Iterator[dict[Path, Future[RecordScan]]]:
+    """Count the records of ``paths`` in a thread while DuckDB reads them (its reader runs
+    without the GIL): the count then costs little more wall time than the read. Leaving
+    the block stops a count still running (the file was refused, say)."""
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-count")
+    try:
+        yield {path: pool.submit(scan_file, path, delimiter, stop=stop) for path in paths}
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _account(
-    path: Path, delimiter: str, staged: int, reject_lines: list[int]
+    path: Path, delimiter: str, scan: RecordScan, staged: int, reject_lines: list[int]
 ) -> tuple[RecordScan, Accounting]:
-    """Count ``path``'s records and match them with what the reader made of it; refuses the
-    file when they cannot be matched. A second, byte-exact count settles a disagreement the
-    fast count might have caused (a stray quote it reads differently from the reader)."""
-    scan = scan_file(path, delimiter)
+    """Match ``path``'s record count with what the reader made of it; refuses the file when
+    they cannot be matched. A second, byte-exact count settles a disagreement the fast count
+    might have caused (a stray quote it reads differently from the reader)."""
     accounting = account(scan, staged, reject_lines)
     if accounting is None:
         scan = scan_file(path, delimiter, exact=True)
@@ -377,41 +400,42 @@ def stage_delimited_batch(
         for c in known_columns
     )
     extra = "".join(f", {sql} AS {quote_ident(name)}" for name, sql in (computed or {}).items())
-    _drop_rejects_tables(con)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE {INCOMING} AS
-        SELECT * EXCLUDE (_ordinal),
-               _ordinal - min(_ordinal) OVER (PARTITION BY _source_file) + 1 AS _row_number
-               {extra}
-        FROM (
-            SELECT {named}, filename AS _source_file, row_number() OVER () AS _ordinal
-            FROM {_reader_sql(len(header), with_filename=True)}
-        )
-        """,
-        [[str(p) for p in paths], inspected.delimiter],
-    )
-    alone = {
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT s.file_path FROM _rejects AS r "
-            "JOIN _rejects_scan AS s USING (scan_id, file_id)"
-        ).fetchall()
-    }
-    staged = dict(
-        con.execute(f"SELECT _source_file, count(*) FROM {INCOMING} GROUP BY 1").fetchall()
-    )
-    for path in paths:  # the independent count: anything but one line per record goes alone
-        if str(path) not in alone:
-            scan = scan_file(path, inspected.delimiter)
-            if scan.irregular or scan.unterminated or scan.records != staged.get(str(path), 0):
-                alone.add(str(path))
-    if alone:
+    with _counting(paths, inspected.delimiter) as count:
+        _drop_rejects_tables(con)
         con.execute(
-            f"DELETE FROM {INCOMING} WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(alone)],
+            f"""
+            CREATE OR REPLACE TEMP TABLE {INCOMING} AS
+            SELECT * EXCLUDE (_ordinal),
+                   _ordinal - min(_ordinal) OVER (PARTITION BY _source_file) + 1 AS _row_number
+                   {extra}
+            FROM (
+                SELECT {named}, filename AS _source_file, row_number() OVER () AS _ordinal
+                FROM {_reader_sql(len(header), with_filename=True)}
+            )
+            """,
+            [[str(p) for p in paths], inspected.delimiter],
         )
-    return {p for p in paths if str(p) in alone}
+        alone = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT s.file_path FROM _rejects AS r "
+                "JOIN _rejects_scan AS s USING (scan_id, file_id)"
+            ).fetchall()
+        }
+        staged = dict(
+            con.execute(f"SELECT _source_file, count(*) FROM {INCOMING} GROUP BY 1").fetchall()
+        )
+        for path in paths:  # the independent count: anything but one line per record goes alone
+            if str(path) not in alone:
+                scan = count[path].result()
+                if scan.irregular or scan.unterminated or scan.records != staged.get(str(path), 0):
+                    alone.add(str(path))
+        if alone:
+            con.execute(
+                f"DELETE FROM {INCOMING} WHERE _source_file IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted(alone)],
+            )
+        return {p for p in paths if str(p) in alone}
 
 
 def _renumber(con: duckdb.DuckDBPyConnection, scan: RecordScan, accounting: Accounting) -> None:
