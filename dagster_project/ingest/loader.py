@@ -1,5 +1,11 @@
 """Ingest landing files into raw tables, once each, atomically, recorded in the registry.
 
+Byte-identical files are loaded once: the copy modified first (ties: the path first in
+order) is the canonical one, loaded; the others are registered as its duplicates, with the
+reason. A copy modified earlier that arrives after its twin was loaded is registered as a
+duplicate too, since the loaded rows are the same bytes: its registry message, and the
+loaded twin's, name it the canonical version (nothing is reloaded).
+
 New files of one layout are read in batches (one scan and one transaction per
 ``MIRROR_INGEST_BATCH_MB`` of files) when their source offers a batch loader; anything a batch
 cannot take (a file with unparseable lines, an unreadable gzip, a one-off layout) is loaded
@@ -58,9 +64,7 @@ def ingest_files(
         registry.supersede_source(con, spec.name, naive_utc_now())
     budget = DEFAULT_INGEST_BATCH_BYTES if batch_bytes is None else batch_bytes
     outcomes: dict[Path, FileOutcome] = {}
-    new: list[_NewVersion] = []
-    twins: list[tuple[_NewVersion, Path]] = []  # same bytes as another new file of this run
-    first_with: dict[str, Path] = {}
+    same_bytes: dict[str, list[_NewVersion]] = {}  # new versions by sha256
 
     def done(*finished: FileOutcome) -> None:
         if on_done is not None and finished:
@@ -71,11 +75,12 @@ def ingest_files(
         if isinstance(seen, FileOutcome):
             outcomes[path] = seen
             done(seen)
-        elif seen.sha256 in first_with:
-            twins.append((seen, first_with[seen.sha256]))
         else:
-            first_with[seen.sha256] = path
-            new.append(seen)
+            same_bytes.setdefault(seen.sha256, []).append(seen)
+    position = {path: i for i, path in enumerate(paths)}
+    for group in same_bytes.values():
+        group.sort(key=_age)  # the earliest copy first: it is the one read
+    new = sorted((group[0] for group in same_bytes.values()), key=lambda v: position[v.path])
     if new:
         spec.check_requires(con)
     alone: list[_NewVersion] = []
@@ -84,16 +89,19 @@ def ingest_files(
         outcomes.update(loaded)
         alone.extend(left)
         done(*loaded.values())
-    position = {path: i for i, path in enumerate(paths)}
     for version in sorted(alone, key=lambda v: position[v.path]):
         outcomes[version.path] = _load_one(con, spec, version)
         done(outcomes[version.path])
-    for version, twin in twins:
-        if outcomes[twin].status == "loaded":
-            outcomes[version.path] = _duplicate(con, spec, version, twin)
-        else:  # its twin was refused: judge it on its own
-            outcomes[version.path] = _load_one(con, spec, version)
-        done(outcomes[version.path])
+    for first, *later in same_bytes.values():  # copies of a file read in this run
+        loaded = first if outcomes[first.path].status == "loaded" else None
+        for version in later:
+            if loaded is not None:
+                outcomes[version.path] = _duplicate(con, spec, version, loaded.path)
+            else:  # the earlier copy was refused: judge this one on its own
+                outcomes[version.path] = _load_one(con, spec, version)
+                if outcomes[version.path].status == "loaded":
+                    loaded = version
+            done(outcomes[version.path])
     for path in paths:
         if outcomes[path].status not in ("loaded", "unchanged"):
             log(f"{spec.name}: {outcomes[path].as_line()}")
@@ -132,7 +140,17 @@ def _triage(
     )
     version = _NewVersion(path, sha, size, modified, previous, now)
     twin = registry.loaded_elsewhere(con, path, sha, spec.name)
-    return _duplicate(con, spec, version, Path(twin)) if twin else version
+    if twin is None:
+        return version
+    twin_path, twin_modified = twin
+    if twin_modified is not None and _age(version) < (twin_modified, twin_path):
+        return _canonical_duplicate(con, spec, version, Path(twin_path))
+    return _duplicate(con, spec, version, Path(twin_path))
+
+
+def _age(version: _NewVersion) -> tuple[int, str]:
+    """Which of two identical copies is the canonical one: modified first, then by path."""
+    return version.modified_ns, str(version.path)
 
 
 def _batches(
@@ -245,10 +263,29 @@ def _record_loaded(
 def _duplicate(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, version: _NewVersion, twin: Path
 ) -> FileOutcome:
-    outcome = FileOutcome(
-        version.path, spec.name, "duplicate", message=f"same bytes already loaded from {twin}"
-    )
+    """``version`` is a later copy of the loaded ``twin``."""
+    message = f"same bytes already loaded from {twin}, the copy modified first"
+    outcome = FileOutcome(version.path, spec.name, "duplicate", message=message)
     _record(con, version, outcome, None, version.seen_at)
+    return outcome
+
+
+def _canonical_duplicate(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, version: _NewVersion, twin: Path
+) -> FileOutcome:
+    """``version`` was modified before ``twin`` but arrived after it was loaded: the loaded
+    rows are its bytes already, so nothing is reloaded; both registry rows say which copy
+    is the canonical one."""
+    message = (
+        f"same bytes already loaded from {twin}; this copy was modified first and is the "
+        "canonical version (the loaded rows are its bytes)"
+    )
+    outcome = FileOutcome(version.path, spec.name, "duplicate", message=message)
+    _record(con, version, outcome, None, version.seen_at)
+    registry.note(
+        con, twin, version.sha256,
+        f"same bytes as {version.path}, the canonical version (modified first, arrived later)",
+    )  # fmt: skip
     return outcome
 
 

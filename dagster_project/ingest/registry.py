@@ -4,8 +4,9 @@ A version is ``loaded`` (its rows are the current ones for that path), ``superse
 version of the same path was loaded; its rows stay in raw for history, except for reference
 data, whose table holds its current version only), ``refused`` (nothing
 loaded; ``message`` says why), ``duplicate`` (the same bytes are already loaded from another
-path) or ``ignored`` (not read at all: no source reads a file of that name or place;
-``message`` says why). Loading the same bytes again is a no-op.
+path: of identical copies the one modified first is loaded, see ``loader``) or ``ignored``
+(not read at all: no source reads a file of that name or place; ``message`` says why).
+Loading the same bytes again is a no-op.
 """
 
 from __future__ import annotations
@@ -147,15 +148,26 @@ def current_version(
 
 def loaded_elsewhere(
     con: duckdb.DuckDBPyConnection, path: Path, sha256: str, source: str
-) -> str | None:
-    """Another path of ``source`` whose identical bytes are loaded, if any (the same bytes
-    in another source's folder are not in this source's raw table)."""
+) -> tuple[str, int | None] | None:
+    """(path, modification time) of another file of ``source`` whose identical bytes are
+    loaded, if any (the same bytes in another source's folder are not in this source's raw
+    table)."""
     row = con.execute(
-        f"SELECT path FROM {REGISTRY_TABLE} WHERE sha256 = ? AND status = 'loaded' "
-        "AND source = ? AND path <> ?",
+        f"SELECT path, modified_ns FROM {REGISTRY_TABLE} WHERE sha256 = ? AND status = 'loaded' "
+        "AND source = ? AND path <> ? ORDER BY path LIMIT 1",
         [sha256, source, str(path)],
     ).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
+
+
+def note(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, message: str) -> None:
+    """Add ``message`` to the registry message of a file version (kept: earlier notes)."""
+    con.execute(
+        f"UPDATE {REGISTRY_TABLE} SET message = CASE WHEN coalesce(message, '') = '' THEN ? "
+        "WHEN contains(message, ?) THEN message ELSE message || '; ' || ? END "
+        "WHERE path = ? AND sha256 = ?",
+        [message, message, message, str(path), sha256],
+    )
 
 
 def touch(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, now: dt.datetime) -> None:

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
+from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE, stamp_in_name_order
 from tests.e2e.conftest import MirrorRun, clean_environment, mirror_run
 
 pytestmark = pytest.mark.e2e
@@ -391,6 +391,7 @@ def bad_input_run(tmp_path_factory: pytest.TempPathFactory) -> MirrorRun:
     landing = tmp_path_factory.mktemp("bad_landing")
     shutil.copytree(SAMPLE_COMTRADE, landing / "comtrade")
     shutil.copytree(CORPUS / "comtrade", landing / "comtrade" / "bad_input")
+    stamp_in_name_order(landing / "comtrade" / "bad_input")  # copy_of_... after its original
     return mirror_run(tmp_path_factory.mktemp("bad_home"), landing)
 
 

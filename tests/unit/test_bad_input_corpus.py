@@ -3,6 +3,7 @@ row, or is refused with a clear reason, as cases.yml says; the good files load r
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -12,20 +13,26 @@ import yaml
 from dagster_project.ingest.loader import ingest_files
 from dagster_project.ingest.registry import FileOutcome
 from dagster_project.sources import comtrade
-from tests.conftest import REPO_ROOT, load_reference_tables
+from tests.conftest import REPO_ROOT, load_reference_tables, stamp_in_name_order
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "bad_input"
 CASES: dict[str, dict] = yaml.safe_load((CORPUS / "cases.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def ingested() -> tuple[duckdb.DuckDBPyConnection, dict[str, FileOutcome]]:
-    """The whole corpus through ingest_files once (one landing scan, files in name order)."""
+def ingested(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[duckdb.DuckDBPyConnection, dict[str, FileOutcome]]:
+    """A copy of the whole corpus through ingest_files once (one landing scan, files in name
+    order, modified in name order: `copy_of_...` after its original)."""
     con = duckdb.connect()
     load_reference_tables(con)
     from dagster_project.ingest.spec import files_of
 
-    paths = files_of(CORPUS, comtrade.SPEC)
+    landing = tmp_path_factory.mktemp("corpus")
+    shutil.copytree(CORPUS / "comtrade", landing / "comtrade")
+    stamp_in_name_order(landing)
+    paths = files_of(landing, comtrade.SPEC)
     outcomes = ingest_files(con, comtrade.SPEC, paths, log=lambda _msg: None)
     yield con, {o.path.name: o for o in outcomes}
     con.close()
