@@ -73,7 +73,7 @@ class Staged:
     VARCHAR + ``_row_number``, one row per record of one file) and how to judge it."""
 
     detected_format: str  # recorded in raw.file_registry
-    rows_rejected: int = 0  # lines the reader could not parse (already in raw.quarantine)
+    rows_rejected: int = 0  # records the reader could not parse (already in raw.quarantine)
     line_offset: int = 1  # data row number + this = file line number (1: one header line)
     columns: tuple[str, ...] | None = None  # staged columns to store (None: the source's)
     rules: tuple[q.Rule, ...] | None = None  # row rules (None: the source's)
@@ -200,7 +200,7 @@ class SourceSpec:
             loaded_at=loaded_at, line_offset=staged.line_offset, single_file=True,
         )  # fmt: skip
         read, quarantined = counts.get(path, (0, 0))
-        rejected = staged.rows_rejected  # unparseable lines count as read and quarantined
+        rejected = staged.rows_rejected  # unparseable records count as read and quarantined
         return LoadResult(
             read + rejected, read - quarantined, quarantined + rejected, staged.detected_format
         )
