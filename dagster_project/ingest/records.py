@@ -69,7 +69,8 @@ class RecordScan:
     unterminated: tuple[int, int] | None = None
     # first line where a closing quote is followed by text (the reader's UNQUOTED VALUE)
     stray_quote_line: int | None = None
-    _extra: array | None = None  # cumulative extra lines of the multi-line records
+    # cumulative extra lines of the multi-line records (built when first needed)
+    _extra: array | None = field(default=None, repr=False, compare=False)
 
     @property
     def irregular(self) -> bool:
