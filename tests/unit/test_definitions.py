@@ -108,3 +108,15 @@ def test_the_job_selects_everything() -> None:
         if defs.resolve_asset_graph().get(k).is_materializable
     }  # fmt: skip
     assert dg.in_process_executor is defs.executor
+
+
+def test_dbt_runs_without_an_adapter_in_the_dagster_process() -> None:
+    """The method the resource overrides exists in dagster-dbt (an upgrade that renames it
+    would silently bring back the in-process adapter and its cost)."""
+    from dagster_dbt import DbtCliResource
+
+    from dagster_project.transform.project import DbtCli
+
+    assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
+    assert isinstance(defs.resources["dbt"], DbtCli)
+    assert defs.resources["dbt"]._initialize_dbt_core_adapter(["build"]) is None
