@@ -13,6 +13,7 @@ After an intended change, refresh it and commit the diff::
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -118,5 +119,9 @@ def test_dbt_runs_without_an_adapter_in_the_dagster_process() -> None:
     from dagster_project.transform.project import DbtCli
 
     assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
-    assert isinstance(defs.resources["dbt"], DbtCli)
-    assert defs.resources["dbt"]._initialize_dbt_core_adapter(["build"]) is None
+    assert "_cli_version" in vars(DbtCliResource)
+    dbt = defs.resources["dbt"]
+    assert isinstance(dbt, DbtCli)
+    assert dbt._initialize_dbt_core_adapter(["build"]) is None
+    # the version dagster-dbt would have read from `dbt --version`
+    assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")
