@@ -63,7 +63,7 @@ def test_each_kind_of_rule_catches_a_corrupted_row(sample_copy: Path, tmp_path: 
     with duckdb.connect(str(sample_copy)) as con:
         # four different rows, by key: each breaks one kind of rule
         keys = con.execute(
-            f"select {KEY} from marts.fct_mirror_trade where status = 'breach' "
+            f"select {KEY} from marts.fct_mirror_trade where status = 'ok' "
             f"and declared_sides = 'both' order by {KEY} limit 4"
         ).fetchall()
         assert len(keys) == 4
