@@ -7,7 +7,6 @@ single writer per file.
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.alerts.channels import AlertTarget
 from dagster_project.alerts.sensors import build_alert_sensors
@@ -31,7 +30,7 @@ from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
-from dagster_project.transform.project import dbt_project
+from dagster_project.transform.project import DbtCli, dbt_project
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -90,9 +89,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "publish_target": PublishTarget(
                 home=str(settings.home), memory_limit=settings.duckdb_memory_limit
             ),
-            "dbt": DbtCliResource(
-                project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)
-            ),
+            "dbt": DbtCli(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir)),
         },
     )
 

@@ -32,8 +32,33 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
+def _rule_labels(
+    kwargs: Mapping[str, Any], columns: Mapping[str, Any]
+) -> list[tuple[str | None, str]]:
+    """``(column or None, label)`` of each rule of a ``model_rules`` test
+    (dbt/tests/generic/model_rules.sql): a rule on one column of the model is shown on it,
+    the others (keys, expressions) on the table."""
+    labels: list[tuple[str | None, str]] = [(c, "not null") for c in kwargs.get("not_null", [])]
+    for key in kwargs.get("unique", []):
+        if len(key) == 1 and key[0] in columns:
+            labels.append((key[0], "unique"))
+        elif len(key) == 1:
+            labels.append((None, f"unique: `{_one_line(key[0])}`"))
+        else:
+            labels.append((None, "unique key: " + ", ".join(f"`{c}`" for c in key)))
+    for column, values in (kwargs.get("accepted_values") or {}).items():
+        labels.append((column, "one of " + ", ".join(f"`{v}`" for v in values)))
+    for rule in kwargs.get("expressions", []):
+        rule = rule if isinstance(rule, Mapping) else {"expression": rule}
+        where = f" where {rule['where']}" if rule.get("where") else ""
+        text = rule.get("name") or _one_line(f"{rule['expression']}{where}")
+        labels.append((None, f"`{text}`"))
+    return labels
+
+
 def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | None, list[str]]:
     """Short labels of the dbt tests on each column (None: tests on the whole model)."""
+    columns = manifest["nodes"].get(unique_id, {}).get("columns", {})
     tests: dict[str | None, list[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or node.get("attached_node") != unique_id:
@@ -41,23 +66,16 @@ def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | Non
         meta = node.get("test_metadata") or {}
         name = meta.get("name") or node["name"]
         kwargs = meta.get("kwargs") or {}
-        if name == "accepted_values":
-            label = "one of " + ", ".join(f"`{v}`" for v in kwargs.get("values", []))
+        if name == "model_rules":
+            labels = _rule_labels(kwargs, columns)
         elif name == "relationships":
-            label = "in " + str(kwargs.get("to", "")).replace("ref('", "").replace("')", "")
-        elif name == "unique_combination_of_columns":
-            cols = kwargs.get("combination_of_columns") or []
-            label = "unique key: " + ", ".join(f"`{c}`" for c in cols)
-        elif name == "expression_is_true":
-            label = f"`{node['name']}`"
-        elif node.get("column_name") is None and kwargs.get("column_name"):
-            label = f"{name.replace('_', ' ')}: `{_one_line(kwargs['column_name'])}`"
+            target = str(kwargs.get("to", "")).replace("ref('", "").replace("')", "")
+            labels = [(node.get("column_name"), "in " + target)]
         else:
-            label = name.replace("_", " ")
+            labels = [(node.get("column_name"), name.replace("_", " "))]
         severity = str(node.get("config", {}).get("severity", "")).lower()
-        if severity == "warn":
-            label += " (warn)"
-        tests.setdefault(node.get("column_name"), []).append(label)
+        for column, label in labels:
+            tests.setdefault(column, []).append(label + (" (warn)" if severity == "warn" else ""))
     return {k: sorted(v) for k, v in tests.items()}
 
 

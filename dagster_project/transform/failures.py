@@ -3,7 +3,10 @@
 From dbt's own artifacts (``run_results.json`` of the run, the manifest): which node failed,
 on which model, and why. A failed data test also shows a few of its offending rows: its
 compiled SQL selects exactly them, run again read-only on the warehouse (no
-``store_failures`` tables are written). Pure functions but :func:`offending_rows`.
+``store_failures`` tables are written). A model's rules are one ``model_rules`` test
+(``dbt/tests/generic/model_rules.sql``) whose rows are its broken rules (rule, columns,
+failing_rows, examples): the cause names the first broken rule, the details every one.
+Pure functions but :func:`offending_rows`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 FAILED = ("fail", "error", "runtime error")
+MODEL_RULES = "model_rules"  # the generic test of dbt/tests/generic/model_rules.sql
 _ERROR_HEADER = re.compile(r"^(Compilation|Runtime|Database|Dependency) Error in \S+ \S+")
 _CONTRACT_ROW = re.compile(
     r"^\|\s*(?P<column>[^|]+?)\s*\|\s*(?P<sql>[^|]*?)\s*\|\s*(?P<contract>[^|]*?)\s*"
@@ -33,9 +37,25 @@ class FailedNode:
     compiled_sql: str | None = None
     rows: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     focus: tuple[str, ...] = ()  # words of the test's arguments: its columns, shown first
+    generic: str | None = None  # the generic test it is an instance of (not_null, model_rules…)
+
+    @property
+    def broken_rules(self) -> bool:
+        """A ``model_rules`` failure: its rows are broken rules, not rows of the model."""
+        return self.generic == MODEL_RULES
 
     def line(self) -> str:
         if self.kind == "test":
+            if self.status == "fail" and self.broken_rules:
+                count = f"{self.failures} rule{'s' if self.failures != 1 else ''} broken"
+                if not self.rows:
+                    return f"dbt test {self.name} failed on {self.model}: {count}"
+                more = len(self.rows) - 1 if self.failures is None else self.failures - 1
+                return (
+                    f"dbt test {self.name} failed on {self.model}: "
+                    + rule_text(self.rows[0])
+                    + (f" (and {more} more rule{'s' if more != 1 else ''} broken)" if more else "")
+                )
             if self.status == "fail":
                 rows = f"{self.failures} offending row{'s' if self.failures != 1 else ''}"
                 return f"dbt test {self.name} failed on {self.model}: {rows}"
@@ -100,8 +120,11 @@ def failed_nodes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) ->
         else:
             model = _relation(node) or name
         failures = result.get("failures")
+        generic = (node.get("test_metadata") or {}).get("name")
         arguments = str((node.get("test_metadata") or {}).get("kwargs") or "")
         focus = tuple(dict.fromkeys(re.findall(r"[a-z_][a-z0-9_]*", arguments.lower())))
+        if generic == MODEL_RULES:  # its rows name their columns themselves
+            focus = ()
         found.append(
             FailedNode(
                 kind=kind,
@@ -112,6 +135,7 @@ def failed_nodes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) ->
                 failures=int(failures) if failures is not None else None,
                 compiled_sql=result.get("compiled_code") if kind == "test" else None,
                 focus=focus if kind == "test" else (),
+                generic=generic if kind == "test" else None,
             )
         )
     return sorted(found, key=lambda n: (n.kind != "test", n.kind != "unit_test", n.name))
@@ -125,7 +149,10 @@ def offending_rows(
     duckdb_path: Path, node: FailedNode, limit: int = 5
 ) -> tuple[dict[str, Any], ...]:
     """A few rows the failed test's compiled SQL selects, read-only (best effort: empty if the
-    SQL cannot run again)."""
+    SQL cannot run again). Every broken rule of a ``model_rules`` test (a row each): a model
+    has a few dozen rules at most."""
+    if node.broken_rules:
+        limit = max(limit, 50)
     if node.kind != "test" or node.status != "fail" or not node.compiled_sql:
         return ()
     from dagster_project.resources import connect
@@ -153,6 +180,15 @@ def row_text(row: Mapping[str, Any], focus: Sequence[str] = (), width: int = 300
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def rule_text(row: Mapping[str, Any], width: int = 300) -> str:
+    """A broken rule of a ``model_rules`` test: ``not_null (status): 3 rows, e.g. freq=A, …``."""
+    count = row.get("failing_rows")
+    text = f"{row.get('rule')} ({row.get('columns')}): {count} row{'s' if count != 1 else ''}"
+    if row.get("examples"):
+        text += f", e.g. {row['examples']}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def summary(nodes: Sequence[FailedNode], skipped: int) -> str:
     """The one-line cause: the first failure, and how many more there are."""
     if not nodes:
@@ -173,9 +209,13 @@ def details(nodes: Sequence[FailedNode], max_nodes: int = 3) -> list[str]:
     for index, node in enumerate(nodes[:max_nodes]):
         if index:
             lines.append(node.line())
-        lines += [f"    {row_text(row, node.focus)}" for row in node.rows]
+        for row in node.rows:
+            lines.append(
+                f"    {rule_text(row) if node.broken_rules else row_text(row, node.focus)}"
+            )
         if node.failures and len(node.rows) < node.failures:
-            lines.append(f"    … {node.failures - len(node.rows)} more")
+            more = "more broken rules" if node.broken_rules else "more"
+            lines.append(f"    … {node.failures - len(node.rows)} {more}")
     if len(nodes) > max_nodes:
         lines.append(f"… {len(nodes) - max_nodes} more failed nodes (run_results.json)")
     return lines

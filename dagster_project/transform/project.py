@@ -11,18 +11,24 @@ the ``dbt`` installed beside the running interpreter is put first on PATH here (
 activation, limited to that one folder).
 
 Each run's dbt artifacts (compiled SQL, ``run_results.json``, ``dbt.log``) go to
-:func:`run_target_path` inside MIRROR_HOME, replaced by the next run: the repository does not
-grow with every run (dagster-dbt's default is a new ``dbt/target/<op>-<run>-<id>/`` per run).
+:func:`run_target_path` inside MIRROR_HOME, replaced by the next run (but for dbt's parse of
+the project, which the next run reuses): the repository does not grow with every run
+(dagster-dbt's default is a new ``dbt/target/<op>-<run>-<id>/`` per run).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import sys
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from dagster_project.settings import DBT_PROJECT_DIR, HomeLayout
 
@@ -36,14 +42,58 @@ def use_dbt_beside_the_interpreter() -> None:
             os.environ["PATH"] = os.pathsep.join([str(folder), *[e for e in entries if e]])
 
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
 def run_target_path(layout: HomeLayout, command: str) -> Path:
     """``$MIRROR_HOME/dbt/<command>``: dbt's target folder for a run's ``dbt <command>``, emptied
-    first (the artifacts of the previous run go; so does its ``dbt.log``, which dbt appends to).
-    dagster-dbt copies the project's ``partial_parse.msgpack`` in, so parsing stays partial."""
+    first (the artifacts of the previous run go; so does its ``dbt.log``, which dbt appends to)
+    but for dbt's parse of the project, ``partial_parse.msgpack``, which the next command reuses:
+    this command's own, else the newest of this home's other dbt commands (the docs of a first
+    run reuse its build's parse).
+
+    Why this home's own parse: dbt reuses a parse only for the profile it was made with, and
+    the profile's hash includes the warehouse path. The project's copy (``dbt/target``, parsed
+    for ``../warehouse/mirror.duckdb``; dagster-dbt copies it in when the target has none) is
+    never valid for a MIRROR_HOME, so every dbt command parsed the whole project again ("Unable
+    to do partial parsing because profile has changed"): 8 s unloaded, 50-75 s at load 10-14.
+    dbt checks a kept parse against every file's checksum, the vars, the env vars and its own
+    version, and parses again whatever changed (all of it, if it cannot read the file)."""
     target = layout.dbt_target_dir(command)
+    parses = sorted(
+        target.parent.glob(f"*/{PARTIAL_PARSE_FILE}"),
+        key=lambda p: (p.parent == target, p.stat().st_mtime),
+    )
+    parse = parses[-1].read_bytes() if parses else None
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
+    if parse is not None:
+        (target / PARTIAL_PARSE_FILE).write_bytes(parse)
     return target
+
+
+class DbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI resource, without the dbt adapter it opens in the Dagster process.
+
+    Before every ``dbt`` command dagster-dbt loads the dbt project and profile in-process and
+    creates an adapter (importing dbt-core and dbt-duckdb), only to serve
+    ``fetch_column_metadata`` / ``fetch_row_counts``, which this project does not use. That
+    took 19 s at load 10 and 51 s at load 14 on this machine, per command, before dbt started
+    (between dagster-dbt's "subsetted execution" and "Copying partial_parse" log lines).
+    dagster-dbt runs without an adapter when creating one fails; here none is created.
+    Nor does it start ``dbt --version`` to learn the version of the dbt it runs.
+    ``tests/unit/test_definitions.py`` fails if dagster-dbt renames either."""
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        """dbt-core's version, from this environment's package metadata. dagster-dbt asks
+        ``dbt --version`` (a Python process that imports dbt: 3 s unloaded, ~20 s at load 10)
+        in every run; the ``dbt`` it runs is the one installed beside this interpreter
+        (:func:`use_dbt_beside_the_interpreter`), i.e. this dbt-core."""
+        return version.parse(importlib.metadata.version("dbt-core"))
 
 
 use_dbt_beside_the_interpreter()

@@ -106,20 +106,24 @@ def test_a_failed_dbt_test_names_the_test_its_model_and_rows(broken_landing_run)
     run = broken_landing_run
     assert run.returncode == 1, run.stdout + run.stderr
     cause, *rows = cause_lines(run)
+    # the model's rules are one test: the cause names the broken rule, its count, the key
     assert re.search(
-        r"mirror_dbt_assets: dbt test expression_is_true_stg_eurostat__crude_imports_not_is_"
-        r"value_confidential\S* failed on staging\.stg_eurostat__crude_imports: 1 offending row",
+        r"mirror_dbt_assets: dbt test model_rules_stg_eurostat__crude_imports failed on "
+        r"staging\.stg_eurostat__crude_imports: confidential_value_is_null \(not "
+        r"\(is_value_confidential and value_thousand_usd is not null\)\): 1 row, "
+        r"e\.g\. geo_code=AT, crude_grade=KZ_CPC_BLN, period_month=2021-01-01",
         cause,
     ), cause
-    # the offending row, the tested columns first
-    assert rows and rows[0].strip().startswith("is_value_confidential=True, value_thousand_usd=")
+    # every broken rule below it, with the offending row's key (the file it came from)
+    assert rows and rows[0].strip().startswith("confidential_value_is_null (not ")
     assert "estat_nrg_ti_coifpm_contradictory.csv" in rows[0] or len(rows[0]) >= 290
     assert "Traceback" not in run.stdout + run.stderr
     assert "GX suites    not run" in run.stdout and "(NOT updated by this run)" in run.stdout
     alert = last_alert(run.home)
     assert alert["kind"] == "run_failure"
-    assert "expression_is_true_stg_eurostat__crude_imports" in alert["title"]
-    assert "is_value_confidential=True" in alert["body"]
+    assert "model_rules_stg_eurostat__crude_imports" in alert["title"]
+    assert "confidential_value_is_null" in alert["title"]
+    assert "estat_nrg_ti_coifpm_contradictory.csv" in alert["body"]
     assert "before any blocking check" not in alert["body"]
 
 

@@ -296,6 +296,16 @@ def test_a_second_run_changes_nothing(second_run) -> None:
     assert not grown, f"the second run changed the repository: {grown}"
 
 
+def test_a_second_run_reuses_dbts_parse_of_the_project(second_run) -> None:
+    """dbt parsed the project once, in the first run: the rebuild's dbt commands reuse that
+    parse (a full parse is most of dbt's start on a loaded machine)."""
+    again: MirrorRun = second_run["run"]
+    assert again.returncode == 0, again.stdout + again.stderr
+    log = (again.home / "dbt" / "build" / "dbt.log").read_text(encoding="utf-8")
+    assert "Unable to do partial parsing" not in log
+    assert "Registered adapter" in log  # it is dbt's log of this build
+
+
 def test_a_run_with_nothing_new_does_nothing(second_run) -> None:
     """Issue 15: the landing files, code and rules of the last publication, the same day: no
     Dagster run, no build, the publication untouched; a touched (not changed) file is caught

@@ -95,3 +95,60 @@ def test_the_failed_test_with_its_model_and_offending_rows(tmp_path: Path) -> No
 def test_rows_are_best_effort(tmp_path: Path) -> None:
     node = failures.FailedNode("test", "t", "marts.gone", "fail", "", 1, "select * from nowhere")
     assert failures.offending_rows(tmp_path / "missing.duckdb", node) == ()
+
+
+RULES_MANIFEST = {
+    "nodes": {
+        "model.mirror.fct_x": {"resource_type": "model", "name": "fct_x", "schema": "marts"},
+        "test.mirror.model_rules_fct_x": {
+            "resource_type": "test",
+            "name": "model_rules_fct_x",
+            "attached_node": "model.mirror.fct_x",
+            "test_metadata": {
+                "name": "model_rules",
+                "kwargs": {"not_null": ["y"], "unique": [["k"]], "model": "{{ ref('fct_x') }}"},
+            },
+        },
+    }
+}
+# what dbt/tests/generic/model_rules.sql selects: one row per broken rule
+BROKEN_RULES = """select * from (values
+    ('not_null', 'y', 2, 'k=1 ... k=2'),
+    ('unique', 'k', 2, 'k=3')
+) as broken (rule, columns, failing_rows, examples)"""
+
+
+def test_a_broken_model_rule_names_the_rule_its_columns_and_examples(tmp_path: Path) -> None:
+    db = tmp_path / "mirror.duckdb"
+    duckdb.connect(str(db)).close()
+    results = {
+        "results": [
+            {
+                "unique_id": "test.mirror.model_rules_fct_x",
+                "status": "fail",
+                "failures": 2,
+                "message": "Got 2 results, configured to fail if != 0",
+                "compiled_code": BROKEN_RULES,
+            }
+        ]
+    }
+    [node] = failures.failed_nodes(results, RULES_MANIFEST)
+    assert node.broken_rules and node.focus == ()
+    # without its rows (the warehouse could not be read) the line still counts the rules
+    assert node.line() == "dbt test model_rules_fct_x failed on marts.fct_x: 2 rules broken"
+    node = replace(node, rows=failures.offending_rows(db, node))
+    assert failures.summary([node], 0) == (
+        "dbt test model_rules_fct_x failed on marts.fct_x: not_null (y): 2 rows, "
+        "e.g. k=1 ... k=2 (and 1 more rule broken)"
+    )
+    assert failures.details([node]) == [
+        "    not_null (y): 2 rows, e.g. k=1 ... k=2",
+        "    unique (k): 2 rows, e.g. k=3",
+    ]
+
+
+def test_a_broken_rule_without_examples_is_still_one_line() -> None:
+    row = {"rule": "accepted_values", "columns": "status", "failing_rows": 1, "examples": None}
+    assert failures.rule_text(row) == "accepted_values (status): 1 row"
+    long = {**row, "examples": "k=" + "x" * 400}
+    assert len(failures.rule_text(long)) == 300 and failures.rule_text(long).endswith("…")

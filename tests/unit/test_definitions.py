@@ -13,6 +13,7 @@ After an intended change, refresh it and commit the diff::
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -108,3 +109,19 @@ def test_the_job_selects_everything() -> None:
         if defs.resolve_asset_graph().get(k).is_materializable
     }  # fmt: skip
     assert dg.in_process_executor is defs.executor
+
+
+def test_dbt_runs_without_an_adapter_in_the_dagster_process() -> None:
+    """The method the resource overrides exists in dagster-dbt (an upgrade that renames it
+    would silently bring back the in-process adapter and its cost)."""
+    from dagster_dbt import DbtCliResource
+
+    from dagster_project.transform.project import DbtCli
+
+    assert callable(getattr(DbtCliResource, "_initialize_dbt_core_adapter", None))
+    assert "_cli_version" in vars(DbtCliResource)
+    dbt = defs.resources["dbt"]
+    assert isinstance(dbt, DbtCli)
+    assert dbt._initialize_dbt_core_adapter(["build"]) is None
+    # the version dagster-dbt would have read from `dbt --version`
+    assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")

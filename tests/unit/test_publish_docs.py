@@ -71,3 +71,24 @@ def test_docs_subcommand(tmp_path, capsys) -> None:
     assert args.func(args) == 0 and "### `marts.fct_mirror_trade`" in doc.read_text()
     args = parser.parse_args(["docs", "--check", "--file", str(doc)])
     assert args.func(args) == 0
+
+
+def test_a_models_rules_are_shown_on_their_columns_and_table() -> None:
+    kwargs = {
+        "not_null": ["a"],
+        "unique": [["a"], ["a", "b"], ["case when c then a end"]],
+        "accepted_values": {"b": ["x", "y"]},
+        "expressions": [
+            {"name": "a_is_positive", "expression": "a > 0"},
+            {"expression": "b <> 'x'", "where": "a > 1"},
+        ],
+    }
+    assert docs._rule_labels(kwargs, {"a": {}, "b": {}}) == [
+        ("a", "not null"),
+        ("a", "unique"),
+        (None, "unique key: `a`, `b`"),
+        (None, "unique: `case when c then a end`"),
+        ("b", "one of `x`, `y`"),
+        (None, "`a_is_positive`"),
+        (None, "`b <> 'x' where a > 1`"),
+    ]

@@ -190,3 +190,22 @@ def test_the_fetch_variables(tmp_path: Path) -> None:
     assert (
         settings.comtrade_base_url_from_env({"MIRROR_COMTRADE_BASE_URL": "http://x"}) == "http://x"
     )
+
+
+def test_a_dbt_target_keeps_only_the_parse_of_the_project(tmp_path: Path) -> None:
+    """dbt's parse is reused from run to run (and the docs of a first run reuse its build's);
+    every other artifact of the previous run goes."""
+    from dagster_project.transform.project import PARTIAL_PARSE_FILE, run_target_path
+
+    layout = HomeLayout(tmp_path)
+    assert list(run_target_path(layout, "build").iterdir()) == []  # a new home: nothing
+    build = layout.dbt_target_dir("build")
+    (build / PARTIAL_PARSE_FILE).write_bytes(b"build parse")
+    (build / "run_results.json").write_text("{}")
+    docs = run_target_path(layout, "docs")
+    assert [p.name for p in docs.iterdir()] == [PARTIAL_PARSE_FILE]
+    assert (docs / PARTIAL_PARSE_FILE).read_bytes() == b"build parse"
+    (docs / PARTIAL_PARSE_FILE).write_bytes(b"docs parse")  # newer, but the build's own wins
+    build = run_target_path(layout, "build")
+    assert sorted(p.name for p in build.iterdir()) == [PARTIAL_PARSE_FILE]
+    assert (build / PARTIAL_PARSE_FILE).read_bytes() == b"build parse"
