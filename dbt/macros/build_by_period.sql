@@ -19,6 +19,13 @@
 {%- endmacro %}
 
 
+{#- is_incremental(), except in a dbt unit test (no relation to build into: it tests what a
+    full build computes) -#}
+{% macro building_incrementally() -%}
+    {{ return(this is not none and is_incremental()) }}
+{%- endmacro %}
+
+
 {#- config of a period model: {{ config(**period_model_config()) }} -#}
 {% macro period_model_config() -%}
     {%- if supports_build_by_period() -%}
@@ -54,7 +61,7 @@
     true in a full build (no var, or the table does not exist yet), false for an empty list. -#}
 {% macro in_build_periods(freq='freq', period='period') -%}
     {%- set periods = var('build_periods', none) -%}
-    {%- if not is_incremental() or periods is none -%}
+    {%- if not building_incrementally() or periods is none -%}
         true
     {%- elif periods | length == 0 -%}
         false
@@ -77,7 +84,7 @@
 {#- pre-hook of a period model: the periods about to be inserted go first (all of them in a
     full build; nothing when the table is created) -#}
 {% macro delete_build_periods() -%}
-    {%- if is_incremental() -%}
+    {%- if building_incrementally() -%}
         delete from {{ this }} where {{ in_build_periods() }}
     {%- endif -%}
 {%- endmacro %}
@@ -94,7 +101,7 @@
 {#- The last clause of an estimate's query: nothing new while one exists (it is kept with its
     vintage); everything on a refresh (the table is then rebuilt whole). -#}
 {% macro keep_existing_estimate() -%}
-    {%- if is_incremental() -%}
+    {%- if building_incrementally() -%}
         where false
     {%- endif -%}
 {%- endmacro %}
