@@ -1,0 +1,185 @@
+"""The guarantee of the incremental build (issue 15): building only the periods a change
+touches gives the marts a full rebuild with the same estimate vintage gives, byte for byte.
+
+On the embedded sample: its last month (202412) is held back, the rest built (the estimates
+computed: vintage V1); then the month arrives as a file of its own and is built alone; then a
+revision of one reporter-year (KAZ 2020) is built alone; then `mirror run --rebuild` builds
+every period again with V1 kept, and every marts table must be identical to the incremental
+result (benchmarks/compare_warehouses.py: same rows, and the same text of every value in sorted
+order). Last, `--refresh-estimates` stamps a new vintage.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from benchmarks.compare_warehouses import compare
+from tests.conftest import SAMPLE_COMTRADE
+from tests.e2e.conftest import MirrorRun, mirror_run
+
+HELD_BACK_MONTH = "202412"
+MONTH_FILE = f"comtrade_final_M_ALL_{HELD_BACK_MONTH}_released-2025-07-31.csv"
+REVISED_FILE = "comtrade_final_A_KAZ_2020_released-2025-09-30.csv"
+REVISED_SOURCE = "comtrade_final_A_KAZ_2019-2024_released-2025-06-30.csv"
+
+
+def _split_sample(landing: Path) -> list[dict[str, str]]:
+    """The sample into ``landing/comtrade`` without the held-back month; its rows returned."""
+    target = landing / "comtrade"
+    target.mkdir(parents=True)
+    held: list[dict[str, str]] = []
+    for path in sorted(SAMPLE_COMTRADE.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or [])
+            rows = list(reader)
+        kept = [r for r in rows if r["period"] != HELD_BACK_MONTH]
+        held += [r for r in rows if r["period"] == HELD_BACK_MONTH]
+        _write(target / path.name, fields, kept)
+    assert held, f"the sample has no rows of {HELD_BACK_MONTH}"
+    return held
+
+
+def _write(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fields() -> list[str]:
+    with (SAMPLE_COMTRADE / REVISED_SOURCE).open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f).fieldnames or [])
+
+
+def _revision_of_kaz_2020() -> tuple[list[dict[str, str]], dict[str, str]]:
+    """KAZ's 2020 annual rows re-delivered, its largest declaration 20 % higher."""
+    with (SAMPLE_COMTRADE / REVISED_SOURCE).open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["period"] == "2020"]
+    totals = [  # a total declaration of an HS6 code to a partner, no breakdown
+        r
+        for r in rows
+        if r["aggrLevel"] == "6"
+        and r["flowCode"] in ("X", "M")
+        and r["partnerCode"] != "0"
+        and r["partner2Code"] in ("", "0")
+        and r["customsCode"] in ("", "C00")
+        and r["motCode"] in ("", "0")
+        and r["mosCode"] in ("", "0")
+    ]
+    largest = max(totals, key=lambda r: float(r["primaryValue"] or 0))
+    for column in ("primaryValue", "fobvalue", "cifvalue"):
+        if largest[column]:
+            largest[column] = f"{float(largest[column]) * 1.2:.2f}"
+    return rows, largest
+
+
+def _dbt_build_line(run: MirrorRun) -> str:
+    log = (run.home / "logs" / "last_run.log").read_text(encoding="utf-8")
+    lines = [line for line in log.splitlines() if "mirror_dbt_assets - dbt build: " in line]
+    assert lines, f"no build plan in the run's log:\n{run.stdout}"
+    return lines[-1].split("dbt build: ", 1)[1]
+
+
+def _vintages(run: MirrorRun, table: str) -> set[str | None]:
+    with run.connect() as con:
+        return {
+            r[0] for r in con.execute(f"SELECT DISTINCT estimate_vintage FROM {table}").fetchall()
+        }
+
+
+@dataclass(frozen=True)
+class Builds:
+    first: MirrorRun
+    month: MirrorRun
+    revision: MirrorRun
+    incremental_copy: Path
+    full: MirrorRun
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    root = tmp_path_factory.mktemp("incremental")
+    home, landing = root / "home", root / "landing"
+    held = _split_sample(landing)
+    first = mirror_run(home, landing)
+    assert first.returncode == 0, first.stdout + first.stderr
+    _write(landing / "comtrade" / MONTH_FILE, _fields(), held)
+    month = mirror_run(home, landing)
+    assert month.returncode == 0, month.stdout + month.stderr
+    rows, _largest = _revision_of_kaz_2020()
+    _write(landing / "comtrade" / REVISED_FILE, _fields(), rows)
+    revision = mirror_run(home, landing)
+    assert revision.returncode == 0, revision.stdout + revision.stderr
+    incremental_copy = root / "incremental.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", incremental_copy)
+    full = mirror_run(home, landing, "--rebuild")
+    assert full.returncode == 0, full.stdout + full.stderr
+    yield Builds(first, month, revision, incremental_copy, full)
+
+
+def test_the_first_build_computes_the_estimates_and_stamps_every_row(builds: Builds) -> None:
+    assert _dbt_build_line(builds.first).startswith(
+        "estimates refreshed (no build recorded in this warehouse), every period: vintage "
+    )
+    vintage = _vintages(builds.first, "intermediate.int_cif_fob__margins")
+    assert len(vintage) == 1 and None not in vintage
+    for table in ("intermediate.int_reporter__noise", "marts.fct_mirror_trade"):
+        assert _vintages(builds.first, table) == vintage, table
+
+
+def test_a_new_month_builds_that_month_alone_with_the_estimates_kept(builds: Builds) -> None:
+    assert _dbt_build_line(builds.month) == (
+        f"1 period(s) (1 file version(s) changed): M:{HELD_BACK_MONTH}"
+    )
+    with builds.month.connect() as con:
+        added = con.execute(
+            "SELECT count(*) FROM marts.fct_declarations WHERE period = ?", [HELD_BACK_MONTH]
+        ).fetchone()[0]
+    assert added > 0
+    assert _vintages(builds.month, "marts.fct_mirror_trade") == _vintages(
+        builds.first, "intermediate.int_cif_fob__margins"
+    )
+
+
+def test_a_revised_reporter_year_rebuilds_that_period(builds: Builds) -> None:
+    # the revision is another file (a later release of the same keys): the later release wins;
+    # only A:2020 is built
+    assert _dbt_build_line(builds.revision) == "1 period(s) (1 file version(s) changed): A:2020"
+    _rows, largest = _revision_of_kaz_2020()
+    revised_value = float(largest["primaryValue"])  # 1.2 x the first release's
+
+    def kaz_2020(run: MirrorRun) -> tuple[float, int]:
+        with run.connect() as con:
+            return con.execute(
+                "SELECT sum(value_usd), count(*) FILTER (WHERE is_revised) "
+                "FROM marts.fct_declarations "
+                "WHERE freq = 'A' AND period = '2020' AND reporter_iso3 = 'KAZ'"
+            ).fetchone()
+
+    before, revised_before = kaz_2020(builds.month)
+    after, revised_after = kaz_2020(builds.revision)
+    assert revised_before == 0 and revised_after > 0
+    assert after - before == pytest.approx(revised_value - revised_value / 1.2, rel=1e-6)
+
+
+def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: Builds) -> None:
+    assert _dbt_build_line(builds.full) == "every period, estimates kept (asked)"
+    problems = compare(builds.incremental_copy, builds.full.warehouse, ["marts"], set(), out=print)
+    assert problems == []
+
+
+def test_refresh_estimates_stamps_a_new_vintage(builds: Builds) -> None:
+    old = _vintages(builds.full, "marts.fct_mirror_trade")
+    refreshed = mirror_run(builds.full.home, builds.full.landing, "--refresh-estimates")
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert _dbt_build_line(refreshed).startswith("estimates refreshed (asked), every period")
+    new = _vintages(refreshed, "marts.fct_mirror_trade")
+    assert len(new) == 1 and new != old
+    assert _vintages(refreshed, "marts.fct_transit_corridors") <= new
