@@ -142,8 +142,11 @@ def mirror_dbt_assets(
             }
             yield event.with_metadata({**(event.metadata or {}), **meta})
     if invocation.is_successful():
-        with warehouse.connection() as con:
-            build_plan.record_build(con, inputs.code)
+        if not context.is_subset:
+            # a run of some models (from the UI) leaves the others behind: the next build must
+            # still see the changes since the last complete one
+            with warehouse.connection() as con:
+                build_plan.record_build(con, inputs.code)
         progress.finish(f"nodes built and tested ({failed} non-blocking test failures)")
         return
     run_results = invocation.get_artifact("run_results.json")

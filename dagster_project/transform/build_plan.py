@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -57,6 +58,10 @@ PERIOD_SOURCES: dict[str, tuple[str, str]] = {
 }
 
 Kind = Literal["refresh", "all_periods", "periods"]
+
+# what a (freq, period) pair looks like; anything else (a malformed period that was loaded)
+# is not passed to SQL: every period is built instead
+_PAIR = re.compile(r"[A-Z]:[0-9]{4,6}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,12 @@ def decide(
                 f"{version.path} ({version.source}) changed: its periods are not known",
             )
         files += 1
-        periods.update(periods_of.get((version.path, version.sha256), []))
+        for freq, period in periods_of.get((version.path, version.sha256), []):
+            if not _PAIR.fullmatch(f"{freq}:{period}"):
+                return BuildPlan(
+                    "all_periods", f"{version.path} has a period {freq}:{period!r} not understood"
+                )
+            periods.add((freq, period))
     return BuildPlan("periods", f"{files} file version(s) changed", tuple(sorted(periods)))
 
 

@@ -77,6 +77,13 @@ def test_a_changed_file_whose_periods_are_unknown_means_every_period() -> None:
     assert "eurostat/x.tsv" in plan.reason
 
 
+def test_a_period_that_is_not_one_means_every_period() -> None:
+    changed = [ChangedVersion("odd.csv", "x", "comtrade", has_rows=True)]
+    plan = _decide(changed=changed, periods_of={("odd.csv", "x"): [("M", "2025'; drop")]})
+    assert plan.kind == "all_periods"
+    assert "odd.csv" in plan.reason
+
+
 def test_nothing_changed_builds_no_period() -> None:
     plan = _decide()
     assert (plan.kind, plan.periods) == ("periods", ())
