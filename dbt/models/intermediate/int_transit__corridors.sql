@@ -286,8 +286,8 @@ final as (
 
 )
 
-select  -- noqa: AM04
-    *,
+select
+    *,  -- noqa: AM04
     {{ estimate_vintage() }} as estimate_vintage
 from final
 {{ keep_existing_estimate() }}
