@@ -106,7 +106,7 @@ def mirror_dbt_assets(
             )
             return
         context.log.info(f"dbt build: inputs {change} since the last publication")
-    context.log.info(f"dbt build: {plan.describe()}")
+    context.log.info(f"dbt build plan: {plan.describe()}")
     if plan.kind != "periods":
         # a failed refresh or full build must not leave the old record to plan the next from
         with warehouse.connection() as con:

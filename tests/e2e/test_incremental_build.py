@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from benchmarks.compare_warehouses import compare
@@ -85,22 +86,33 @@ def _revision_of_kaz_2020() -> tuple[list[dict[str, str]], dict[str, str]]:
 
 
 def _dbt_build_line(run: MirrorRun) -> str:
-    log = (run.home / "logs" / "last_run.log").read_text(encoding="utf-8")
-    lines = [line for line in log.splitlines() if "mirror_dbt_assets - dbt build: " in line]
-    assert lines, f"no build plan in the run's log:\n{run.stdout}"
-    return lines[-1].split("dbt build: ", 1)[1]
+    """The build plan the dbt step logged, from this run's own log (the summary names it)."""
+    log_lines = [line for line in run.stdout.splitlines() if line.startswith("Log:")]
+    assert log_lines, f"no log in the summary:\n{run.stdout}"
+    log = Path(log_lines[0].split()[1]).read_text(encoding="utf-8")
+    plans = [line for line in log.splitlines() if "mirror_dbt_assets - dbt build plan: " in line]
+    assert len(plans) == 1, f"not one build plan in the run's log: {plans}"
+    return plans[0].split("dbt build plan: ", 1)[1]
 
 
-def _vintages(run: MirrorRun, table: str) -> set[str | None]:
-    with run.connect() as con:
-        return {
-            r[0] for r in con.execute(f"SELECT DISTINCT estimate_vintage FROM {table}").fetchall()
-        }
+def _query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _vintages(warehouse: Path, table: str) -> set[object]:
+    return {r[0] for r in _query(warehouse, f"SELECT DISTINCT estimate_vintage FROM {table}")}
 
 
 @dataclass(frozen=True)
 class Builds:
+    """The three runs (one home) and a copy of the warehouse after each of the first two."""
+
     first: MirrorRun
+    first_copy: Path
     incremental: MirrorRun
     incremental_copy: Path
     full: MirrorRun
@@ -113,6 +125,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     held = _split_sample(landing)
     first = mirror_run(home, landing)
     assert first.returncode == 0, first.stdout + first.stderr
+    first_copy = root / "first.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", first_copy)
     _write(landing / "comtrade" / MONTH_FILE, _fields(), held)
     rows, _largest = _revision_of_kaz_2020()
     _write(landing / "comtrade" / REVISED_FILE, _fields(), rows)
@@ -122,31 +136,29 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     shutil.copyfile(home / "mirror.duckdb", incremental_copy)
     full = mirror_run(home, landing, "--rebuild")
     assert full.returncode == 0, full.stdout + full.stderr
-    yield Builds(first, incremental, incremental_copy, full)
+    yield Builds(first, first_copy, incremental, incremental_copy, full)
 
 
 def test_the_first_build_computes_the_estimates_and_stamps_every_row(builds: Builds) -> None:
     assert _dbt_build_line(builds.first).startswith(
         "estimates refreshed (no build recorded in this warehouse), every period: vintage "
     )
-    vintage = _vintages(builds.first, "intermediate.int_cif_fob__margins")
+    vintage = _vintages(builds.first_copy, "intermediate.int_cif_fob__margins")
     assert len(vintage) == 1 and None not in vintage
     for table in ("intermediate.int_reporter__noise", "marts.fct_mirror_trade"):
-        assert _vintages(builds.first, table) == vintage, table
+        assert _vintages(builds.first_copy, table) == vintage, table
 
 
 def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) -> None:
     assert _dbt_build_line(builds.incremental) == (
         f"2 period(s) (2 file version(s) changed): A:2020, M:{HELD_BACK_MONTH}"
     )
-    with builds.incremental.connect() as con:
-        added = con.execute(
-            "SELECT count(*) FROM marts.fct_declarations WHERE period = ?", [HELD_BACK_MONTH]
-        ).fetchone()[0]
-    assert added > 0
+    count = f"SELECT count(*) FROM marts.fct_declarations WHERE period = '{HELD_BACK_MONTH}'"
+    assert _query(builds.first_copy, count) == [(0,)]
+    assert _query(builds.incremental_copy, count)[0][0] > 0
     # the estimates are kept: the new month's rows carry the first build's vintage
-    assert _vintages(builds.incremental, "marts.fct_mirror_trade") == _vintages(
-        builds.first, "intermediate.int_cif_fob__margins"
+    assert _vintages(builds.incremental_copy, "marts.fct_mirror_trade") == _vintages(
+        builds.first_copy, "intermediate.int_cif_fob__margins"
     )
 
 
@@ -154,16 +166,17 @@ def test_a_revised_reporter_year_is_rebuilt(builds: Builds) -> None:
     _rows, largest = _revision_of_kaz_2020()
     revised_value = float(largest["primaryValue"])
 
-    def kaz_2020(run: MirrorRun) -> tuple[float, int]:
-        with run.connect() as con:
-            return con.execute(
-                "SELECT sum(value_usd), count(*) FILTER (WHERE is_revised) "
-                "FROM marts.fct_declarations "
-                "WHERE freq = 'A' AND period = '2020' AND reporter_iso3 = 'KAZ'"
-            ).fetchone()
+    def kaz_2020(warehouse: Path) -> tuple[float, int]:
+        rows = _query(
+            warehouse,
+            "SELECT sum(value_usd), count(*) FILTER (WHERE is_revised) "
+            "FROM marts.fct_declarations "
+            "WHERE freq = 'A' AND period = '2020' AND reporter_iso3 = 'KAZ'",
+        )
+        return rows[0]  # type: ignore[return-value]
 
-    before, revised_before = kaz_2020(builds.first)
-    after, revised_after = kaz_2020(builds.incremental)
+    before, revised_before = kaz_2020(builds.first_copy)
+    after, revised_after = kaz_2020(builds.incremental_copy)
     assert revised_before == 0 and revised_after > 0
     assert after - before == pytest.approx(
         revised_value - revised_value / REVISION_FACTOR, rel=1e-3
@@ -172,8 +185,8 @@ def test_a_revised_reporter_year_is_rebuilt(builds: Builds) -> None:
 
 def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: Builds) -> None:
     assert _dbt_build_line(builds.full) == "every period, estimates kept (asked)"
-    assert _vintages(builds.full, "marts.fct_mirror_trade") == _vintages(
-        builds.first, "intermediate.int_cif_fob__margins"
+    assert _vintages(builds.full.warehouse, "marts.fct_mirror_trade") == _vintages(
+        builds.first_copy, "intermediate.int_cif_fob__margins"
     )
     problems = compare(builds.incremental_copy, builds.full.warehouse, ["marts"], set(), out=print)
     assert problems == []
