@@ -305,7 +305,9 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
         _refuse_start(location.home, job_name, exc)
         raise
     started = time.monotonic()
-    only_if_changed = job_name == MIRROR_JOB_NAME and not getattr(args, "rebuild", False)
+    refresh_estimates = getattr(args, "refresh_estimates", False)
+    rebuild = getattr(args, "rebuild", False)
+    only_if_changed = job_name == MIRROR_JOB_NAME and not rebuild and not refresh_estimates
     if only_if_changed and _up_to_date(settings, started):
         return 0
     _prepare_dagster_home(settings)
@@ -318,7 +320,15 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
             progress = TerminalProgress(terminal) if show_progress else None
             try:
                 result, notices = _run_job(
-                    settings, job_name, args.verbose, progress, only_if_changed=only_if_changed
+                    settings,
+                    job_name,
+                    args.verbose,
+                    progress,
+                    tags=_run_tags(
+                        only_if_changed=only_if_changed,
+                        all_periods=rebuild,
+                        refresh_estimates=refresh_estimates,
+                    ),
                 )
             except Exception as exc:  # outside any step (definitions, instance): one line
                 traceback.print_exc(file=log_file)
@@ -339,19 +349,34 @@ def _execute(args: argparse.Namespace, job_name: str) -> int:
     return 0 if result.success else 1
 
 
+def _run_tags(
+    *, only_if_changed: bool, all_periods: bool, refresh_estimates: bool
+) -> dict[str, str]:
+    """The run tags by which the CLI tells the dbt step what to build (build_state,
+    transform/build_plan)."""
+    from dagster_project.build_state import ONLY_IF_CHANGED_TAG
+    from dagster_project.transform.build_plan import ALL_PERIODS_TAG, REFRESH_ESTIMATES_TAG
+
+    wanted = {
+        ONLY_IF_CHANGED_TAG: only_if_changed,
+        ALL_PERIODS_TAG: all_periods,
+        REFRESH_ESTIMATES_TAG: refresh_estimates,
+    }
+    return {tag: "true" for tag, on in wanted.items() if on}
+
+
 def _run_job(
     settings: Settings,
     job_name: str,
     verbose: bool,
     progress: TerminalProgress | None,
     *,
-    only_if_changed: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     from dagster import DagsterInstance
 
     from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
-    from dagster_project.build_state import ONLY_IF_CHANGED_TAG
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -362,7 +387,7 @@ def _run_job(
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
-                tags={ONLY_IF_CHANGED_TAG: "true"} if only_if_changed else None,
+                tags=tags or None,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             )
         # no daemon behind the CLI: apply the alert sensors' logic to this run now
@@ -425,8 +450,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--rebuild",
         action="store_true",
-        help="build, check and publish even when nothing changed since the last publication "
-        "(by default an unchanged landing zone, code and rules on the same day is a no-op)",
+        help="build every period, check and publish even when nothing changed since the last "
+        "publication (by default an unchanged landing zone, code and rules on the same day is a "
+        "no-op, and a change rebuilds only the periods it touched); the estimates are kept",
+    )
+    run.add_argument(
+        "--refresh-estimates",
+        action="store_true",
+        help="compute the estimates that use all of history again (CIF/FOB margins, reporter "
+        "noise, detected transit corridors: a new estimate_vintage), then every period with them",
     )
     run.set_defaults(func=cmd_run)
     ingest = sub.add_parser(

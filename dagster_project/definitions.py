@@ -30,7 +30,24 @@ from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
+from dagster_project.transform.build_plan import REFRESH_ESTIMATES_TAG
 from dagster_project.transform.project import DbtCli, dbt_project
+
+# The estimates that use all of history (margins, reporter noise, detected transit corridors)
+# are kept between builds, so a new month costs about that month; they follow the data when
+# refreshed: on the first of each month, and by `mirror run --refresh-estimates`.
+refresh_estimates_schedule = dg.ScheduleDefinition(
+    name="refresh_estimates_schedule",
+    cron_schedule="0 3 1 * *",
+    job_name=MIRROR_JOB_NAME,
+    execution_timezone="UTC",
+    tags={REFRESH_ESTIMATES_TAG: "true"},
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description=(
+        "OFF by default. A full build with the estimates computed again from all of history "
+        "(a new estimate_vintage on every row that uses them), monthly."
+    ),
+)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -75,7 +92,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 AlertTarget.of(settings), [k for c in gx_checks for k in c.check_keys]
             ),
         ],
-        schedules=[comtrade_fetch_schedule],
+        schedules=[comtrade_fetch_schedule, refresh_estimates_schedule],
         executor=dg.in_process_executor,
         resources={
             "warehouse": Warehouse(

@@ -1,5 +1,6 @@
 """dbt models and seeds as Dagster assets; dbt tests become asset checks."""
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_project import build_state
 from dagster_project.progress import StepProgress
 from dagster_project.resources import Warehouse
-from dagster_project.transform import failures
+from dagster_project.transform import build_plan, failures
 from dagster_project.transform.project import dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts", "report")
@@ -85,9 +86,17 @@ def mirror_dbt_assets(
     ``Failure`` that names the failed test (its model, a few offending rows) or model.
     """
     duckdb_path = Path(warehouse.duckdb_path)
-    if context.run.tags.get(build_state.ONLY_IF_CHANGED_TAG) == "true":
-        with warehouse.connection(read_only=True) as con:
-            inputs = build_state.current_inputs(con)
+    tags = context.run.tags
+    with warehouse.connection(read_only=True) as con:
+        inputs = build_state.current_inputs(con)
+        plan = build_plan.plan(
+            con,
+            refresh_asked=tags.get(build_plan.REFRESH_ESTIMATES_TAG) == "true",
+            all_periods_asked=tags.get(build_plan.ALL_PERIODS_TAG) == "true",
+            code=inputs.code,
+            new_vintage=build_plan.vintage(dt.datetime.now(dt.UTC), inputs.data, inputs.code),
+        )
+    if tags.get(build_state.ONLY_IF_CHANGED_TAG) == "true" and plan.kind == "periods":
         change = inputs.describe_change(build_state.published_inputs(warehouse.layout))
         if change == "unchanged":
             # no output: the checks, the publication and the report downstream are skipped
@@ -97,11 +106,18 @@ def mirror_dbt_assets(
             )
             return
         context.log.info(f"dbt build: inputs {change} since the last publication")
+    context.log.info(f"dbt build plan: {plan.describe()}")
+    if plan.kind != "periods":
+        # a failed refresh or full build must not leave the old record to plan the next from
+        with warehouse.connection() as con:
+            build_plan.forget_build(con)
     target = run_target_path(warehouse.layout, "build")
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
     failed = 0
-    invocation = dbt.cli(BUILD_ARGS, context=context, target_path=target, raise_on_error=False)
+    invocation = dbt.cli(
+        [*BUILD_ARGS, *plan.dbt_args()], context=context, target_path=target, raise_on_error=False
+    )
     progress.note("nodes: starting dbt (parse the project, connect)")
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API
@@ -119,9 +135,18 @@ def mirror_dbt_assets(
             name, ok = _node_outcome(event)
             failed += not ok
             progress.advance(1, f"nodes ({failed} failed), last: {name}")
-            meta = {"dbt_nodes_done": progress.done, "dbt_nodes_total": total}
+            meta = {
+                "dbt_nodes_done": progress.done,
+                "dbt_nodes_total": total,
+                "dbt_build": plan.describe(),
+            }
             yield event.with_metadata({**(event.metadata or {}), **meta})
     if invocation.is_successful():
+        if not context.is_subset:
+            # a run of some models (from the UI) leaves the others behind: the next build must
+            # still see the changes since the last complete one
+            with warehouse.connection() as con:
+                build_plan.record_build(con, inputs.code)
         progress.finish(f"nodes built and tested ({failed} non-blocking test failures)")
         return
     run_results = invocation.get_artifact("run_results.json")

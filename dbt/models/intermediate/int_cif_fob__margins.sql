@@ -1,3 +1,5 @@
+{{ config(**estimate_config()) }}
+
 -- The estimated CIF/FOB margin of every exporter × importer × HS6 × year that trades (monthly
 -- rows take their year's margin). docs/methodology.md §2 has the formula and the references.
 --
@@ -479,4 +481,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- Every delivery of every total-level Comtrade key, in release order, with the value it
 -- replaced: the revision history behind int_comtrade__totals_deduplicated. Deliveries from
 -- superseded file versions are kept as history but never become current.
@@ -9,6 +11,7 @@ deliveries as (
     where
         not is_breakdown
         and aggr_level = 6
+        and {{ in_build_periods() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- Comtrade declarations at the total level (no breakdown rows), HS6 only, from current file
 -- versions, one row per key: when a later release re-delivers a key, the later release wins
 -- (ties: the later load, then the later file name). `delivery_count` > 1 marks revised keys.
@@ -10,6 +12,7 @@ declarations as (
         not is_breakdown
         and aggr_level = 6
         and is_current_file_version
+        and {{ in_build_periods() }}
 
 ),
 

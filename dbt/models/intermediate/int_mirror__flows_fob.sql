@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- The paired flows with the importer's value brought to FOB: the common input of the gap,
 -- timing and transit models. Best evidence first:
 --   reported_fob   the importer's declaration carries a FOB value (an importer that values
@@ -12,6 +14,7 @@ with
 paired as (
 
     select * from {{ ref('int_mirror__flows_paired') }}
+    where {{ in_build_periods() }}
 
 ),
 
@@ -29,6 +32,9 @@ joined as (
         coalesce(paired.import_fob_value_usd > 0 and paired.import_value_usd > 0, false)
             as is_fob_reported,
         coalesce(margins.cif_fob_method, 'fixed_factor') as estimated_method,
+        -- every row used the margins as a whole (a key without one takes the fixed factor)
+        (select min(all_margins.estimate_vintage) from margins as all_margins)
+            as estimate_vintage,
         coalesce(margins.cif_fob_margin, round(cast({{ var('cif_fob_factor') }} as double) - 1, 4))
             as estimated_margin
     from paired

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- The mirror join: what the exporter declared (flow X, partner = importer) against what the
 -- importer declared (flow M, partner = exporter), on freq × period × exporter × importer × HS6
 -- (HS 2022). Re-exports and re-imports (RX/RM) and confidential declarations are not paired
@@ -9,6 +11,7 @@ with
 declarations as (
 
     select * from {{ ref('int_trade__declarations_preferred') }}
+    where {{ in_build_periods() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- What each reporter declared, per reporter × freq × period × flow (X, M): how many
 -- declarations, their value, and the smallest one. It tells the innocent reasons a flow has
 -- one side only apart from the suspicious ones (fct_mirror_trade):
@@ -12,7 +14,7 @@ with
 declarations as (
 
     select * from {{ ref('int_trade__declarations_preferred') }}
-    where flow_code in ('X', 'M')
+    where flow_code in ('X', 'M') and {{ in_build_periods() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(**estimate_config()) }}
+
 -- How noisy each reporter's declarations are, per reporter × freq × year: the spread of the
 -- log discrepancy between what the reporter declared and what its partners declared for the
 -- same flows (both sides declared, CIF brought to FOB, transit corridors attributed).
@@ -150,4 +152,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}

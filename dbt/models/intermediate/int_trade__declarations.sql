@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- One harmonised grain for every customs declaration, whatever its source: reporter, partner
 -- (ISO-3), flow, HS6 in HS 2022 (older editions through the UNSD chain, splits weighted),
 -- period, value in USD, net weight. Comtrade totals and Comext (aggregated from CN8 to HS6,
@@ -56,7 +58,9 @@ comtrade as (
     from {{ ref('int_comtrade__totals_deduplicated') }} as totals
     left join areas as reporter on totals.reporter_code = reporter.comtrade_code
     left join areas as partner on totals.partner_code = partner.comtrade_code
-    where totals.partner_code <> 0  -- "World" is a total, never a partner
+    where
+        totals.partner_code <> 0  -- "World" is a total, never a partner
+        and {{ in_build_periods('totals.freq', 'totals.period') }}
 
 ),
 
@@ -134,6 +138,7 @@ final as (
             unioned.hs_year_delivered = concordance.hs_year
             and unioned.hs6_delivered = concordance.hs6_from
             and not unioned.is_confidential
+    where {{ in_build_periods('unioned.freq', 'unioned.period') }}
 
 )
 

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- One declaration per freq × period × reporter × partner × flow × HS6 (HS 2022): the
 -- delivered codes that concord to the same HS 2022 code are added up, and when several
 -- sources carry the same declaration the first in var `declaration_source_priority` wins.
@@ -8,6 +10,7 @@ with
 declarations as (
 
     select * from {{ ref('int_trade__declarations') }}
+    where {{ in_build_periods() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(**estimate_config()) }}
+
 -- Period by period, does what an origin declared to a hub beyond the hub's own imports (the
 -- hub's excess, X(o→P) − M_fob(P←o)) reappear at the route's member importers
 -- (int_transit__route_members)? One row per origin × hub × HS6 × freq × period in which the
@@ -18,7 +20,8 @@ imbalances as (
 
 members as (
 
-    select * from {{ ref('int_transit__route_members') }}
+    -- the estimates are computed together: one vintage, stamped on this one
+    select * exclude (estimate_vintage) from {{ ref('int_transit__route_members') }}
 
 ),
 
@@ -155,4 +158,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}

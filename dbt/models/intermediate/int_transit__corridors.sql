@@ -1,3 +1,5 @@
+{{ config(**estimate_config()) }}
+
 -- Every transit corridor the warehouse applies or considered, one row per corridor × importer
 -- (the declared partner, i.e. the hub, included): corridors detected from the declarations
 -- (int_transit__corridor_evidence) and the maintainers' seeds (transit_corridors), which
@@ -13,13 +15,15 @@ with
 
 evidence as (
 
-    select * from {{ ref('int_transit__corridor_evidence') }}
+    -- the estimates are computed together: one vintage, stamped on this one
+    select * exclude (estimate_vintage) from {{ ref('int_transit__corridor_evidence') }}
 
 ),
 
 route_members as (
 
-    select * from {{ ref('int_transit__route_members') }}
+    -- the estimates are computed together: one vintage, stamped on this one
+    select * exclude (estimate_vintage) from {{ ref('int_transit__route_members') }}
 
 ),
 
@@ -282,4 +286,8 @@ final as (
 
 )
 
-select * from final  -- noqa: AM04
+select
+    *,  -- noqa: AM04
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}

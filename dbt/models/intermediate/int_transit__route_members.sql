@@ -1,3 +1,5 @@
+{{ config(**estimate_config()) }}
+
 -- Who the goods an origin declares to a hub end up with, found in the declarations: the
 -- importers of each candidate route origin → hub → importer, per HS4 (product group), with
 -- the evidence that puts them there.
@@ -213,4 +215,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}

@@ -1,3 +1,5 @@
+{{ config(**period_model_config()) }}
+
 -- Every harmonised declaration (BI contract), labelled with how the mirror table treats it:
 -- comparable X/M flows, re-exports and re-imports, confidential and unallocated trade are
 -- separated here and never counted as breaches.
@@ -6,6 +8,7 @@ with
 declarations as (
 
     select * from {{ ref('int_trade__declarations_preferred') }}
+    where {{ in_build_periods() }}
 
 ),
 

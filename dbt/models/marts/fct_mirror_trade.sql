@@ -453,7 +453,8 @@ final as (
         end as quantity_flag,
         export_source,
         import_source,
-        is_revised
+        is_revised,
+        estimate_vintage
     from annotated
 
 )

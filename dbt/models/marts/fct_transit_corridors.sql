@@ -32,9 +32,17 @@ final as (
         any_value(consignment_periods) as consignment_periods,
         any_value(strength) as strength,
         round(any_value(excess_usd), 2) as excess_usd,
-        round(any_value(covered_excess_usd), 2) as covered_excess_usd
+        round(any_value(covered_excess_usd), 2) as covered_excess_usd,
+        estimate_vintage
     from corridors
-    group by corridor_id, corridor_source, is_applied, origin_iso3, declared_partner_iso3, hs_prefix
+    group by
+        corridor_id,
+        corridor_source,
+        is_applied,
+        origin_iso3,
+        declared_partner_iso3,
+        hs_prefix,
+        estimate_vintage
 
 )
 

@@ -28,7 +28,8 @@ final as (
         round(pattern_coverage, 6) as pattern_coverage,
         round(consignment_coverage, 6) as consignment_coverage,
         is_pattern_evidence,
-        is_consignment_evidence
+        is_consignment_evidence,
+        estimate_vintage
     from evidence
 
 )

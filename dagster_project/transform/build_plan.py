@@ -1,0 +1,243 @@
+"""What a dbt build must compute: every period, or only the periods the ingest touched.
+
+The declaration-level chain is built by period (dbt macros ``dbt/macros/build_by_period.sql``):
+a period model deletes and re-inserts the periods of var ``build_periods`` and keeps the
+others. The estimates (CIF/FOB margins, reporter noise, detected transit corridors) use all of
+history: they are kept, with their ``estimate_vintage``, until a build refreshes them.
+
+A build is one of three kinds (:func:`decide`):
+
+* ``refresh``: ``dbt build --full-refresh``: the estimates are computed again (a new vintage)
+  and every period with them. When asked (run tag :data:`REFRESH_ESTIMATES_TAG`: ``mirror run
+  --refresh-estimates``, the estimates schedule), when no build was recorded in this warehouse
+  yet, and when the code or rules changed (a model's SQL, a var, a seed: every row may change);
+* ``all_periods``: every period again with the estimates kept (``mirror run --rebuild``, run tag
+  :data:`ALL_PERIODS_TAG`), and whenever the periods cannot be told: a changed file of a source
+  whose rows do not say their period here (energy registers, reference tables);
+* ``periods``: the (freq, period) pairs of the rows of every Comtrade or Comext file version
+  loaded, superseded or put back since the last successful build (both versions' rows: a
+  revision can remove a key). Comext's annual totals are periods ``YYYY52`` of the file and
+  ``A``/``YYYY`` in the warehouse: a Comext period P counts as ``M``/P and ``A``/P[:4], a
+  superset, never fewer.
+
+What the last successful build read is recorded in the warehouse itself (schema ``build``,
+:func:`record_build`) after dbt succeeded: a build that failed half-way is simply planned again
+from the same difference (period models are idempotent), and a warehouse file copied elsewhere
+takes its record with it. Anything unreadable means a bigger build, never a smaller one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import duckdb
+
+from dagster_project.ingest import registry
+from dagster_project.sources import comext, comtrade
+
+# run tags: ask for new estimates (and so every period), or for every period with the estimates kept
+REFRESH_ESTIMATES_TAG = "mirror/refresh_estimates"
+ALL_PERIODS_TAG = "mirror/all_periods"
+
+BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build read
+BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
+
+# raw table of each source whose rows name their (freq, period), and how: a SQL expression of
+# the pairs a row touches, as a list of 'freq:period' strings
+PERIOD_SOURCES: dict[str, tuple[str, str]] = {
+    comtrade.SPEC.name: (comtrade.SPEC.raw_table, """["freqCode" || ':' || period]"""),
+    comext.SPEC.name: (
+        comext.SPEC.raw_table,
+        """['M:' || trim("PERIOD"), 'A:' || left(trim("PERIOD"), 4)]""",
+    ),
+}
+
+Kind = Literal["refresh", "all_periods", "periods"]
+
+# what a (freq, period) pair looks like; anything else (a malformed period that was loaded)
+# is not passed to SQL: every period is built instead
+_PAIR = re.compile(r"[A-Z]:[0-9]{4,6}")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    kind: Kind
+    reason: str  # why this kind, in words (log, metadata)
+    periods: tuple[tuple[str, str], ...] = ()  # (freq, period), sorted; kind "periods" only
+    estimate_vintage: str = ""  # kind "refresh" only: the vintage of the estimates computed
+
+    def dbt_args(self) -> list[str]:
+        """What ``dbt build`` needs besides the selection: ``--full-refresh`` and ``--vars``."""
+        if self.kind == "refresh":
+            return [
+                "--full-refresh",
+                "--vars",
+                json.dumps({"estimate_vintage": self.estimate_vintage}),
+            ]
+        if self.kind == "periods":
+            return ["--vars", json.dumps({"build_periods": [list(p) for p in self.periods]})]
+        return []
+
+    def describe(self) -> str:
+        if self.kind == "refresh":
+            return (
+                f"estimates refreshed ({self.reason}), every period: "
+                f"vintage {self.estimate_vintage}"
+            )
+        if self.kind == "all_periods":
+            return f"every period, estimates kept ({self.reason})"
+        shown = ", ".join(f"{f}:{p}" for f, p in self.periods[:12])
+        more = f" and {len(self.periods) - 12} more" if len(self.periods) > 12 else ""
+        return f"{len(self.periods)} period(s) ({self.reason}): {shown or 'none'}{more}"
+
+
+def vintage(now: dt.datetime, data_fingerprint: str, code_fingerprint: str) -> str:
+    """When the estimates were computed, and from which inputs (the build_state fingerprints)."""
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{stamp} data:{data_fingerprint[:12]} code:{code_fingerprint[:12]}"
+
+
+@dataclass(frozen=True)
+class ChangedVersion:
+    path: str
+    sha256: str
+    source: str
+    has_rows: bool  # loaded or superseded: its rows are in raw
+
+
+def decide(
+    *,
+    refresh_asked: bool,
+    all_periods_asked: bool,
+    built_code: str | None,
+    code: str,
+    changed: Iterable[ChangedVersion],
+    periods_of: dict[tuple[str, str], list[tuple[str, str]]],
+    new_vintage: str,
+) -> BuildPlan:
+    """The plan from what was asked, what the last build recorded (``built_code`` None: none)
+    and the file versions that changed since; ``periods_of`` gives the periods of a version's
+    rows (PERIOD_SOURCES only)."""
+    if refresh_asked:
+        return BuildPlan("refresh", "asked", estimate_vintage=new_vintage)
+    if built_code is None:
+        return BuildPlan(
+            "refresh", "no build recorded in this warehouse", estimate_vintage=new_vintage
+        )
+    if built_code != code:
+        return BuildPlan("refresh", "the code or rules changed", estimate_vintage=new_vintage)
+    if all_periods_asked:
+        return BuildPlan("all_periods", "asked")
+    periods: set[tuple[str, str]] = set()
+    files = 0
+    for version in changed:
+        if not version.has_rows:
+            continue  # refused, ignored, a duplicate: nothing of it is in raw
+        if version.source not in PERIOD_SOURCES:
+            return BuildPlan(
+                "all_periods",
+                f"{version.path} ({version.source}) changed: its periods are not known",
+            )
+        files += 1
+        for freq, period in periods_of.get((version.path, version.sha256), []):
+            if not _PAIR.fullmatch(f"{freq}:{period}"):
+                return BuildPlan(
+                    "all_periods", f"{version.path} has a period {freq}:{period!r} not understood"
+                )
+            periods.add((freq, period))
+    return BuildPlan("periods", f"{files} file version(s) changed", tuple(sorted(periods)))
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+# a version in one of these states has its rows in raw (history is kept for superseded ones)
+_ROWS_KEPT = ("loaded", "superseded")
+
+
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    refresh_asked: bool,
+    all_periods_asked: bool,
+    code: str,
+    new_vintage: str,
+) -> BuildPlan:
+    """:func:`decide` on the warehouse ``con`` (read only is enough)."""
+    built_code = None
+    if _table_exists(con, BUILT_CODE_TABLE) and _table_exists(con, BUILT_VERSIONS_TABLE):
+        row = con.execute(f"SELECT code FROM {BUILT_CODE_TABLE}").fetchone()
+        built_code = row[0] if row else None
+    changed: list[ChangedVersion] = []
+    periods_of: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    if built_code is not None and not refresh_asked:
+        rows = con.execute(
+            f"""
+            WITH now AS (SELECT path, sha256, status, source FROM {registry.REGISTRY_TABLE}),
+            built AS (SELECT path, sha256, status, source FROM {BUILT_VERSIONS_TABLE}),
+            changed AS (
+                (SELECT * FROM now EXCEPT SELECT * FROM built)
+                UNION (SELECT * FROM built EXCEPT SELECT * FROM now)
+            )
+            SELECT path, sha256, source, bool_or(status IN {_ROWS_KEPT}) FROM changed
+            GROUP BY ALL ORDER BY path, sha256
+            """
+        ).fetchall()
+        changed = [ChangedVersion(*row) for row in rows]
+        for source, (table, pairs) in PERIOD_SOURCES.items():
+            versions = [(c.path, c.sha256) for c in changed if c.source == source and c.has_rows]
+            if not versions:
+                continue
+            found = con.execute(
+                f"""
+                SELECT _source_file, _file_sha256, list(DISTINCT pair ORDER BY pair)
+                FROM (SELECT _source_file, _file_sha256, unnest({pairs}) AS pair
+                      FROM {table}
+                      WHERE _source_file || chr(0) || _file_sha256 IN (SELECT unnest(?)))
+                GROUP BY ALL
+                """,
+                [[f"{path}\0{sha256}" for path, sha256 in versions]],
+            ).fetchall()
+            for path, sha256, pair_list in found:
+                periods_of[(path, sha256)] = [tuple(p.split(":", 1)) for p in pair_list]  # type: ignore[misc]
+    return decide(
+        refresh_asked=refresh_asked,
+        all_periods_asked=all_periods_asked,
+        built_code=built_code,
+        code=code,
+        changed=changed,
+        periods_of=periods_of,
+        new_vintage=new_vintage,
+    )
+
+
+def record_build(con: duckdb.DuckDBPyConnection, code: str) -> None:
+    """After a successful dbt build: what it read (the registry now, the code), in one
+    transaction, so the next build plans from here."""
+    con.execute("BEGIN TRANSACTION")
+    con.execute("CREATE SCHEMA IF NOT EXISTS build")
+    con.execute(
+        f"CREATE OR REPLACE TABLE {BUILT_VERSIONS_TABLE} AS "
+        f"SELECT path, sha256, status, source FROM {registry.REGISTRY_TABLE}"
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {BUILT_CODE_TABLE} AS SELECT ? AS code", [code])
+    con.execute("COMMIT")
+
+
+def forget_build(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a build that changes the estimates or every period: if it fails half-way, the
+    next one must not plan from the old record (it would build too little)."""
+    con.execute(f"DROP TABLE IF EXISTS {BUILT_CODE_TABLE}")

@@ -1,0 +1,107 @@
+{#- How the warehouse is rebuilt when little changed (docs/architecture.md, "Incremental build
+    by period"). Two kinds of models besides plain tables:
+
+    * period models (the declaration-level chain): a row of period p depends only on the inputs
+      of period p and on the estimates. `mirror` passes var `build_periods`, the (freq,
+      period) pairs the ingest touched; the model deletes those periods and inserts them again,
+      leaving every other period as it is. Without the var (a full build) every period is
+      deleted and inserted, so a period that lost all its rows is gone too.
+    * estimates (margins, reporter noise, detected transit corridors): computed from all of
+      history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
+      when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
+      change of code run).
+
+    The strategy lives here only: a target without delete (dbt-spark on plain Parquet) gets
+    plain tables, i.e. a full build every time, with estimates refreshed every build. -#}
+
+{% macro supports_build_by_period() -%}
+    {{ return(target.type == 'duckdb') }}
+{%- endmacro %}
+
+
+{#- is_incremental(), except in a dbt unit test (no relation to build into: it tests what a
+    full build computes) -#}
+{% macro building_incrementally() -%}
+    {{ return(this is not none and is_incremental()) }}
+{%- endmacro %}
+
+
+{#- config of a period model: {{ config(**period_model_config()) }} -#}
+{% macro period_model_config() -%}
+    {%- if supports_build_by_period() -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'append',
+            'on_schema_change': 'fail',
+            'pre_hook': "{{ delete_build_periods() }}",
+            'tags': ['period_model'],
+        }) }}
+    {%- else -%}
+        {{ return({'materialized': 'table', 'tags': ['period_model']}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- config of an estimate: {{ config(**estimate_config()) }} -#}
+{% macro estimate_config() -%}
+    {%- if supports_build_by_period() -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'append',
+            'on_schema_change': 'fail',
+            'tags': ['estimate'],
+        }) }}
+    {%- else -%}
+        {{ return({'materialized': 'table', 'tags': ['estimate']}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The periods this build computes, as a condition on a relation's freq and period columns:
+    true in a full build (no var, or the table does not exist yet), false for an empty list. -#}
+{% macro in_build_periods(freq='freq', period='period') -%}
+    {%- set periods = var('build_periods', none) -%}
+    {%- if not building_incrementally() or periods is none -%}
+        true
+    {%- elif periods | length == 0 -%}
+        false
+    {%- else -%}
+        {#- the plain period list first: it can be pushed into the scan -#}
+        ({{ period }} in (
+            {%- for p in periods | map(attribute=1) | unique | sort -%}
+                '{{ p }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        )
+        and {{ freq }} || ':' || {{ period }} in (
+            {%- for p in periods | sort -%}
+                '{{ p[0] }}:{{ p[1] }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        ))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre-hook of a period model: the periods about to be inserted go first (all of them in a
+    full build; nothing when the table is created) -#}
+{% macro delete_build_periods() -%}
+    {%- if building_incrementally() -%}
+        delete from {{ this }} where {{ in_build_periods() }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The vintage of the estimates computed now: what `mirror` passes (when, and the
+    fingerprints of the inputs they were computed from), or when and which dbt invocation for a
+    hand-run dbt. -#}
+{% macro estimate_vintage() -%}
+    '{{ var("estimate_vintage", run_started_at.strftime("%Y-%m-%dT%H:%M:%SZ") ~ " dbt " ~ invocation_id) }}'
+{%- endmacro %}
+
+
+{#- The last clause of an estimate's query: nothing new while one exists (it is kept with its
+    vintage); everything on a refresh (the table is then rebuilt whole). -#}
+{% macro keep_existing_estimate() -%}
+    {%- if building_incrementally() -%}
+        where false
+    {%- endif -%}
+{%- endmacro %}

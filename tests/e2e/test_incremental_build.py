@@ -1,0 +1,192 @@
+"""The guarantee of the incremental build (issue 15): building only the periods a change
+touches gives the marts a full rebuild with the same estimate vintage gives, byte for byte.
+
+On the embedded sample: its last month (202412) is held back and the rest built (the
+estimates computed: vintage V1); then the month arrives as a file of its own, with a revision
+of one reporter-year (KAZ 2020, a later release), and only those two periods are built; then
+`mirror run --rebuild` builds every period again with V1 kept, and every marts table must be
+identical to the incremental result (benchmarks/compare_warehouses.py: same rows, and the same
+text of every value in sorted order). Three runs of the sample: the refresh on demand is the
+first build's mechanism (`--full-refresh` with a new vintage), its decision is unit-tested
+(tests/unit/test_build_plan.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from benchmarks.compare_warehouses import compare
+from tests.conftest import SAMPLE_COMTRADE
+from tests.e2e.conftest import MirrorRun, mirror_run
+
+HELD_BACK_MONTH = "202412"
+MONTH_FILE = f"comtrade_final_M_ALL_{HELD_BACK_MONTH}_released-2025-07-31.csv"
+REVISED_FILE = "comtrade_final_A_KAZ_2020_released-2025-09-30.csv"
+REVISED_SOURCE = "comtrade_final_A_KAZ_2019-2024_released-2025-06-30.csv"
+REVISION_FACTOR = 1.001
+
+
+def _split_sample(landing: Path) -> list[dict[str, str]]:
+    """The sample into ``landing/comtrade`` without the held-back month; its rows returned."""
+    target = landing / "comtrade"
+    target.mkdir(parents=True)
+    held: list[dict[str, str]] = []
+    for path in sorted(SAMPLE_COMTRADE.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or [])
+            rows = list(reader)
+        kept = [r for r in rows if r["period"] != HELD_BACK_MONTH]
+        held += [r for r in rows if r["period"] == HELD_BACK_MONTH]
+        _write(target / path.name, fields, kept)
+    assert held, f"the sample has no rows of {HELD_BACK_MONTH}"
+    return held
+
+
+def _write(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _fields() -> list[str]:
+    with (SAMPLE_COMTRADE / REVISED_SOURCE).open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f).fieldnames or [])
+
+
+def _revision_of_kaz_2020() -> tuple[list[dict[str, str]], dict[str, str]]:
+    """KAZ's 2020 annual rows re-delivered, its largest declaration 0.1 % higher (a revision
+    within tolerance: the sample's blocking checks still pass and the run publishes)."""
+    with (SAMPLE_COMTRADE / REVISED_SOURCE).open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["period"] == "2020"]
+    totals = [  # a total declaration of an HS6 code to a partner, no breakdown
+        r
+        for r in rows
+        if r["aggrLevel"] == "6"
+        and r["flowCode"] in ("X", "M")
+        and r["partnerCode"] != "0"
+        and r["partner2Code"] in ("", "0")
+        and r["customsCode"] in ("", "C00")
+        and r["motCode"] in ("", "0")
+        and r["mosCode"] in ("", "0")
+    ]
+    largest = max(totals, key=lambda r: float(r["primaryValue"] or 0))
+    for column in ("primaryValue", "fobvalue", "cifvalue"):
+        if largest[column]:
+            largest[column] = f"{float(largest[column]) * REVISION_FACTOR:.2f}"
+    return rows, largest
+
+
+def _dbt_build_line(run: MirrorRun) -> str:
+    """The build plan the dbt step logged, from this run's own log (the summary names it)."""
+    log_lines = [line for line in run.stdout.splitlines() if line.startswith("Log:")]
+    assert log_lines, f"no log in the summary:\n{run.stdout}"
+    log = Path(log_lines[0].split()[1]).read_text(encoding="utf-8")
+    plans = [line for line in log.splitlines() if "mirror_dbt_assets - dbt build plan: " in line]
+    assert len(plans) == 1, f"not one build plan in the run's log: {plans}"
+    return plans[0].split("dbt build plan: ", 1)[1]
+
+
+def _query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _vintages(warehouse: Path, table: str) -> set[object]:
+    return {r[0] for r in _query(warehouse, f"SELECT DISTINCT estimate_vintage FROM {table}")}
+
+
+@dataclass(frozen=True)
+class Builds:
+    """The three runs (one home) and a copy of the warehouse after each of the first two."""
+
+    first: MirrorRun
+    first_copy: Path
+    incremental: MirrorRun
+    incremental_copy: Path
+    full: MirrorRun
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    root = tmp_path_factory.mktemp("incremental")
+    home, landing = root / "home", root / "landing"
+    held = _split_sample(landing)
+    first = mirror_run(home, landing)
+    assert first.returncode == 0, first.stdout + first.stderr
+    first_copy = root / "first.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", first_copy)
+    _write(landing / "comtrade" / MONTH_FILE, _fields(), held)
+    rows, _largest = _revision_of_kaz_2020()
+    _write(landing / "comtrade" / REVISED_FILE, _fields(), rows)
+    incremental = mirror_run(home, landing)
+    assert incremental.returncode == 0, incremental.stdout + incremental.stderr
+    incremental_copy = root / "incremental.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", incremental_copy)
+    full = mirror_run(home, landing, "--rebuild")
+    assert full.returncode == 0, full.stdout + full.stderr
+    yield Builds(first, first_copy, incremental, incremental_copy, full)
+
+
+def test_the_first_build_computes_the_estimates_and_stamps_every_row(builds: Builds) -> None:
+    assert _dbt_build_line(builds.first).startswith(
+        "estimates refreshed (no build recorded in this warehouse), every period: vintage "
+    )
+    vintage = _vintages(builds.first_copy, "intermediate.int_cif_fob__margins")
+    assert len(vintage) == 1 and None not in vintage
+    for table in ("intermediate.int_reporter__noise", "marts.fct_mirror_trade"):
+        assert _vintages(builds.first_copy, table) == vintage, table
+
+
+def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) -> None:
+    assert _dbt_build_line(builds.incremental) == (
+        f"2 period(s) (2 file version(s) changed): A:2020, M:{HELD_BACK_MONTH}"
+    )
+    count = f"SELECT count(*) FROM marts.fct_declarations WHERE period = '{HELD_BACK_MONTH}'"
+    assert _query(builds.first_copy, count) == [(0,)]
+    assert _query(builds.incremental_copy, count)[0][0] > 0
+    # the estimates are kept: the new month's rows carry the first build's vintage
+    assert _vintages(builds.incremental_copy, "marts.fct_mirror_trade") == _vintages(
+        builds.first_copy, "intermediate.int_cif_fob__margins"
+    )
+
+
+def test_a_revised_reporter_year_is_rebuilt(builds: Builds) -> None:
+    _rows, largest = _revision_of_kaz_2020()
+    revised_value = float(largest["primaryValue"])
+
+    def kaz_2020(warehouse: Path) -> tuple[float, int]:
+        rows = _query(
+            warehouse,
+            "SELECT sum(value_usd), count(*) FILTER (WHERE is_revised) "
+            "FROM marts.fct_declarations "
+            "WHERE freq = 'A' AND period = '2020' AND reporter_iso3 = 'KAZ'",
+        )
+        return rows[0]  # type: ignore[return-value]
+
+    before, revised_before = kaz_2020(builds.first_copy)
+    after, revised_after = kaz_2020(builds.incremental_copy)
+    assert revised_before == 0 and revised_after > 0
+    assert after - before == pytest.approx(
+        revised_value - revised_value / REVISION_FACTOR, rel=1e-3
+    )
+
+
+def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: Builds) -> None:
+    assert _dbt_build_line(builds.full) == "every period, estimates kept (asked)"
+    assert _vintages(builds.full.warehouse, "marts.fct_mirror_trade") == _vintages(
+        builds.first_copy, "intermediate.int_cif_fob__margins"
+    )
+    problems = compare(builds.incremental_copy, builds.full.warehouse, ["marts"], set(), out=print)
+    assert problems == []

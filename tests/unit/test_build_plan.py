@@ -1,0 +1,163 @@
+"""What a dbt build computes (dagster_project/transform/build_plan.py): every period with new
+estimates, every period with the estimates kept, or only the periods the ingest touched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.ingest import registry
+from dagster_project.transform import build_plan
+from dagster_project.transform.build_plan import BuildPlan, ChangedVersion, decide
+
+VINTAGE = "2026-12-01T03:00:00Z data:abc code:def"
+
+
+def _decide(**overrides: object) -> BuildPlan:
+    args: dict[str, object] = {
+        "refresh_asked": False,
+        "all_periods_asked": False,
+        "built_code": "code-1",
+        "code": "code-1",
+        "changed": [],
+        "periods_of": {},
+        "new_vintage": VINTAGE,
+    }
+    args.update(overrides)
+    return decide(**args)  # type: ignore[arg-type]
+
+
+def test_estimates_are_refreshed_when_asked_when_none_exist_and_when_the_code_changed() -> None:
+    assert _decide(refresh_asked=True).kind == "refresh"
+    assert _decide(built_code=None).kind == "refresh"
+    changed_code = _decide(code="code-2")
+    assert changed_code.kind == "refresh"
+    assert changed_code.reason == "the code or rules changed"
+    assert changed_code.estimate_vintage == VINTAGE
+    assert changed_code.dbt_args() == [
+        "--full-refresh",
+        "--vars",
+        json.dumps({"estimate_vintage": VINTAGE}),
+    ]
+
+
+def test_rebuild_builds_every_period_and_keeps_the_estimates() -> None:
+    plan = _decide(all_periods_asked=True)
+    assert plan.kind == "all_periods"
+    assert plan.dbt_args() == []  # no --full-refresh: the estimates stay
+
+
+def test_only_the_periods_of_changed_versions_with_rows_are_built() -> None:
+    changed = [
+        ChangedVersion("new.csv", "n", "comtrade", has_rows=True),
+        ChangedVersion("old.csv", "o", "comtrade", has_rows=True),  # superseded by new.csv
+        ChangedVersion("bad.csv", "b", "eurostat", has_rows=False),  # refused: nothing in raw
+    ]
+    periods_of = {
+        ("new.csv", "n"): [("M", "202501"), ("A", "2025")],
+        ("old.csv", "o"): [("M", "202412")],
+    }
+    plan = _decide(changed=changed, periods_of=periods_of)
+    assert plan.kind == "periods"
+    assert plan.periods == (("A", "2025"), ("M", "202412"), ("M", "202501"))
+    assert plan.dbt_args() == [
+        "--vars",
+        json.dumps({"build_periods": [["A", "2025"], ["M", "202412"], ["M", "202501"]]}),
+    ]
+
+
+def test_a_changed_file_whose_periods_are_unknown_means_every_period() -> None:
+    changed = [ChangedVersion("eurostat/x.tsv", "e", "eurostat", has_rows=True)]
+    plan = _decide(changed=changed)
+    assert plan.kind == "all_periods"
+    assert "eurostat/x.tsv" in plan.reason
+
+
+def test_a_period_that_is_not_one_means_every_period() -> None:
+    changed = [ChangedVersion("odd.csv", "x", "comtrade", has_rows=True)]
+    plan = _decide(changed=changed, periods_of={("odd.csv", "x"): [("M", "2025'; drop")]})
+    assert plan.kind == "all_periods"
+    assert "odd.csv" in plan.reason
+
+
+def test_nothing_changed_builds_no_period() -> None:
+    plan = _decide()
+    assert (plan.kind, plan.periods) == ("periods", ())
+    assert "none" in plan.describe()
+
+
+def test_the_vintage_says_when_and_from_which_inputs() -> None:
+    when = dt.datetime(2026, 12, 4, 2, 30, tzinfo=dt.UTC)
+    assert build_plan.vintage(when, "a" * 64, "b" * 64) == (
+        "2026-12-04T02:30:00Z data:aaaaaaaaaaaa code:bbbbbbbbbbbb"
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    registry.ensure_registry(con)
+    con.execute(
+        'CREATE TABLE raw.comtrade_final ("freqCode" VARCHAR, period VARCHAR, '
+        "_source_file VARCHAR, _file_sha256 VARCHAR)"
+    )
+    con.execute(
+        'CREATE TABLE raw.comext_monthly ("PERIOD" VARCHAR, _source_file VARCHAR, '
+        "_file_sha256 VARCHAR)"
+    )
+    return con
+
+
+def _register(
+    con: duckdb.DuckDBPyConnection, path: str, sha: str, source: str, status: str
+) -> None:
+    con.execute(
+        f"INSERT OR REPLACE INTO {registry.REGISTRY_TABLE} (path, sha256, size_bytes, source, "
+        "status, first_seen, last_seen) VALUES (?, ?, 1, ?, ?, now(), now())",
+        [path, sha, source, status],
+    )
+
+
+def test_plan_reads_the_periods_of_the_versions_changed_since_the_recorded_build(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    con = warehouse
+    _register(con, "a.csv", "a1", "comtrade", "loaded")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a1')")
+    assert (
+        build_plan.plan(
+            con, refresh_asked=False, all_periods_asked=False, code="c", new_vintage=VINTAGE
+        ).kind
+        == "refresh"
+    )  # nothing recorded yet
+    build_plan.record_build(con, "c")
+    # a revision of a.csv (2020 and 2021) and a new Comext file with an annual total
+    _register(con, "a.csv", "a1", "comtrade", "superseded")
+    _register(con, "a.csv", "a2", "comtrade", "loaded")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a2')")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2021', 'a.csv', 'a2')")
+    _register(con, "e.dat", "e1", "comext", "loaded")
+    con.execute("INSERT INTO raw.comext_monthly VALUES (' 202352', 'e.dat', 'e1')")
+    plan = build_plan.plan(
+        con, refresh_asked=False, all_periods_asked=False, code="c", new_vintage=VINTAGE
+    )
+    assert plan.kind == "periods"
+    assert plan.periods == (("A", "2020"), ("A", "2021"), ("A", "2023"), ("M", "202352"))
+    build_plan.record_build(con, "c")
+    assert (
+        build_plan.plan(
+            con, refresh_asked=False, all_periods_asked=False, code="c", new_vintage=VINTAGE
+        ).periods
+        == ()
+    )
+    build_plan.forget_build(con)  # a refresh started: a failure must not plan from the record
+    assert (
+        build_plan.plan(
+            con, refresh_asked=False, all_periods_asked=False, code="c", new_vintage=VINTAGE
+        ).kind
+        == "refresh"
+    )
