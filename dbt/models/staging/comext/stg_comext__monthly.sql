@@ -74,7 +74,9 @@ renamed as (
         -- measures (typed at ingest: comext.COLUMN_TYPES)
         case when _layout = 'dat19' then "VALUE_IN_EUROS" else "VALUE_EUR" end as value_eur,
         case when _layout = 'dat19' then "QUANTITY_IN_KG" else "QUANTITY_KG" end as quantity_kg,
-        case when _layout = 'dat19' then "SUP_QUANTITY" else "QUANTITY_SUPPL_UNIT" end as supplementary_quantity,
+        case
+            when _layout = 'dat19' then "SUP_QUANTITY" else "QUANTITY_SUPPL_UNIT"
+        end as supplementary_quantity,
         "VALUE_NAC" as value_national_currency,
 
         -- lineage
