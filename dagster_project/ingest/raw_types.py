@@ -11,7 +11,7 @@ Idempotent: a table whose columns have their types already is left alone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 
@@ -36,14 +36,15 @@ def convert_in_place(
     con: duckdb.DuckDBPyConnection,
     *,
     table: str,
-    create_sql: str,
+    create_typed: Callable[[str], str],
     source: str,
     delivered: Sequence[str],
     to_type: Mapping[str, str],
     now: dt.datetime,
 ) -> int:
-    """Retype ``table``'s columns ``to_type`` (VARCHAR now); ``create_sql`` creates the typed
-    table (``CREATE TABLE IF NOT EXISTS <table>``). Returns the rows quarantined."""
+    """Retype ``table``'s columns ``to_type`` (VARCHAR now). ``create_typed(name)`` is the DDL
+    of the typed table under ``name`` (a new table, renamed to ``table`` at the end). Returns
+    the rows quarantined."""
     rules = [q.typed(c, t) for c, t in to_type.items()]
     problem = q.problem_sql(rules)
     schema, _, name = table.partition(".")
@@ -105,7 +106,7 @@ def convert_in_place(
                 WHERE r.path = m._source_file AND r.sha256 = m._file_sha256
                 """
             )
-        con.execute(create_sql.replace(f" {table} (", f" {schema}.{staging_name} (", 1))
+        con.execute(create_typed(f"{schema}.{staging_name}"))
         con.execute(
             f"INSERT INTO {schema}.{staging_name} SELECT {select} FROM {table} "
             f"WHERE {problem} IS NULL"

@@ -214,8 +214,12 @@ class SourceSpec:
         to_type = raw_types.untyped_columns(found, self.column_types)
         if not to_type:
             return None
+
+        def create_typed(table: str) -> str:
+            return raw_table_ddl(table, self.columns, self.extra_columns, self.column_types)
+
         return raw_types.convert_in_place(
-            con, table=self.raw_table, create_sql=self.create_sql, source=self.name,
+            con, table=self.raw_table, create_typed=create_typed, source=self.name,
             delivered=self.columns, to_type=to_type, now=naive_utc_now(),
         )  # fmt: skip
 
