@@ -42,21 +42,24 @@ def parse_size(text: str) -> int:
 
 def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None,
             log: Path) -> dict[str, Any]:  # fmt: skip
-    """Run ``cmd`` under /usr/bin/time: wall seconds, peak RSS (MB), exit code."""
+    """Run ``cmd`` under /usr/bin/time: wall seconds, peak RSS (MB), CPU seconds (user + system,
+    every thread and child waited for: on a shared machine, less sensitive to the others'
+    load than wall time), exit code."""
     with tempfile.NamedTemporaryFile(suffix=".time", delete=False) as tf:
         timing = Path(tf.name)
     started = time.monotonic()
     with log.open("w", encoding="utf-8") as fh:
         proc = subprocess.run(
-            ["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *cmd],
+            ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(timing), *cmd],
             cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
         )  # fmt: skip
     wall = time.monotonic() - started
-    fields = timing.read_text().split()[-2:]
+    fields = timing.read_text().split()[-4:]
     timing.unlink()
     return {
         "seconds": round(wall, 2),
         "peak_rss_mb": round(int(fields[1]) / 1024),
+        "cpu_seconds": round(float(fields[2]) + float(fields[3]), 2),
         "exit_code": proc.returncode,
         "log": str(log),
     }

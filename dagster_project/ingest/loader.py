@@ -60,6 +60,12 @@ def ingest_files(
     """
     registry.ensure_registry(con)
     con.execute(QUARANTINE_DDL)
+    moved = spec.type_in_place(con)
+    if moved is not None:
+        log(
+            f"{spec.name}: {spec.raw_table} typed in place (built by older code); "
+            f"{moved} rows whose values do not cast moved to raw.quarantine with their reasons"
+        )
     if spec.ensure_tables(con):  # a reference table (re)created empty: no version is loaded
         registry.supersede_source(con, spec.name, naive_utc_now())
     budget = DEFAULT_INGEST_BATCH_BYTES if batch_bytes is None else batch_bytes

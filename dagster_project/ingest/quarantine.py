@@ -2,7 +2,8 @@
 ``raw.quarantine`` with file, line, column and reason; the others go to the raw table.
 
 A source describes its rules as SQL predicates over the delivered (VARCHAR) columns of a
-staged temp table; nothing from the file itself is ever pasted into SQL.
+staged temp table; nothing from the file itself is ever pasted into SQL. A reason may hold
+``{value}``: the quarantine row's reason then names the offending text.
 """
 
 from __future__ import annotations
@@ -68,6 +69,16 @@ def one_of(column: str, values: Sequence[str]) -> Rule:
     allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
     return Rule(
         column, f"{{c}} is not null and {{c}} not in ({allowed})", f"not one of {list(values)}"
+    )
+
+
+def typed(column: str, type_: str) -> Rule:
+    """The column's raw type (``SourceSpec.column_types``): a value that does not cast to it
+    quarantines its row, so that the typed raw table never holds a silent NULL."""
+    return Rule(
+        column,
+        f"{{c}} is not null and try_cast({{c}} as {type_}) is null",
+        f"{column} {{value}} is not {type_}",
     )
 
 
@@ -153,7 +164,9 @@ def split_and_insert_files(
             INSERT INTO {QUARANTINE_TABLE}
             SELECT ?, _checked._source_file, _files._file_sha256, _row_number + ?,
                    rules.column_name, case _problem {value} end,
-                   rules.reason, to_json(struct_pack({record}))::VARCHAR, ?
+                   replace(rules.reason, '{{value}}',
+                           concat('''', case _problem {value} end, '''')),
+                   to_json(struct_pack({record}))::VARCHAR, ?
             FROM _checked
             JOIN _files USING (_source_file)
             JOIN (SELECT unnest(?::VARCHAR[]) AS column_name, unnest(?::VARCHAR[]) AS reason,

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.ingest import quarantine as q
+from dagster_project.ingest import raw_types
 from dagster_project.ingest.landing import scan, unmatched
 from dagster_project.ingest.sql import quote_ident
 
@@ -36,15 +37,24 @@ LOAD_METADATA_COLUMNS: dict[str, str] = {
 
 
 def raw_table_ddl(
-    table: str, delivered: Sequence[str], extra: Mapping[str, str] | None = None
+    table: str,
+    delivered: Sequence[str],
+    extra: Mapping[str, str] | None = None,
+    types: Mapping[str, str] | None = None,
 ) -> str:
-    """``CREATE TABLE IF NOT EXISTS``: delivered columns as VARCHAR (as the file has them),
-    then the load metadata, then source-specific ``extra`` columns with their types."""
-    cols = [f"{quote_ident(c)} VARCHAR" for c in delivered]
+    """``CREATE TABLE IF NOT EXISTS``: delivered columns with their ``types`` (VARCHAR, as the
+    file has them, when not typed), then the load metadata, then source-specific ``extra``
+    columns with their types."""
+    cols = [f"{quote_ident(c)} {(types or {}).get(c, 'VARCHAR')}" for c in delivered]
     cols += [
         f"{name} {type_}" for name, type_ in {**LOAD_METADATA_COLUMNS, **(extra or {})}.items()
     ]
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+# The types a delivered column may have in raw (DuckDB's names, as information_schema gives
+# them): what staging reads without casting. Anything else stays VARCHAR as delivered.
+RAW_TYPES = frozenset({"INTEGER", "BIGINT", "DOUBLE", "BOOLEAN", "DATE"})
 
 
 @dataclass(frozen=True)
@@ -109,9 +119,12 @@ class SourceSpec:
     raw_table: str  # schema-qualified; rows carry _source_file and _file_sha256
     description: str
     patterns: tuple[str, ...]  # file names it reads (fnmatch, below its landing folder)
-    columns: tuple[str, ...]  # delivered columns, stored as VARCHAR in this order
+    columns: tuple[str, ...]  # delivered columns, in this order
     stage: Stager
     rules: tuple[q.Rule, ...] = ()  # tried in order; the first a row breaks quarantines it
+    # Delivered columns stored typed (name -> one of RAW_TYPES), the others VARCHAR. A value
+    # that does not cast quarantines its row (q.typed, after ``rules``); staging renames.
+    column_types: Mapping[str, str] = field(default_factory=dict)
     extra_columns: Mapping[str, str] = field(default_factory=dict)  # name -> type, after metadata
     requires: tuple[str, ...] = ()  # raw tables its rules read (loaded before it)
     # Optional fast path for many small files of one layout: one scan, one transaction.
@@ -135,6 +148,23 @@ class SourceSpec:
             )
         if self.reference_file is not None and self.load_batch is not None:
             raise ValueError(f"source {self.name!r}: reference data is one file, never a batch")
+        for column, type_ in self.column_types.items():
+            if column not in self.columns or type_ not in RAW_TYPES:
+                raise ValueError(
+                    f"source {self.name!r}: column_types[{column!r}] = {type_!r}: a delivered "
+                    f"column and one of {sorted(RAW_TYPES)}"
+                )
+
+    def row_rules(
+        self, rules: Sequence[q.Rule] | None = None, columns: Sequence[str] | None = None
+    ) -> tuple[q.Rule, ...]:
+        """The rules a staged row is judged by: ``rules`` (None: the source's), then one
+        :func:`q.typed` per typed column among ``columns`` (None: all the source's)."""
+        present = set(self.columns if columns is None else columns)
+        return (
+            *(self.rules if rules is None else rules),
+            *(q.typed(c, t) for c, t in self.column_types.items() if c in present),
+        )
 
     @property
     def keeps_history(self) -> bool:
@@ -145,20 +175,16 @@ class SourceSpec:
     @property
     def create_sql(self) -> str:
         """Idempotent DDL of the raw table: delivered columns, load metadata, extra columns."""
-        return raw_table_ddl(self.raw_table, self.columns, self.extra_columns)
+        return raw_table_ddl(self.raw_table, self.columns, self.extra_columns, self.column_types)
 
     def ensure_tables(self, con: duckdb.DuckDBPyConnection) -> bool:
         """Create the raw table if it is missing. A reference table that is missing or whose
         columns are not the spec's (a warehouse built by older code) is created anew: it
-        holds nothing but its file's current version, which must then be read again (True)."""
+        holds nothing but its file's current version, which must then be read again (True).
+        A landing source's table of older code is typed first (:meth:`type_in_place`)."""
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        schema, _, table = self.raw_table.partition(".")
-        found = con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, table],
-        ).fetchall()
-        expected = [(c, "VARCHAR") for c in self.columns] + [
+        found = self._found_columns(con)
+        expected = [(c, self.column_types.get(c, "VARCHAR")) for c in self.columns] + [
             (name, type_.split()[0])
             for name, type_ in {**LOAD_METADATA_COLUMNS, **self.extra_columns}.items()
         ]
@@ -167,6 +193,35 @@ class SourceSpec:
             con.execute(f"DROP TABLE {self.raw_table}")
         con.execute(self.create_sql)
         return rebuilt
+
+    def _found_columns(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+        """(name, type) of the raw table's columns as the warehouse has them (none: missing)."""
+        schema, _, table = self.raw_table.partition(".")
+        return con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        ).fetchall()
+
+    def type_in_place(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """A landing source's raw table built by older code, its typed columns still VARCHAR,
+        is typed in place (:mod:`raw_types`): its rows are history, their files may be gone,
+        so they are converted, not re-read. Returns the rows that did not cast (moved to
+        quarantine), None when there was nothing to convert."""
+        if not self.keeps_history:  # reference data: ensure_tables rebuilds and re-reads
+            return None
+        found = self._found_columns(con)
+        to_type = raw_types.untyped_columns(found, self.column_types)
+        if not to_type:
+            return None
+
+        def create_typed(table: str) -> str:
+            return raw_table_ddl(table, self.columns, self.extra_columns, self.column_types)
+
+        return raw_types.convert_in_place(
+            con, table=self.raw_table, create_typed=create_typed, source=self.name,
+            delivered=self.columns, to_type=to_type, now=naive_utc_now(),
+        )  # fmt: skip
 
     def check_requires(self, con: duckdb.DuckDBPyConnection) -> None:
         """The tables its rules read are there (without them every row would be quarantined)."""
@@ -195,7 +250,7 @@ class SourceSpec:
         counts = q.split_and_insert_files(
             con, staged=INCOMING, raw_table=self.raw_table,
             columns=self.columns if staged.columns is None else staged.columns,
-            rules=self.rules if staged.rules is None else staged.rules,
+            rules=self.row_rules(staged.rules, staged.columns),
             source=self.name, files={path: q.FileValues(sha256, dict(staged.extra_values))},
             loaded_at=loaded_at, line_offset=staged.line_offset, single_file=True,
         )  # fmt: skip

@@ -10,9 +10,10 @@ Two delivered layouts load into the one raw table (``_layout`` says which):
                 SUPPL_UNIT, PERIOD, VALUE_EUR, VALUE_NAC, QUANTITY_KG, QUANTITY_SUPPL_UNIT);
                 REPORTER/PARTNER are 2-letter codes.
 
-The layout is detected from the header; a file matching neither is refused. Every delivered
-column is stored as VARCHAR (codes keep their leading zeros); typing and the common vocabulary
-(EL -> GR, UK -> GB, flow 1/2 -> M/X, CN codes zero-padded) happen in dbt staging. Note that
+The layout is detected from the header; a file matching neither is refused. Codes are stored
+as delivered (VARCHAR: leading zeros kept), the regime and the measures typed (COLUMN_TYPES);
+the common vocabulary (EL -> GR, UK -> GB, flow 1/2 -> M/X, CN codes zero-padded) is dbt
+staging's. Note that
 ``PARTNER`` holds a numeric Eurostat code in ``dat19`` rows and a 2-letter code in
 ``products18`` rows. Plain and gzipped files are read (7z archives must be unpacked first).
 """
@@ -159,6 +160,13 @@ PRODUCTS18 = Layout(
 
 LAYOUTS: tuple[Layout, ...] = (DAT19, PRODUCTS18)
 
+# Raw types (SourceSpec.column_types), from the layouts: the statistical regime an integer,
+# the measures numbers; codes, flows and periods stay as delivered.
+COLUMN_TYPES: dict[str, str] = {
+    **{lay.stat_regime: "INTEGER" for lay in LAYOUTS},
+    **{c: "DOUBLE" for lay in LAYOUTS for c in lay.numbers},
+}
+
 
 def detect_layout(header: tuple[str, ...] | list[str]) -> Layout:
     """The layout whose required columns are all in ``header``; refuses anything else."""
@@ -201,5 +209,6 @@ SPEC = SourceSpec(
     patterns=FILE_PATTERNS,
     columns=COLUMNS,
     stage=stage,
+    column_types=COLUMN_TYPES,
     extra_columns=EXTRA_COLUMNS,
 )

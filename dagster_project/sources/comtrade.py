@@ -18,11 +18,11 @@ Three shapes of the same 47 columns are ingested from ``landing/comtrade/``:
 All three land in the same temp table ``_incoming`` (VARCHAR columns + ``_row_number``) and
 go through the same ROW_RULES (the source template, :class:`SourceSpec`).
 
-Every column is stored as delivered (VARCHAR: codes keep their leading zeros, nothing is
-rounded); typing happens in dbt staging. Rows that cannot be typed are quarantined with the
-reason. A release date in the file name (``..._released-2025-09-30.csv`` or a bulk file's
-``[2025-09-30]``) orders revisions:
-for the same key the later release wins.
+Codes, ISO codes and descriptions are stored as delivered (VARCHAR: leading zeros kept);
+years, months, numeric codes, measures and flags are stored typed (COLUMN_TYPES, the types
+staging reads them as). Rows that cannot be typed are quarantined with the reason. A release
+date in the file name (``..._released-2025-09-30.csv`` or a bulk file's ``[2025-09-30]``)
+orders revisions: for the same key the later release wins.
 """
 
 from __future__ import annotations
@@ -108,6 +108,12 @@ _INTEGERS = (
     "mosCode",
     "motCode",
 )
+# Raw types (SourceSpec.column_types): what dbt staging reads, without casting.
+COLUMN_TYPES: dict[str, str] = {
+    **{c: "INTEGER" for c in (*_INTEGERS, "qtyUnitCode")},
+    **{c: "DOUBLE" for c in ("qty", "netWgt", "grossWgt", "cifvalue", "fobvalue", "primaryValue")},
+    **{c: "BOOLEAN" for c in ("isReported", "isAggregate")},
+}
 _NUMBERS = ("qty", "altQty", "netWgt", "grossWgt", "cifvalue", "fobvalue", "primaryValue")
 _NON_NEGATIVE = ("primaryValue", "cifvalue", "fobvalue", "netWgt", "qty")
 
@@ -298,13 +304,13 @@ def load_batch(
     kind, inspected = file_kind(first), inspect_delimited(first)
     load_alone = stage_delimited_batch(
         con, list(files), inspected, known_columns=COLUMNS,
-        computed={"_problem": q.problem_sql(ROW_RULES)},
+        computed={"_problem": q.problem_sql(SPEC.row_rules())},
     )  # fmt: skip
     if kind == "bulk":  # after the rules, as they let a NULL aggrLevel pass
         _derive_missing_aggr_level(con, inspected.header)
     batch = {path: sha for path, sha in files.items() if path not in load_alone}
     counts = q.split_and_insert_files(
-        con, staged=INCOMING, raw_table=RAW_TABLE, columns=COLUMNS, rules=ROW_RULES,
+        con, staged=INCOMING, raw_table=RAW_TABLE, columns=COLUMNS, rules=SPEC.row_rules(),
         source=SOURCE, loaded_at=loaded_at, line_offset=1, checked=True,
         files={path: q.FileValues(sha, _extra_values(path)) for path, sha in batch.items()},
     )  # fmt: skip
@@ -337,6 +343,7 @@ SPEC = SourceSpec(
     columns=COLUMNS,
     stage=stage,
     rules=ROW_RULES,
+    column_types=COLUMN_TYPES,
     extra_columns=EXTRA_COLUMNS,
     requires=(COUNTRY_CODES_TABLE,),
     batch_key=batch_key,

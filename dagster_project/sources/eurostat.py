@@ -3,10 +3,11 @@ in Eurostat's SDMX-CSV layout, as ``raw.eurostat_nrg_ti_coifpm`` rows.
 
 Columns as Eurostat serves them: ``DATAFLOW, LAST UPDATE, freq, crudeoil, indic_nrg, geo,
 TIME_PERIOD, OBS_VALUE, OBS_FLAG`` (one row per importer x crude grade x indicator x month).
-``indic_nrg`` ``VOL_THS_BBL`` is thousand barrels, ``VAL_THS_USD`` thousand USD; both are kept
-as delivered (VARCHAR) and typed/pivoted in dbt staging. ``OBS_FLAG`` ``c`` = confidential:
-the value is withheld (empty) and the row is kept, never turned into a zero. A value that is
-missing without the ``c`` flag, negative or not a number is quarantined.
+``indic_nrg`` ``VOL_THS_BBL`` is thousand barrels, ``VAL_THS_USD`` thousand USD; ``OBS_VALUE``
+is stored as DOUBLE, the rest as delivered (VARCHAR); dbt staging pivots them. ``OBS_FLAG``
+``c`` = confidential: the value is withheld (empty) and the row is kept, never turned into a
+zero. A value that is missing without the ``c`` flag, negative or not a number is
+quarantined.
 """
 
 from __future__ import annotations
@@ -90,4 +91,5 @@ SPEC = SourceSpec(
     columns=COLUMNS,
     stage=stage,
     rules=ROW_RULES,
+    column_types={"OBS_VALUE": "DOUBLE"},  # what staging reads; the rest as delivered
 )

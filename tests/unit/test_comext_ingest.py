@@ -50,7 +50,10 @@ def test_raw_table_has_both_layouts_columns_and_metadata(con: duckdb.DuckDBPyCon
     assert len(comext.DAT19_COLUMNS) == 19 and len(comext.PRODUCTS18_COLUMNS) == 18
     assert columns[-5:] == ["_source_file", "_file_sha256", "_loaded_at", "_row_number", "_layout"]
     types = {r[0]: r[1] for r in rows(con, "describe raw.comext_monthly")}
-    assert {types[c] for c in comext.COLUMNS} == {"VARCHAR"}
+    assert {c: types[c] for c in comext.COLUMN_TYPES} == comext.COLUMN_TYPES
+    assert {types[c] for c in comext.COLUMNS if c not in comext.COLUMN_TYPES} == {"VARCHAR"}
+    assert comext.COLUMN_TYPES["STAT_REGIME"] == "INTEGER"
+    assert comext.COLUMN_TYPES["VALUE_NAC"] == "DOUBLE"
 
 
 def test_each_layout_loads_with_per_file_counts(
@@ -83,7 +86,9 @@ def test_each_layout_loads_with_per_file_counts(
     assert formats[str(products)] == "comext products18 (comma-delimited, UTF-8, gzip)"
 
 
-def test_codes_stay_as_delivered_text(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+def test_codes_stay_as_delivered_text_measures_are_numbers(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
     ingest(con, landing / DAT19_MONTH.name, landing / PRODUCTS18_GZ.name)
     dat = rows(
         con,
@@ -98,8 +103,8 @@ def test_codes_stay_as_delivered_text(con: duckdb.DuckDBPyConnection, landing: P
         "where _layout = 'products18' and REPORTER in ('CZ', 'EL') order by REPORTER",
     )
     assert products == [
-        ("CZ", "KZ", "52840000", "1303380000", None),
-        ("EL", "KZ", "88410000", "88410000", None),
+        ("CZ", "KZ", 52840000.0, 1303380000.0, None),
+        ("EL", "KZ", 88410000.0, 88410000.0, None),
     ]
 
 

@@ -136,8 +136,8 @@ def test_a_fetch_writes_files_the_loader_ingests(
         'select "cmdCode", "reporterCode", "partner2Code", "primaryValue", "isReported", '
         "_file_release_date from raw.comtrade_final order by _row_number limit 1"
     ).fetchone()
-    assert row[:3] == (first["cmdCode"], str(first["reporterCode"]), str(first["partner2Code"]))
-    assert float(row[3]) == first["primaryValue"] and row[4] == "True"
+    assert row[:3] == (first["cmdCode"], first["reporterCode"], first["partner2Code"])
+    assert row[3] == first["primaryValue"] and row[4] is True  # typed raw
     assert row[5] == dt.date(2025, 7, 1)
 
 

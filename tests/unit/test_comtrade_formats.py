@@ -74,9 +74,8 @@ def test_a_bulk_file_loads_like_the_csv(con: duckdb.DuckDBPyConnection, landing:
         "from raw.comtrade_final order by _row_number limit 1"
     ).fetchone()
     header = rows[0]
-    assert got[:3] == tuple(
-        rows[1][header.index(c)] for c in ("cmdCode", "primaryValue", "isReported")
-    )
+    delivered = [rows[1][header.index(c)] for c in ("cmdCode", "primaryValue", "isReported")]
+    assert got[:3] == (delivered[0], float(delivered[1]), delivered[2].lower() == "true")
     assert got[3:] == (dt.date(2025, 5, 14), 1)
 
 
@@ -100,7 +99,7 @@ def test_a_bulk_file_without_aggr_level_gets_it_from_the_hs_code(
     [outcome] = ingest(con, path)
     assert outcome.status == "loaded" and outcome.rows_loaded == len(rows) - 1
     levels = con.execute('select distinct "aggrLevel" from raw.comtrade_final').fetchall()
-    assert levels == [("6",)]
+    assert levels == [(6,)]
 
 
 def test_a_saved_json_response_loads_through_the_same_rules(
@@ -115,11 +114,14 @@ def test_a_saved_json_response_loads_through_the_same_rules(
         'select "cmdCode", "reporterCode", "partner2Code", "isReported", "altQty", '
         '"primaryValue", _row_number from raw.comtrade_final order by _row_number limit 1'
     ).fetchone()
-    assert got[:3] == (first["cmdCode"], str(first["reporterCode"]), str(first["partner2Code"]))
-    assert got[3] == "true" and got[4] is None  # JSON text as delivered; null stays NULL
-    assert float(got[5]) == first["primaryValue"] and got[6] == 1
-    types = {r[1] for r in con.execute("describe raw.comtrade_final").fetchall()[:47]}
-    assert types == {"VARCHAR"}
+    assert got[:3] == (first["cmdCode"], first["reporterCode"], first["partner2Code"])
+    assert got[3] is True and got[4] is None  # JSON true a BOOLEAN; null stays NULL
+    assert got[5] == first["primaryValue"] and got[6] == 1
+    types = dict(
+        con.execute("select column_name, column_type from (describe raw.comtrade_final)").fetchall()
+    )
+    assert {c: types[c] for c in comtrade.COLUMN_TYPES} == comtrade.COLUMN_TYPES
+    assert {types[c] for c in comtrade.COLUMNS if c not in comtrade.COLUMN_TYPES} == {"VARCHAR"}
 
 
 def test_bad_json_records_are_quarantined_with_their_position(

@@ -51,18 +51,21 @@ def test_release_date_is_read_from_the_file_name() -> None:
     assert comtrade.release_date_from_name(Path("x.csv")) is None
 
 
-def test_rows_load_as_delivered_text_with_lineage(
+def test_rows_load_codes_as_delivered_numbers_typed_with_lineage(
     con: duckdb.DuckDBPyConnection, mini_comtrade: Path
 ) -> None:
     [outcome] = ingest(con, mini_comtrade)
     assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == ("loaded", 12, 12)
     row = con.execute(
-        "select cmdCode, partnerCode, _row_number, _file_release_date from raw.comtrade_final "
-        "order by _row_number limit 1"
+        "select cmdCode, partnerCode, primaryValue, _row_number, _file_release_date "
+        "from raw.comtrade_final order by _row_number limit 1"
     ).fetchone()
-    first_data_line = mini_comtrade.read_text().splitlines()[1].split(",")
-    assert row[0] == first_data_line[20] and row[1] == first_data_line[11]
-    assert row[2] == 1 and row[3] == dt.date(2025, 6, 30)
+    header, first = list(csv.reader(mini_comtrade.read_text().splitlines()))[:2]
+    delivered = dict(zip(header, first, strict=True))
+    assert row[0] == delivered["cmdCode"]  # an HS code is text, as delivered
+    assert row[1] == int(delivered["partnerCode"])
+    assert row[2] == float(delivered["primaryValue"])
+    assert row[3] == 1 and row[4] == dt.date(2025, 6, 30)
     registry = con.execute(
         "select status, rows_read, rows_loaded, rows_quarantined from raw.file_registry"
     ).fetchall()

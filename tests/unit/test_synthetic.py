@@ -244,7 +244,7 @@ def test_nes_partners_are_written_as_customs_files_show_them(
     planted = set(loaded.execute("SELECT " + ", ".join(KEY) + " FROM d WHERE kind = 'nes_area'")
                   .fetchall())  # fmt: skip
     assert written == planted and planted
-    used = {r[0] for r in loaded.execute(f"""SELECT DISTINCT "partnerCode" FROM latest
+    used = {r[0] for r in loaded.execute(f"""SELECT DISTINCT "partnerCode"::VARCHAR FROM latest
                                             WHERE "partnerCode" IN ({codes})""").fetchall()}  # fmt: skip
     assert {"899", "839", "837", "838"} <= used
     assert used & {"568", "577", "879"}  # a regional nes of the true partner's region

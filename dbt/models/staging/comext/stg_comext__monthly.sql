@@ -66,24 +66,18 @@ renamed as (
             when regexp_full_match(trim("PRODUCT_NC"), '[0-9]{7}') then '0' || trim("PRODUCT_NC")
             else trim("PRODUCT_NC")
         end as cn8,
-        try_cast(
-            case when _layout = 'dat19' then "STAT_REGIME" else "STAT_PROCEDURE" end as integer
-        ) as stat_regime,
+        case when _layout = 'dat19' then "STAT_REGIME" else "STAT_PROCEDURE" end as stat_regime,
         nullif(
             trim(case when _layout = 'dat19' then "SUPP_UNIT" else "SUPPL_UNIT" end), ''
         ) as supplementary_unit,
 
-        -- measures
-        try_cast(
-            case when _layout = 'dat19' then "VALUE_IN_EUROS" else "VALUE_EUR" end as double
-        ) as value_eur,
-        try_cast(
-            case when _layout = 'dat19' then "QUANTITY_IN_KG" else "QUANTITY_KG" end as double
-        ) as quantity_kg,
-        try_cast(
-            case when _layout = 'dat19' then "SUP_QUANTITY" else "QUANTITY_SUPPL_UNIT" end as double
-        ) as supplementary_quantity,
-        try_cast("VALUE_NAC" as double) as value_national_currency,
+        -- measures (typed at ingest: comext.COLUMN_TYPES)
+        case when _layout = 'dat19' then "VALUE_IN_EUROS" else "VALUE_EUR" end as value_eur,
+        case when _layout = 'dat19' then "QUANTITY_IN_KG" else "QUANTITY_KG" end as quantity_kg,
+        case
+            when _layout = 'dat19' then "SUP_QUANTITY" else "QUANTITY_SUPPL_UNIT"
+        end as supplementary_quantity,
+        "VALUE_NAC" as value_national_currency,
 
         -- lineage
         _layout as layout,

@@ -1,5 +1,6 @@
 -- One row per delivered Comtrade row, from every file version (current or superseded):
--- typed, renamed, with the breakdown flag and whether its file version is current.
+-- renamed (raw is typed at ingest: comtrade.COLUMN_TYPES), with the breakdown flag and
+-- whether its file version is current.
 -- Nothing is filtered here; revisions are resolved in intermediate.
 with
 
@@ -15,41 +16,41 @@ renamed as (
         -- period
         "freqCode" as freq,
         period,
-        try_cast("refYear" as integer) as ref_year,
-        try_cast("refMonth" as integer) as ref_month,
+        "refYear" as ref_year,
+        "refMonth" as ref_month,
 
         -- who declares what about whom
-        try_cast("reporterCode" as integer) as reporter_code,
+        "reporterCode" as reporter_code,
         "reporterISO" as reporter_iso3_delivered,
         "flowCode" as flow_code,
-        try_cast("partnerCode" as integer) as partner_code,
+        "partnerCode" as partner_code,
         "partnerISO" as partner_iso3_delivered,
-        try_cast("partner2Code" as integer) as partner2_code,
+        "partner2Code" as partner2_code,
 
         -- product: HS codes are strings; restore a leading zero lost by spreadsheets
         "classificationCode" as classification_code,
         case
-            when regexp_full_match("cmdCode", '[0-9]{5}') and "aggrLevel" = '6'
+            when regexp_full_match("cmdCode", '[0-9]{5}') and "aggrLevel" = 6
                 then '0' || "cmdCode"
             else "cmdCode"
         end as cmd_code,
-        try_cast("aggrLevel" as integer) as aggr_level,
+        "aggrLevel" as aggr_level,
 
         -- breakdown dimensions (totals: C00 / 0 / 0 / partner2 0)
         "customsCode" as customs_code,
-        try_cast("mosCode" as integer) as mos_code,
-        try_cast("motCode" as integer) as mot_code,
+        "mosCode" as mos_code,
+        "motCode" as mot_code,
 
         -- measures
-        try_cast("qtyUnitCode" as integer) as qty_unit_code,
-        try_cast(qty as double) as qty,
-        try_cast("netWgt" as double) as net_weight_kg,
-        try_cast("grossWgt" as double) as gross_weight_kg,
-        try_cast(cifvalue as double) as cif_value_usd,
-        try_cast(fobvalue as double) as fob_value_usd,
-        try_cast("primaryValue" as double) as primary_value_usd,
-        try_cast("isReported" as boolean) as is_reported,
-        try_cast("isAggregate" as boolean) as is_aggregate,
+        "qtyUnitCode" as qty_unit_code,
+        qty,
+        "netWgt" as net_weight_kg,
+        "grossWgt" as gross_weight_kg,
+        cifvalue as cif_value_usd,
+        fobvalue as fob_value_usd,
+        "primaryValue" as primary_value_usd,
+        "isReported" as is_reported,
+        "isAggregate" as is_aggregate,
 
         -- lineage
         _source_file as source_file,

@@ -24,7 +24,7 @@ renamed as (
         cast(try_strptime("TIME_PERIOD" || '-01', '%Y-%m-%d') as date) as period_month,
         "OBS_FLAG" as obs_flag,
         coalesce(contains(lower("OBS_FLAG"), 'c'), false) as is_confidential,
-        try_cast("OBS_VALUE" as double) as obs_value,
+        "OBS_VALUE" as obs_value,  -- typed at ingest: eurostat.COLUMN_TYPES
         _source_file as source_file,
         _file_sha256 as file_sha256,
         _loaded_at as loaded_at,
