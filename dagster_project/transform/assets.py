@@ -1,6 +1,8 @@
 """dbt models and seeds as Dagster assets; dbt tests become asset checks."""
 
+import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -43,6 +45,22 @@ class MirrorDbtTranslator(DagsterDbtTranslator):
         fqn = dbt_resource_props.get("fqn", [])
         layer = fqn[1] if len(fqn) > 2 else None
         return layer if layer in LAYER_GROUPS else super().get_group_name(dbt_resource_props)
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` for the block (the dbt process is started in it),
+    then the previous values back."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _node_outcome(event: Any) -> tuple[str, bool]:
@@ -115,9 +133,13 @@ def mirror_dbt_assets(
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
     failed = 0
-    invocation = dbt.cli(
-        [*BUILD_ARGS, *plan.dbt_args()], context=context, target_path=target, raise_on_error=False
-    )
+    with _environment(plan.dbt_env()):  # dagster-dbt gives dbt a copy of os.environ
+        invocation = dbt.cli(
+            [*BUILD_ARGS, *plan.dbt_args()],
+            context=context,
+            target_path=target,
+            raise_on_error=False,
+        )
     progress.note("nodes: starting dbt (parse the project, connect)")
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API

@@ -72,16 +72,19 @@ class BuildPlan:
     estimate_vintage: str = ""  # kind "refresh" only: the vintage of the estimates computed
 
     def dbt_args(self) -> list[str]:
-        """What ``dbt build`` needs besides the selection: ``--full-refresh`` and ``--vars``."""
-        if self.kind == "refresh":
-            return [
-                "--full-refresh",
-                "--vars",
-                json.dumps({"estimate_vintage": self.estimate_vintage}),
-            ]
-        if self.kind == "periods":
-            return ["--vars", json.dumps({"build_periods": [list(p) for p in self.periods]})]
-        return []
+        """What ``dbt build`` needs besides the selection: ``--full-refresh`` on a refresh."""
+        return ["--full-refresh"] if self.kind == "refresh" else []
+
+    def dbt_env(self) -> dict[str, str]:
+        """The periods to build and the vintage of new estimates, for dbt's environment
+        (``dbt/macros/build_by_period.sql``). Not ``--vars``: dbt parses the whole project
+        again whenever its vars change, but only the files that read an environment variable
+        when it changes. Both are always set, so an unchanged plan reads unchanged values."""
+        periods = [list(p) for p in self.periods] if self.kind == "periods" else None
+        return {
+            "MIRROR_BUILD_PERIODS": json.dumps(periods),
+            "MIRROR_ESTIMATE_VINTAGE": self.estimate_vintage if self.kind == "refresh" else "",
+        }
 
     def describe(self) -> str:
         if self.kind == "refresh":

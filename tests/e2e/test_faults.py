@@ -30,7 +30,9 @@ pytestmark = pytest.mark.e2e
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "bad_input"
 # columns that legitimately differ between two homes (paths, load times, run ids)
-_VOLATILE = ("source_file", "loaded_at", "run_id", "file_path", "landing")
+# provenance, not results: where and when a row was loaded or its estimates computed (two
+# independent builds of the same files differ in these only; estimate_vintage says when)
+_VOLATILE = ("source_file", "loaded_at", "run_id", "file_path", "landing", "estimate_vintage")
 
 
 # Runs `mirror run` like the CLI does, but holds the ingest of the n-th loaded file at the last

@@ -38,17 +38,18 @@ def test_estimates_are_refreshed_when_asked_when_none_exist_and_when_the_code_ch
     assert changed_code.kind == "refresh"
     assert changed_code.reason == "the code or rules changed"
     assert changed_code.estimate_vintage == VINTAGE
-    assert changed_code.dbt_args() == [
-        "--full-refresh",
-        "--vars",
-        json.dumps({"estimate_vintage": VINTAGE}),
-    ]
+    assert changed_code.dbt_args() == ["--full-refresh"]
+    assert changed_code.dbt_env() == {
+        "MIRROR_BUILD_PERIODS": "null",
+        "MIRROR_ESTIMATE_VINTAGE": VINTAGE,
+    }
 
 
 def test_rebuild_builds_every_period_and_keeps_the_estimates() -> None:
     plan = _decide(all_periods_asked=True)
     assert plan.kind == "all_periods"
     assert plan.dbt_args() == []  # no --full-refresh: the estimates stay
+    assert plan.dbt_env() == {"MIRROR_BUILD_PERIODS": "null", "MIRROR_ESTIMATE_VINTAGE": ""}
 
 
 def test_only_the_periods_of_changed_versions_with_rows_are_built() -> None:
@@ -64,10 +65,11 @@ def test_only_the_periods_of_changed_versions_with_rows_are_built() -> None:
     plan = _decide(changed=changed, periods_of=periods_of)
     assert plan.kind == "periods"
     assert plan.periods == (("A", "2025"), ("M", "202412"), ("M", "202501"))
-    assert plan.dbt_args() == [
-        "--vars",
-        json.dumps({"build_periods": [["A", "2025"], ["M", "202412"], ["M", "202501"]]}),
-    ]
+    assert plan.dbt_args() == []
+    assert plan.dbt_env() == {
+        "MIRROR_BUILD_PERIODS": json.dumps([["A", "2025"], ["M", "202412"], ["M", "202501"]]),
+        "MIRROR_ESTIMATE_VINTAGE": "",
+    }
 
 
 def test_a_changed_file_whose_periods_are_unknown_means_every_period() -> None:
