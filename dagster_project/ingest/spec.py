@@ -25,7 +25,7 @@ import duckdb
 from dagster_project.ingest import quarantine as q
 from dagster_project.ingest import raw_types
 from dagster_project.ingest.landing import scan, unmatched
-from dagster_project.ingest.sql import quote_ident
+from dagster_project.ingest.sql import quote_ident, table_exists
 
 # Load metadata every raw table carries after its delivered columns.
 LOAD_METADATA_COLUMNS: dict[str, str] = {
@@ -226,13 +226,7 @@ class SourceSpec:
     def check_requires(self, con: duckdb.DuckDBPyConnection) -> None:
         """The tables its rules read are there (without them every row would be quarantined)."""
         for table in self.requires:
-            schema, _, name = table.partition(".")
-            found = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = ? AND table_name = ?",
-                [schema, name],
-            ).fetchone()
-            if not found or not found[0]:
+            if not table_exists(con, table):
                 raise RuntimeError(
                     f"{table} is missing: its rules read it, load it before {self.name} files"
                 )

@@ -1,4 +1,5 @@
-"""Quoting of column names in the SQL the ingest machinery writes.
+"""Quoting of column names in the SQL the ingest machinery writes, and the catalog lookup
+every part of the warehouse code asks before reading a table that may not exist yet.
 
 Column names come from each source's fixed allow-list, never from a file; quoting still
 refuses anything unexpected, so a typo in a source module fails loudly instead of producing
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+import duckdb
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ()%$./-]*$")
 
 
@@ -17,3 +20,13 @@ def quote_ident(name: str) -> str:
     if not _IDENT.match(name):
         raise ValueError(f"unexpected column name {name!r}")
     return '"' + name.replace('"', '""') + '"'
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether ``schema.table`` exists in the warehouse ``con`` (read only is enough)."""
+    schema, _, name = qualified.partition(".")
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(found and found[0])

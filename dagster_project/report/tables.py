@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from dagster_project.ingest.sql import table_exists
 from dagster_project.quality.suites import StatusVocabulary, Suite, load_suites, load_vocabulary
 from dagster_project.resources import connect
 from dagster_project.settings import EXPECTATIONS_DIR
@@ -108,12 +109,7 @@ def _rows(con: Any, sql: str, params: list[Any] | None = None) -> list[dict[str,
 def _open(duckdb_path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to a warehouse that has the report tables."""
     con = connect(duckdb_path, read_only=True)
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = ? and table_name = 'rpt_status_summary'",
-        [SCHEMA],
-    ).fetchone()
-    if not found or not found[0]:
+    if not table_exists(con, f"{SCHEMA}.rpt_status_summary"):
         con.close()
         raise ReportSourceError(
             f"{duckdb_path} has no report tables ({SCHEMA}.rpt_*): run `mirror run` to build "

@@ -38,6 +38,7 @@ from typing import Literal
 import duckdb
 
 from dagster_project.ingest import registry
+from dagster_project.ingest.sql import table_exists
 from dagster_project.sources import comext, comtrade
 
 # run tags: ask for new estimates (and so every period), or for every period with the estimates kept
@@ -156,17 +157,6 @@ def decide(
     return BuildPlan("periods", f"{files} file version(s) changed", tuple(sorted(periods)))
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 # a version in one of these states has its rows in raw (history is kept for superseded ones)
 _ROWS_KEPT = ("loaded", "superseded")
 
@@ -181,7 +171,7 @@ def plan(
 ) -> BuildPlan:
     """:func:`decide` on the warehouse ``con`` (read only is enough)."""
     built_code = None
-    if _table_exists(con, BUILT_CODE_TABLE) and _table_exists(con, BUILT_VERSIONS_TABLE):
+    if table_exists(con, BUILT_CODE_TABLE) and table_exists(con, BUILT_VERSIONS_TABLE):
         row = con.execute(f"SELECT code FROM {BUILT_CODE_TABLE}").fetchone()
         built_code = row[0] if row else None
     changed: list[ChangedVersion] = []
