@@ -29,32 +29,32 @@
 
 {#- config of a period model: {{ config(**period_model_config()) }} -#}
 {% macro period_model_config() -%}
-    {%- if supports_build_by_period() -%}
-        {{ return({
-            'materialized': 'incremental',
-            'incremental_strategy': 'append',
-            'on_schema_change': 'fail',
-            'pre_hook': "{{ delete_build_periods() }}",
-            'tags': ['period_model'],
-        }) }}
-    {%- else -%}
-        {{ return({'materialized': 'table', 'tags': ['period_model']}) }}
-    {%- endif -%}
+    {{ return(_kept_between_builds_config('period_model', "{{ delete_build_periods() }}")) }}
 {%- endmacro %}
 
 
 {#- config of an estimate: {{ config(**estimate_config()) }} -#}
 {% macro estimate_config() -%}
+    {{ return(_kept_between_builds_config('estimate')) }}
+{%- endmacro %}
+
+
+{#- what both kinds share: an incremental model that appends (after the period model's
+    pre-hook deleted its periods; an estimate appends nothing while it exists) where the target
+    supports it, a plain table elsewhere -#}
+{% macro _kept_between_builds_config(tag, pre_hook=none) -%}
+    {%- set config = {'materialized': 'table', 'tags': [tag]} -%}
     {%- if supports_build_by_period() -%}
-        {{ return({
+        {%- do config.update({
             'materialized': 'incremental',
             'incremental_strategy': 'append',
             'on_schema_change': 'fail',
-            'tags': ['estimate'],
-        }) }}
-    {%- else -%}
-        {{ return({'materialized': 'table', 'tags': ['estimate']}) }}
+        }) -%}
+        {%- if pre_hook is not none -%}
+            {%- do config.update({'pre_hook': pre_hook}) -%}
+        {%- endif -%}
     {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
 
