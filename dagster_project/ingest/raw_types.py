@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 import duckdb
 
 from dagster_project.ingest import quarantine as q
+from dagster_project.ingest import registry
 from dagster_project.ingest.sql import quote_ident
-
-REGISTRY_TABLE = "raw.file_registry"  # registry.REGISTRY_TABLE (not imported: no cycle)
 
 
 def untyped_columns(
@@ -98,7 +97,7 @@ def convert_in_place(
             )  # fmt: skip
             con.execute(
                 f"""
-                UPDATE {REGISTRY_TABLE} AS r
+                UPDATE {registry.REGISTRY_TABLE} AS r
                 SET rows_loaded = r.rows_loaded - m.n,
                     rows_quarantined = r.rows_quarantined + m.n
                 FROM (SELECT _source_file, _file_sha256, count(*) AS n
