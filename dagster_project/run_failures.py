@@ -58,20 +58,56 @@ def step_failure_cause(step: str | None, data: Any) -> Cause:
     return Cause(step, error_cause(error) if error is not None else "failed (no error recorded)")
 
 
+# what Dagster raises in a step whose blocking asset checks failed; its message only lists
+# the checks ("1 blocking asset check failed with ERROR severity:" and "asset: check" lines)
+CHECKS_FAILED_ERROR = "DagsterAssetCheckFailedError"
+
+
+def _error_classes(error: Any) -> set[str]:
+    names = set()
+    while error is not None and len(names) < 20:
+        names.add(str(getattr(error, "cls_name", "") or ""))
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return names
+
+
+def failed_check_causes(step: str | None, evaluations: list[Any]) -> list[Cause]:
+    """One cause per failed ERROR-severity check evaluated in ``step``: the check, its asset
+    and the summary the check wrote (which expectations failed, how many rows)."""
+    causes = []
+    for ev in evaluations:
+        if ev.passed or getattr(ev.severity, "value", ev.severity) != "ERROR":
+            continue
+        summary = getattr((ev.metadata or {}).get("summary"), "value", None)
+        line = f"{ev.check_name} failed on {ev.asset_key.to_user_string()}"
+        causes.append(Cause(step, f"{line}: {summary}" if summary else line))
+    return causes
+
+
 def run_causes(events: list[Any]) -> list[Cause]:
     """One cause per distinct failure of a run (the same error in several steps: named once,
-    with the steps), from its STEP_FAILURE events, else its RUN_FAILURE."""
+    with the steps), from its STEP_FAILURE events, else its RUN_FAILURE. A step failed by its
+    blocking checks is caused by those checks, each named with its summary."""
     from dagster import DagsterEventType
 
     causes: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     fallback: list[Cause] = []
+    evaluations: dict[str | None, list[Any]] = {}
+    for event in events:
+        event = getattr(event, "dagster_event", event)
+        if event is not None and event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluations.setdefault(event.step_key, []).append(event.event_specific_data)
     for event in events:
         event = getattr(event, "dagster_event", event)
         if event is None:
             continue
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            cause = step_failure_cause(event.step_key, event.event_specific_data)
-            causes.setdefault((cause.line, cause.details), []).append(event.step_key or "?")
+            data = event.event_specific_data
+            by_checks = []
+            if CHECKS_FAILED_ERROR in _error_classes(getattr(data, "error", None)):
+                by_checks = failed_check_causes(event.step_key, evaluations.get(event.step_key, []))
+            for cause in by_checks or [step_failure_cause(event.step_key, data)]:
+                causes.setdefault((cause.line, cause.details), []).append(event.step_key or "?")
         elif event.event_type == DagsterEventType.RUN_FAILURE:
             data = event.event_specific_data
             if getattr(data, "error", None) is not None:

@@ -52,3 +52,45 @@ def test_a_failure_description_wins_with_its_details() -> None:
 def test_only_dagster_errors_still_give_a_line() -> None:
     only = info("DagsterExecutionStepExecutionError", "dagster._core.errors.X: boom\nmore\n")
     assert error_cause(only) == "X: boom"
+
+
+def test_a_step_failed_by_its_blocking_checks_names_each_check_with_its_summary() -> None:
+    """Dagster's own message lists the checks after a colon ("1 blocking asset check failed
+    with ERROR severity:"), which the first line lost: the cause is the failed checks."""
+    from dagster import AssetCheckSeverity, AssetKey, DagsterEventType
+
+    from dagster_project.run_failures import run_causes
+
+    def evaluation(name: str, passed: bool, severity: AssetCheckSeverity) -> SimpleNamespace:
+        return SimpleNamespace(
+            event_type=DagsterEventType.ASSET_CHECK_EVALUATION,
+            step_key="gx_suites",
+            event_specific_data=SimpleNamespace(
+                check_name=name, passed=passed, severity=severity,
+                asset_key=AssetKey(["marts", "fct_mirror_trade"]),
+                metadata={"summary": SimpleNamespace(value=f"{name}: 1 expectation failed")},
+            ),
+        )  # fmt: skip
+
+    failure = SimpleNamespace(
+        event_type=DagsterEventType.STEP_FAILURE,
+        step_key="gx_suites",
+        event_specific_data=SimpleNamespace(
+            user_failure_data=None,
+            error=info(
+                "DagsterAssetCheckFailedError",
+                "dagster._core.errors.DagsterAssetCheckFailedError: 1 blocking asset check "
+                "failed with ERROR severity:\nmarts/fct_mirror_trade: gx_structural\n",
+            ),
+        ),
+    )
+    events = [
+        evaluation("gx_structural", False, AssetCheckSeverity.ERROR),
+        evaluation("gx_warn", False, AssetCheckSeverity.WARN),
+        evaluation("gx_fine", True, AssetCheckSeverity.ERROR),
+        failure,
+    ]
+    assert [c.text() for c in run_causes(events)] == [
+        "gx_suites: gx_structural failed on marts/fct_mirror_trade: "
+        "gx_structural: 1 expectation failed"
+    ]
