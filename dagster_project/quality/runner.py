@@ -138,16 +138,21 @@ class SuiteOutcome:
                 + ")"
             )
         if self.failed:
-            text += "; failed: " + ", ".join(
-                f"{o.name} ({o.unexpected_count if o.unexpected_count is not None else '?'})"
-                if o.unexpected_count
-                else o.name
-                for o in self.failed
-            )
+            text += "; failed: " + ", ".join(_failed_text(o) for o in self.failed)
         expired = self.suite.expired_waivers(self.evaluated_on)
         if expired:
             text += "; EXPIRED waivers: " + ", ".join(w.id for w in expired)
         return text
+
+
+def _failed_text(outcome: ExpectationOutcome) -> str:
+    """A failed expectation in the summary: its unexpected rows, else what GX observed (an
+    empty table's row count says ``observed 0``, which the name alone did not)."""
+    if outcome.unexpected_count:
+        return f"{outcome.name} ({outcome.unexpected_count})"
+    if outcome.observed is not None:
+        return f"{outcome.name} (observed {outcome.observed})"
+    return outcome.name
 
 
 def _plain(value: Any) -> Any:

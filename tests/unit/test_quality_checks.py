@@ -164,3 +164,14 @@ def test_trade_that_stopped_on_both_sides_word_is_not_an_alarm(tmp_path: Path) -
     change(warehouse, "delete from marts.fct_mirror_trade where period = '2022' "
                       "and importer_iso3 = 'FRA'")  # fmt: skip
     assert _disappearing(warehouse) == []
+
+
+def test_a_failed_expectation_is_summarised_with_its_rows_or_what_was_observed() -> None:
+    from dagster_project.quality.runner import ExpectationOutcome, _failed_text
+
+    def failed(observed: object, unexpected: int | None) -> ExpectationOutcome:
+        return ExpectationOutcome("e", "t", False, observed, unexpected)
+
+    assert _failed_text(failed("3 unexpected", 3)) == "e (3)"
+    assert _failed_text(failed(0, None)) == "e (observed 0)"  # an empty table's row count
+    assert _failed_text(failed(None, None)) == "e"
