@@ -13,7 +13,13 @@
 --   several codes at once: the group's unexplained flows have gaps of both signs whose sum is
 --   within tolerance of their larger side.
 -- Refused for a noisy reporter (int_reporter__noise): offsetting gaps across codes are then
--- likely chance. One row per explained flow with the level, the counterpart and the residual.
+-- likely chance. A classification practice recurs, a chance offset does not (a monthly pair
+-- has 12 draws a year, each with monthly noise, for two unrelated gaps to meet): the same
+-- counterpart (code, or set of codes) must offset the flow in at least half of the periods
+-- of the calendar year in which the flow is unexplained (an annual flow: its one period);
+-- and in a set each flow must bring the set's sum closer to zero (a small gap of the same
+-- sign as the set's residual does not ride on a large offsetting pair).
+-- One row per explained flow with the level, the counterpart and the residual.
 with
 
 gaps as (
@@ -74,7 +80,13 @@ flows as (
 
 candidates as (
 
-    select * from flows
+    select
+        *,
+        -- the periods of the year in which the flow is unexplained
+        count(*) over (
+            partition by freq, left(period, 4), exporter_iso3, importer_iso3, hs6
+        ) as candidate_periods
+    from flows
     where stage_status is null and not is_noisy_pair
 
 ),
@@ -98,7 +110,7 @@ candidates as (
 
     ),
 
-    pairwise_{{ level }} as (
+    pairs_{{ level }} as (
 
         select
             candidates.freq,
@@ -112,7 +124,21 @@ candidates as (
             {{ share_of_larger('candidates.m + counterpart.m', 'candidates.x + counterpart.x') }}
                 as combined_gap_pct,
             totals.group_d,
-            {{ share_of_larger('totals.group_m', 'totals.group_x') }} as group_gap_pct
+            {{ share_of_larger('totals.group_m', 'totals.group_x') }} as group_gap_pct,
+            abs(totals.group_d)
+            <= candidates.tolerance_pct / 100 * greatest(totals.group_x, totals.group_m)
+                as is_group_agreed,
+            candidates.candidate_periods,
+            -- the periods of the year in which this counterpart absorbs the flow's gap
+            count(*) over (
+                partition by
+                    candidates.freq,
+                    left(candidates.period, 4),
+                    candidates.exporter_iso3,
+                    candidates.importer_iso3,
+                    candidates.hs6,
+                    counterpart.hs6
+            ) as matched_periods
         from candidates
         inner join flows as counterpart
             on
@@ -132,16 +158,29 @@ candidates as (
                 and left(candidates.hs6, {{ digits }}) = totals.code_group
         where
             {{ counterpart_absorbs_gap('candidates', 'counterpart') }}
-            and abs(totals.group_d)
-            <= candidates.tolerance_pct / 100 * greatest(totals.group_x, totals.group_m)
+
+    ),
+
+    pairwise_{{ level }} as (
+
+        select
+            freq,
+            period,
+            exporter_iso3,
+            importer_iso3,
+            hs6,
+            classification_level,
+            counterpart_hs6,
+            residual_gap_usd,
+            combined_gap_pct,
+            group_d,
+            group_gap_pct
+        from pairs_{{ level }}
+        -- a practice: the same counterpart in at least half of the flow's unexplained periods
+        where is_group_agreed and 2 * matched_periods >= candidate_periods
         qualify row_number() over (
-            partition by
-                candidates.freq,
-                candidates.period,
-                candidates.exporter_iso3,
-                candidates.importer_iso3,
-                candidates.hs6
-            order by abs(candidates.d + counterpart.d), counterpart.hs6
+            partition by freq, period, exporter_iso3, importer_iso3, hs6
+            order by abs(residual_gap_usd), counterpart_hs6
         ) = 1
 
     ),
@@ -173,7 +212,11 @@ candidates as (
             and abs(sum(candidates.d) over group_window)
             <= min(candidates.tolerance_pct) over group_window / 100 * greatest(
                 sum(candidates.x) over group_window, sum(candidates.m) over group_window
-            ) as is_offsetting
+            )
+            -- this flow is needed: without it the set would be further from zero
+            and abs(sum(candidates.d) over group_window)
+            < abs(sum(candidates.d) over group_window - candidates.d) as is_offsetting,
+            candidates.candidate_periods
         from candidates
         window
             group_window as (
@@ -184,6 +227,30 @@ candidates as (
                     candidates.importer_iso3,
                     left(candidates.hs6, {{ digits }})
             )
+
+    ),
+
+    several_recurring_{{ level }} as (
+
+        select
+            freq,
+            period,
+            exporter_iso3,
+            importer_iso3,
+            hs6,
+            classification_level,
+            counterpart_hs6,
+            residual_gap_usd,
+            combined_gap_pct,
+            group_d,
+            group_gap_pct
+        from several_{{ level }}
+        where is_offsetting
+        -- a practice: the same set of codes in at least half of the flow's unexplained periods
+        qualify 2 * count(*) over (
+            partition by
+                freq, left(period, 4), exporter_iso3, importer_iso3, hs6, counterpart_hs6
+        ) >= candidate_periods
 
     ),
 {%- endfor %}
@@ -237,10 +304,9 @@ matches as (
         from pairwise_{{ level }}
         union all
         select
-            * exclude (is_offsetting),
+            *,
             {{ loop.index * 2 }} as level_rank
-        from several_{{ level }}
-        where is_offsetting
+        from several_recurring_{{ level }}
         union all
     {%- endfor %}
     select

@@ -12,7 +12,9 @@
 -- the importer (an importer's pool), or the importer more than the exporter (an exporter's
 -- pool); the claim is the excess, d = |M_fob − X| (a missing side as zero).
 -- Steps, each pool value allocated pro rata to the claims' remaining excess (importers' CIF
--- pools against claims at the claim's CIF/FOB factor), what is left going to the next step:
+-- pools against claims at the claim's CIF/FOB factor; an importer whose pool declarations
+-- state their value FOB, cifvalue empty, as USA and CAN in Comtrade: FOB against FOB), what
+-- is left going to the next step:
 --   1 nes pools × claims of the same HS6;  2 ... of the same HS4;
 --   3 confidential pools × claims of the same partner and the HS chapter the code names;
 --   4 nes pools × claims of the same HS2;
@@ -66,7 +68,11 @@ pools as (
             else ''
         end as pool_code,
         hs6 as declared_code,
-        value_usd as pool_value_usd
+        value_usd as pool_value_usd,
+        -- an import declared at its FOB value only (no CIF value stated)
+        coalesce(
+            flow_code = 'M' and cif_value_usd is null and fob_value_usd is not null, false
+        ) as is_fob_valued
     from declarations
     where
         value_usd > 0
@@ -76,6 +82,20 @@ pools as (
             or partner_area_type <> 'country'
             or left(hs6, 2) = '99'
         )
+
+),
+
+import_pool_valuation as (
+
+    -- per importer and period: every import pool of it states its value FOB
+    select
+        freq,
+        period,
+        reporter_iso3,
+        min(case when is_fob_valued then 1 else 0 end) = 1 as is_fob_valued
+    from pools
+    where direction = 'import'
+    group by all
 
 ),
 
@@ -108,10 +128,12 @@ claims as (
         end as counterpart_iso3,
         abs(coalesce(gaps.export_value_usd, 0) - coalesce(gaps.import_value_fob_usd, 0))
             as claim_usd,
-        -- an importer's pool is CIF: a claim weighs its FOB excess at its own margin
+        -- an importer's pool is CIF: a claim weighs its FOB excess at its own margin (a
+        -- pool stated FOB: as it is)
         case
             when
                 coalesce(gaps.export_value_usd, 0) > coalesce(gaps.import_value_fob_usd, 0)
+                and not coalesce(import_pool_valuation.is_fob_valued, false)
                 then 1 + gaps.cif_fob_margin
             else 1.0
         end as pool_valuation_factor
@@ -123,6 +145,11 @@ claims as (
             and gaps.exporter_iso3 = classified.exporter_iso3
             and gaps.importer_iso3 = classified.importer_iso3
             and gaps.hs6 = classified.hs6
+    left join import_pool_valuation
+        on
+            gaps.freq = import_pool_valuation.freq
+            and gaps.period = import_pool_valuation.period
+            and gaps.importer_iso3 = import_pool_valuation.reporter_iso3
     where
         gaps.stage_status is null
         and gaps.is_country_pair
