@@ -14,8 +14,8 @@ flows as (
 -- one pass per frequency: a RANGE window over each flow's own periods (the key is unique per
 -- period, so the frame's row count is the number of periods in the window)
 {%- set frames = [
-    ('M', "interval (" ~ var('timing_window_months') ~ ") month"),
-    ('A', "interval (" ~ var('timing_window_years') ~ ") year"),
+    ('M', "interval " ~ (var('timing_window_months') | int) ~ " month"),
+    ('A', "interval " ~ (var('timing_window_years') | int) ~ " year"),
 ] %}
 
 windowed as (
@@ -57,7 +57,7 @@ final as (
 
     select
         *,
-        round(abs(window_net_gap_usd) / nullif(window_gross_gap_usd, 0), 6)
+        {{ round_exact('abs(window_net_gap_usd) / nullif(window_gross_gap_usd, 0)', 6) }}
             as window_cancellation_ratio,
         100 * (coalesce(window_import_value_fob_usd, 0) - coalesce(window_export_value_usd, 0))
         / nullif(

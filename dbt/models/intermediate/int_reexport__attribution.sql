@@ -135,6 +135,10 @@ candidates as (
 
 ),
 
+{#- a hub's re-exports of a product to a destination in a period (Spark cannot extend a named
+    window in OVER: the partition is written out there) -#}
+{%- set re_export_partition = 'freq, period, hub_iso3, destination_iso3, hs6' %}
+
 totals as (
 
     select
@@ -144,7 +148,7 @@ totals as (
         -- the capacity of the origins with stronger evidence, filled before this one
         coalesce(
             sum(capacity_usd) over (
-                re_export_window
+                partition by {{ re_export_partition }}
                 order by excess_share desc, origin_iso3 asc
                 rows between unbounded preceding and 1 preceding
             ),
@@ -152,7 +156,7 @@ totals as (
         ) as capacity_before_usd
     from candidates
     window re_export_window as (
-        partition by freq, period, hub_iso3, destination_iso3, hs6
+        partition by {{ re_export_partition }}
     )
 
 ),
@@ -183,7 +187,7 @@ declared as (
         hs6,
         re_export_value_usd as re_export_declared_usd,
         cast(null as double) as re_export_attributed_usd,
-        cast(null as varchar) as re_export_hub_iso3
+        cast(null as {{ dbt.type_string() }}) as re_export_hub_iso3
     from re_exports
 
 ),
@@ -197,8 +201,8 @@ attributed as (
         destination_iso3 as importer_iso3,
         hs6,
         cast(null as double) as re_export_declared_usd,
-        sum(attributed_usd order by hub_iso3) as re_export_attributed_usd,
-        string_agg(hub_iso3, ',' order by hub_iso3) as re_export_hub_iso3
+        {{ sum_ordered('attributed_usd', 'hub_iso3') }} as re_export_attributed_usd,
+        {{ string_agg_sorted('hub_iso3', "','") }} as re_export_hub_iso3
     from origin_shares
     where attributed_usd > 0  -- an origin left out by step 1 and 2 is not touched
     group by all

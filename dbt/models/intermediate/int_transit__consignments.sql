@@ -73,7 +73,7 @@ summed as (
         consignment_iso3,
         importer_iso3,
         hs6,
-        sum(value_cif_usd order by value_cif_usd) as consigned_value_cif_usd
+        {{ sum_ordered('value_cif_usd', 'value_cif_usd') }} as consigned_value_cif_usd
     from consigned
     group by all
 
@@ -83,10 +83,10 @@ final as (
 
     select
         summed.*,
-        coalesce(margins.cif_fob_margin, round({{ var('cif_fob_factor') }} - 1, 6))
+        coalesce(margins.cif_fob_margin, {{ round_exact(var('cif_fob_factor') ~ ' - 1', 6) }})
             as cif_fob_margin,
         summed.consigned_value_cif_usd
-        / (1 + coalesce(margins.cif_fob_margin, round({{ var('cif_fob_factor') }} - 1, 6)))
+        / (1 + coalesce(margins.cif_fob_margin, {{ round_exact(var('cif_fob_factor') ~ ' - 1', 6) }}))
             as consigned_value_fob_usd
     from summed
     left join margins

@@ -15,15 +15,32 @@ with
 
 evidence as (
 
-    -- the estimates are computed together: one vintage, stamped on this one
-    select * exclude (estimate_vintage) from {{ ref('int_transit__corridor_evidence') }}
+    -- the estimates are computed together: one vintage, stamped on this one (not read)
+    select
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        hs6,
+        freq,
+        period,
+        excess_usd,
+        member_deficit_usd,
+        consigned_value_fob_usd
+    from {{ ref('int_transit__corridor_evidence') }}
 
 ),
 
 route_members as (
 
-    -- the estimates are computed together: one vintage, stamped on this one
-    select * exclude (estimate_vintage) from {{ ref('int_transit__route_members') }}
+    -- the estimates are computed together: one vintage, stamped on this one (not read)
+    select
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        importer_iso3,
+        is_corroborated_by_hub_exports,
+        member_evidence
+    from {{ ref('int_transit__route_members') }}
 
 ),
 
@@ -47,9 +64,9 @@ periods as (
         hs4,
         freq,
         period,
-        sum(excess_usd order by hs6) as excess_usd,
-        sum(member_deficit_usd order by hs6) as member_deficit_usd,
-        sum(consigned_value_fob_usd order by hs6) as consigned_value_fob_usd
+        {{ sum_ordered('excess_usd', 'hs6') }} as excess_usd,
+        {{ sum_ordered('member_deficit_usd', 'hs6') }} as member_deficit_usd,
+        {{ sum_ordered('consigned_value_fob_usd', 'hs6') }} as consigned_value_fob_usd
     from evidence
     group by all
 
@@ -79,15 +96,15 @@ routes as (
         count(*) filter (where is_consignment_evidence) as consignment_periods,
         count(*) filter (where is_pattern_evidence or is_consignment_evidence)
             as evidence_periods,
-        sum(excess_usd order by freq, period) as excess_usd,
-        sum(
+        {{ sum_ordered('excess_usd', 'freq, period') }} as excess_usd,
+        {%- set covered_usd -%}
             case
                 when is_pattern_evidence or is_consignment_evidence
                     then least(excess_usd, greatest(member_deficit_usd, consigned_value_fob_usd))
                 else 0
             end
-            order by freq, period
-        ) as covered_excess_usd
+        {%- endset %}
+        {{ sum_ordered(covered_usd, 'freq, period') }} as covered_excess_usd
     from judged_periods
     group by all
 
@@ -97,7 +114,7 @@ detected as (
 
     select
         *,
-        round(evidence_periods / excess_periods, 4) as strength,
+        {{ round_exact('evidence_periods / excess_periods', 4) }} as strength,
         evidence_periods >= {{ var('transit_min_evidence_periods') }}
         and evidence_periods / excess_periods >= {{ var('transit_min_strength') }}
             as is_detected
@@ -118,8 +135,8 @@ seed_matches as (
             seeds.origin_iso3 = detected.origin_iso3
             and seeds.declared_partner_iso3 = detected.hub_iso3
             and (
-                starts_with(detected.hs4, seeds.hs_prefix)
-                or starts_with(seeds.hs_prefix, detected.hs4)
+                {{ starts_with('detected.hs4', 'seeds.hs_prefix') }}
+                or {{ starts_with('seeds.hs_prefix', 'detected.hs4') }}
             )
 
 ),
@@ -132,7 +149,7 @@ detected_corridors as (
         detected.origin_iso3,
         detected.hub_iso3 as declared_partner_iso3,
         detected.hs4 as hs_prefix,
-        cast(null as varchar) as seeded_route,
+        cast(null as {{ dbt.type_string() }}) as seeded_route,
         cast(null as date) as valid_from,
         cast(null as date) as valid_to,
         case when detected.is_detected then 'detected' else 'below_threshold' end
@@ -177,10 +194,9 @@ seeded_corridors as (
         coalesce(sum(detected.evidence_periods), 0) as evidence_periods,
         coalesce(sum(detected.pattern_periods), 0) as pattern_periods,
         coalesce(sum(detected.consignment_periods), 0) as consignment_periods,
-        round(
-            coalesce(sum(detected.evidence_periods) / nullif(sum(detected.excess_periods), 0), 0),
-            4
-        ) as strength,
+        {% call round_exact(digits=4) %}
+            coalesce(sum(detected.evidence_periods) / nullif(sum(detected.excess_periods), 0), 0)
+        {% endcall %} as strength,
         coalesce(sum(detected.excess_usd), 0) as excess_usd,
         coalesce(sum(detected.covered_excess_usd), 0) as covered_excess_usd
     from seeds
@@ -243,7 +259,7 @@ member_list as (
     select
         corridor_id,
         importer_iso3,
-        string_agg(member_evidence, '+' order by member_evidence) as member_evidence
+        {{ string_agg_sorted('member_evidence', "'+'") }} as member_evidence
     from members
     group by all
 
@@ -274,12 +290,32 @@ listed as (
 final as (
 
     select
-        * exclude (seeded_route),
+        -- every column of listed but seeded_route, which becomes the route
+        corridor_id,
+        origin_iso3,
+        declared_partner_iso3,
+        hs_prefix,
+        valid_from,
+        valid_to,
+        corridor_source,
+        is_applied,
+        excess_periods,
+        evidence_periods,
+        pattern_periods,
+        consignment_periods,
+        strength,
+        excess_usd,
+        covered_excess_usd,
+        importer_iso3,
+        is_declared_partner,
+        member_evidence,
         coalesce(
             seeded_route,
             origin_iso3 || ' -> ' || declared_partner_iso3 || ' -> '
-            || string_agg(importer_iso3, ', ' order by importer_iso3)
-            filter (where not is_declared_partner) over (partition by corridor_id)
+            || {{ string_agg_sorted(
+                'importer_iso3', "', '",
+                filter='not is_declared_partner', over='(partition by corridor_id)'
+            ) }}
             || ' (found in the declarations)'
         ) as route
     from listed

@@ -20,10 +20,12 @@ final as (
         declared_partner_iso3,
         hs_prefix,
         any_value(route) as route,
-        string_agg(importer_iso3, ',' order by importer_iso3)
-        filter (where not is_declared_partner) as member_importers,
-        string_agg(importer_iso3 || ':' || member_evidence, ',' order by importer_iso3)
-        filter (where not is_declared_partner) as member_evidence,
+        {{ string_agg_sorted('importer_iso3', "','", filter='not is_declared_partner') }}
+            as member_importers,
+        {{ string_agg_sorted(
+            "importer_iso3 || ':' || member_evidence", "','",
+            order_by='importer_iso3', filter='not is_declared_partner'
+        ) }} as member_evidence,
         any_value(valid_from) as valid_from,
         any_value(valid_to) as valid_to,
         any_value(excess_periods) as excess_periods,
@@ -31,8 +33,8 @@ final as (
         any_value(pattern_periods) as pattern_periods,
         any_value(consignment_periods) as consignment_periods,
         any_value(strength) as strength,
-        round(any_value(excess_usd), 2) as excess_usd,
-        round(any_value(covered_excess_usd), 2) as covered_excess_usd,
+        {{ round_exact('any_value(excess_usd)', 2) }} as excess_usd,
+        {{ round_exact('any_value(covered_excess_usd)', 2) }} as covered_excess_usd,
         estimate_vintage
     from corridors
     group by
