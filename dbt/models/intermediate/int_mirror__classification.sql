@@ -9,7 +9,12 @@
 --   counterpart_absorbs_gap: d = M_fob − X with a missing side as zero; |d_a + d_b| within
 --   a's tolerance, plus the noise b's own size allows when b's gap is at least half of a's;
 --   and the two codes together within tolerance), AND the coarser total agrees: the group's
---   d summed over all its flows within tolerance of its larger side;
+--   d summed over all its flows within tolerance of its larger side, each other flow net of
+--   what another cause the declarations show explains (stage 2 decides it after this model):
+--   a timing window that agrees (`is_timing_window_agreed`, not a noisy pair) leaves the
+--   total; a flow short on the side whose reporter booked the same HS6 to a nes area that
+--   period counts that pool, up to its shortfall; so an unrelated gap of the heading that
+--   month does not spoil the pair's total;
 --   several codes at once: the group's unexplained flows have gaps of both signs whose sum is
 --   within tolerance of their larger side.
 -- Refused for a noisy reporter (int_reporter__noise): offsetting gaps across codes are then
@@ -51,7 +56,35 @@ related_codes as (
 
 ),
 
-flows as (
+pools as (
+
+    -- what each reporter booked to a non-country partner (an "Areas, nes" pool), per HS6:
+    -- an importer's imports from it, an exporter's exports to it
+    select
+        freq,
+        period,
+        importer_iso3 as reporter_iso3,
+        'M' as flow_code,
+        hs6,
+        sum(import_value_fob_usd) as pool_usd
+    from {{ ref('int_mirror__gaps') }}
+    where not is_country_pair and import_value_fob_usd is not null
+    group by freq, period, importer_iso3, hs6
+    union all
+    select
+        freq,
+        period,
+        exporter_iso3 as reporter_iso3,
+        'X' as flow_code,
+        hs6,
+        sum(export_value_usd) as pool_usd
+    from {{ ref('int_mirror__gaps') }}
+    where not is_country_pair and export_value_usd is not null
+    group by freq, period, exporter_iso3, hs6
+
+),
+
+flows_all as (
 
     select
         freq,
@@ -71,10 +104,56 @@ flows as (
             greatest(exporter_mad_log_ratio, importer_mad_log_ratio),
             typical_mad_log_ratio,
             {{ var('classification_default_noise_mad') }}
-        ) as pair_sigma
+        ) as pair_sigma,
+        -- another cause the declarations already show for this flow's gap (stage 2 decides
+        -- it after classification): a timing window that agrees, or the silent side's
+        -- reporter booking the same HS6 to a nes area that period
+        stage_status is null and not is_noisy_pair and is_timing_window_agreed
+            as is_timing_explained
     from gaps
     -- flows another mechanism explains are not material for a classification difference
     where stage_status is null or stage_status in ('ok', 'explained_cif_fob')
+
+),
+
+flows as (
+
+    -- x_group, m_group: the flow's sides as they count in its group's total, net of what
+    -- another cause explains, so that an unrelated gap of the heading that month (a flow
+    -- booked to a nes area, a timing lag) does not spoil the total of a classification pair
+    select
+        flows_all.*,
+        case
+            when flows_all.is_timing_explained then 0
+            when
+                flows_all.stage_status is null and not flows_all.is_noisy_pair
+                and flows_all.d > 0 and exporter_pools.pool_usd > 0
+                then flows_all.x + least(flows_all.d, exporter_pools.pool_usd)
+            else flows_all.x
+        end as x_group,
+        case
+            when flows_all.is_timing_explained then 0
+            when
+                flows_all.stage_status is null and not flows_all.is_noisy_pair
+                and flows_all.d < 0 and importer_pools.pool_usd > 0
+                then flows_all.m + least(-flows_all.d, importer_pools.pool_usd)
+            else flows_all.m
+        end as m_group
+    from flows_all
+    left join pools as exporter_pools
+        on
+            flows_all.freq = exporter_pools.freq
+            and flows_all.period = exporter_pools.period
+            and flows_all.exporter_iso3 = exporter_pools.reporter_iso3
+            and flows_all.hs6 = exporter_pools.hs6
+            and exporter_pools.flow_code = 'X'
+    left join pools as importer_pools
+        on
+            flows_all.freq = importer_pools.freq
+            and flows_all.period = importer_pools.period
+            and flows_all.importer_iso3 = importer_pools.reporter_iso3
+            and flows_all.hs6 = importer_pools.hs6
+            and importer_pools.flow_code = 'M'
 
 ),
 
@@ -102,13 +181,18 @@ candidates as (
             exporter_iso3,
             importer_iso3,
             left(hs6, {{ digits }}) as code_group,
-            {{ sum_ordered('x', 'hs6') }} as group_x,
-            {{ sum_ordered('m', 'hs6') }} as group_m,
-            {{ sum_ordered('d', 'hs6') }} as group_d
+            {{ sum_ordered('x_group', 'hs6') }} as group_x,
+            {{ sum_ordered('m_group', 'hs6') }} as group_m
         from flows
         group by all
 
     ),
+
+    {#- the group's total with the pair itself at its declared values #}
+    {%- set pair_x = '(totals.group_x - candidates.x_group - counterpart.x_group'
+        ~ ' + candidates.x + counterpart.x)' %}
+    {%- set pair_m = '(totals.group_m - candidates.m_group - counterpart.m_group'
+        ~ ' + candidates.m + counterpart.m)' %}
 
     pairs_{{ level }} as (
 
@@ -123,10 +207,10 @@ candidates as (
             candidates.d + counterpart.d as residual_gap_usd,
             {{ share_of_larger('candidates.m + counterpart.m', 'candidates.x + counterpart.x') }}
                 as combined_gap_pct,
-            totals.group_d,
-            {{ share_of_larger('totals.group_m', 'totals.group_x') }} as group_gap_pct,
-            abs(totals.group_d)
-            <= candidates.tolerance_pct / 100 * greatest(totals.group_x, totals.group_m)
+            {{ pair_m }} - {{ pair_x }} as group_d,
+            {{ share_of_larger(pair_m, pair_x) }} as group_gap_pct,
+            abs({{ pair_m }} - {{ pair_x }})
+            <= candidates.tolerance_pct / 100 * greatest({{ pair_x }}, {{ pair_m }})
                 as is_group_agreed,
             candidates.candidate_periods,
             -- the periods of the year in which this counterpart absorbs the flow's gap
