@@ -34,25 +34,25 @@ renamed as (
         _row_kind as row_kind,
 
         -- who imports what from whom
-        "Reporting Country" as reporter_name,
+        {{ adapter.quote('Reporting Country') }} as reporter_name,
         _reporter_filled as is_reporter_forward_filled,
-        "Country of Origin" as origin_name,
-        "Type of crude oil" as crude_type,
+        {{ adapter.quote('Country of Origin') }} as origin_name,
+        {{ adapter.quote('Type of crude oil') }} as crude_type,
 
         -- measures as delivered: thousand barrels, thousand USD (CIF), USD per barrel
-        try_cast("Volume (1000 bbl)" as double) as volume_thousand_bbl,
-        try_cast("Total Value ($ 1000)" as double) as value_thousand_usd,
-        try_cast("CIF price (2) ($/bbl)" as double) as cif_price_usd_per_bbl,
-        try_cast("Pct of Total Imports" as double) as share_of_eu_imports,
+        try_cast({{ adapter.quote('Volume (1000 bbl)') }} as double) as volume_thousand_bbl,
+        try_cast({{ adapter.quote('Total Value ($ 1000)') }} as double) as value_thousand_usd,
+        try_cast({{ adapter.quote('CIF price (2) ($/bbl)') }} as double) as cif_price_usd_per_bbl,
+        try_cast({{ adapter.quote('Pct of Total Imports') }} as double) as share_of_eu_imports,
         -- workbook: footnote marker (3); flattened CSV: the marker became an empty cell
         coalesce(
-            trim("Total Value ($ 1000)") = '(3)'
-            or (_layout = 'flat_csv' and "Total Value ($ 1000)" is null),
+            trim({{ adapter.quote('Total Value ($ 1000)') }}) = '(3)'
+            or (_layout = 'flat_csv' and {{ adapter.quote('Total Value ($ 1000)') }} is null),
             false
         ) as is_value_confidential,
         coalesce(
-            trim("CIF price (2) ($/bbl)") = '(3)'
-            or (_layout = 'flat_csv' and "CIF price (2) ($/bbl)" is null),
+            trim({{ adapter.quote('CIF price (2) ($/bbl)') }}) = '(3)'
+            or (_layout = 'flat_csv' and {{ adapter.quote('CIF price (2) ($/bbl)') }} is null),
             false
         ) as is_price_confidential,
 

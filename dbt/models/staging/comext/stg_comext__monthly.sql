@@ -24,14 +24,14 @@ ecb_monthly as (
 rates_by_period as (
 
     select
-        strftime(rate_month, '%Y%m') as period,
+        {{ format_date('rate_month', '%Y%m') }} as period,
         usd_per_eur
     from ecb_monthly
 
     union all
 
     select
-        cast(year(rate_month) as varchar) || '52' as period,
+        cast(year(rate_month) as {{ dbt.type_string() }}) || '52' as period,
         avg(usd_per_eur) as usd_per_eur
     from ecb_monthly
     group by year(rate_month)
@@ -44,40 +44,66 @@ renamed as (
     select
         -- who declares what about whom (layout-specific columns to one vocabulary)
         case
-            when _layout = 'dat19' then upper(trim("DECLARANT_ISO"))
-            else upper(trim("REPORTER"))
+            when _layout = 'dat19' then upper(trim({{ adapter.quote('DECLARANT_ISO') }}))
+            else upper(trim({{ adapter.quote('REPORTER') }}))
         end as reporter_iso2_delivered,
         case
-            when _layout = 'dat19' then upper(trim("PARTNER_ISO"))
-            else upper(trim("PARTNER"))
+            when _layout = 'dat19' then upper(trim({{ adapter.quote('PARTNER_ISO') }}))
+            else upper(trim({{ adapter.quote('PARTNER') }}))
         end as partner_iso2_delivered,
-        case when _layout = 'dat19' then trim("DECLARANT") end as reporter_eurostat_code,
-        case when _layout = 'dat19' then trim("PARTNER") end as partner_eurostat_code,
-        trim("TRADE_TYPE") as trade_type,
-        case trim("FLOW") when '1' then 'M' when '2' then 'X' end as flow_code,
+        case
+            when _layout = 'dat19' then trim({{ adapter.quote('DECLARANT') }})
+        end as reporter_eurostat_code,
+        case
+            when _layout = 'dat19' then trim({{ adapter.quote('PARTNER') }})
+        end as partner_eurostat_code,
+        trim({{ adapter.quote('TRADE_TYPE') }}) as trade_type,
+        case trim({{ adapter.quote('FLOW') }}) when '1' then 'M' when '2' then 'X' end as flow_code,
 
         -- period
-        trim("PERIOD") as period,
-        try_cast(left(trim("PERIOD"), 4) as integer) as period_year,
-        try_cast(right(trim("PERIOD"), 2) as integer) as period_month,
+        trim({{ adapter.quote('PERIOD') }}) as period,
+        try_cast(left(trim({{ adapter.quote('PERIOD') }}), 4) as integer) as period_year,
+        try_cast(right(trim({{ adapter.quote('PERIOD') }}), 2) as integer) as period_month,
 
         -- product: restore a leading zero lost by spreadsheets (7 digits)
+        {%- set product_nc = 'trim(' ~ adapter.quote('PRODUCT_NC') ~ ')' %}
         case
-            when regexp_full_match(trim("PRODUCT_NC"), '[0-9]{7}') then '0' || trim("PRODUCT_NC")
-            else trim("PRODUCT_NC")
+            when {{ regexp_full_match(product_nc, "'[0-9]{7}'") }} then '0' || {{ product_nc }}
+            else {{ product_nc }}
         end as cn8,
-        case when _layout = 'dat19' then "STAT_REGIME" else "STAT_PROCEDURE" end as stat_regime,
+        case
+            when _layout = 'dat19'
+                then {{ adapter.quote('STAT_REGIME') }}
+            else {{ adapter.quote('STAT_PROCEDURE') }}
+        end as stat_regime,
         nullif(
-            trim(case when _layout = 'dat19' then "SUPP_UNIT" else "SUPPL_UNIT" end), ''
+            trim(
+                case
+                    when _layout = 'dat19'
+                        then {{ adapter.quote('SUPP_UNIT') }}
+                    else {{ adapter.quote('SUPPL_UNIT') }}
+                end
+            ),
+            ''
         ) as supplementary_unit,
 
         -- measures (typed at ingest: comext.COLUMN_TYPES)
-        case when _layout = 'dat19' then "VALUE_IN_EUROS" else "VALUE_EUR" end as value_eur,
-        case when _layout = 'dat19' then "QUANTITY_IN_KG" else "QUANTITY_KG" end as quantity_kg,
         case
-            when _layout = 'dat19' then "SUP_QUANTITY" else "QUANTITY_SUPPL_UNIT"
+            when _layout = 'dat19'
+                then {{ adapter.quote('VALUE_IN_EUROS') }}
+            else {{ adapter.quote('VALUE_EUR') }}
+        end as value_eur,
+        case
+            when _layout = 'dat19'
+                then {{ adapter.quote('QUANTITY_IN_KG') }}
+            else {{ adapter.quote('QUANTITY_KG') }}
+        end as quantity_kg,
+        case
+            when _layout = 'dat19'
+                then {{ adapter.quote('SUP_QUANTITY') }}
+            else {{ adapter.quote('QUANTITY_SUPPL_UNIT') }}
         end as supplementary_quantity,
-        "VALUE_NAC" as value_national_currency,
+        {{ adapter.quote('VALUE_NAC') }} as value_national_currency,
 
         -- lineage
         _layout as layout,
@@ -115,7 +141,7 @@ normalised as (
             when length(cn8) = 2 then 'chapter'
             else 'cn8'
         end as cn_level,
-        length(cn8) = 8 and starts_with(cn8, '99') as is_confidential
+        length(cn8) = 8 and {{ starts_with('cn8', "'99'") }} as is_confidential
     from renamed
 
 ),

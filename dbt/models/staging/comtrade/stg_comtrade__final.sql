@@ -14,43 +14,45 @@ renamed as (
 
     select
         -- period
-        "freqCode" as freq,
+        {{ adapter.quote('freqCode') }} as freq,
         period,
-        "refYear" as ref_year,
-        "refMonth" as ref_month,
+        {{ adapter.quote('refYear') }} as ref_year,
+        {{ adapter.quote('refMonth') }} as ref_month,
 
         -- who declares what about whom
-        "reporterCode" as reporter_code,
-        "reporterISO" as reporter_iso3_delivered,
-        "flowCode" as flow_code,
-        "partnerCode" as partner_code,
-        "partnerISO" as partner_iso3_delivered,
-        "partner2Code" as partner2_code,
+        {{ adapter.quote('reporterCode') }} as reporter_code,
+        {{ adapter.quote('reporterISO') }} as reporter_iso3_delivered,
+        {{ adapter.quote('flowCode') }} as flow_code,
+        {{ adapter.quote('partnerCode') }} as partner_code,
+        {{ adapter.quote('partnerISO') }} as partner_iso3_delivered,
+        {{ adapter.quote('partner2Code') }} as partner2_code,
 
         -- product: HS codes are strings; restore a leading zero lost by spreadsheets
-        "classificationCode" as classification_code,
+        {{ adapter.quote('classificationCode') }} as classification_code,
         case
-            when regexp_full_match("cmdCode", '[0-9]{5}') and "aggrLevel" = 6
-                then '0' || "cmdCode"
-            else "cmdCode"
+            when
+                {{ regexp_full_match(adapter.quote('cmdCode'), "'[0-9]{5}'") }}
+                and {{ adapter.quote('aggrLevel') }} = 6
+                then '0' || {{ adapter.quote('cmdCode') }}
+            else {{ adapter.quote('cmdCode') }}
         end as cmd_code,
-        "aggrLevel" as aggr_level,
+        {{ adapter.quote('aggrLevel') }} as aggr_level,
 
         -- breakdown dimensions (totals: C00 / 0 / 0 / partner2 0)
-        "customsCode" as customs_code,
-        "mosCode" as mos_code,
-        "motCode" as mot_code,
+        {{ adapter.quote('customsCode') }} as customs_code,
+        {{ adapter.quote('mosCode') }} as mos_code,
+        {{ adapter.quote('motCode') }} as mot_code,
 
         -- measures
-        "qtyUnitCode" as qty_unit_code,
+        {{ adapter.quote('qtyUnitCode') }} as qty_unit_code,
         qty,
-        "netWgt" as net_weight_kg,
-        "grossWgt" as gross_weight_kg,
+        {{ adapter.quote('netWgt') }} as net_weight_kg,
+        {{ adapter.quote('grossWgt') }} as gross_weight_kg,
         cifvalue as cif_value_usd,
         fobvalue as fob_value_usd,
-        "primaryValue" as primary_value_usd,
-        "isReported" as is_reported,
-        "isAggregate" as is_aggregate,
+        {{ adapter.quote('primaryValue') }} as primary_value_usd,
+        {{ adapter.quote('isReported') }} as is_reported,
+        {{ adapter.quote('isAggregate') }} as is_aggregate,
 
         -- lineage
         _source_file as source_file,

@@ -15,16 +15,18 @@ source as (
 renamed as (
 
     select
-        "DATAFLOW" as dataflow,
-        try_strptime("LAST UPDATE", '%d/%m/%y %H:%M:%S') as last_updated_at,
+        {{ adapter.quote('DATAFLOW') }} as dataflow,
+        {{ try_parse_timestamp(adapter.quote('LAST UPDATE'), '%d/%m/%y %H:%M:%S') }} as last_updated_at,
         freq,
         geo as geo_code,
         crudeoil as crude_grade,
         indic_nrg as indicator,
-        cast(try_strptime("TIME_PERIOD" || '-01', '%Y-%m-%d') as date) as period_month,
-        "OBS_FLAG" as obs_flag,
-        coalesce(contains(lower("OBS_FLAG"), 'c'), false) as is_confidential,
-        "OBS_VALUE" as obs_value,  -- typed at ingest: eurostat.COLUMN_TYPES
+        cast(
+            {{ try_parse_timestamp(adapter.quote('TIME_PERIOD') ~ " || '-01'", '%Y-%m-%d') }} as date
+        ) as period_month,
+        {{ adapter.quote('OBS_FLAG') }} as obs_flag,
+        coalesce(contains(lower({{ adapter.quote('OBS_FLAG') }}), 'c'), false) as is_confidential,
+        {{ adapter.quote('OBS_VALUE') }} as obs_value,  -- typed at ingest: eurostat.COLUMN_TYPES
         _source_file as source_file,
         _file_sha256 as file_sha256,
         _loaded_at as loaded_at,
@@ -81,24 +83,24 @@ final as (
         case
             when geo_code = 'EL' then 'GR'
             when geo_code = 'UK' then 'GB'
-            when regexp_full_match(geo_code, '[A-Z]{2}') then geo_code
+            when {{ regexp_full_match('geo_code', "'[A-Z]{2}'") }} then geo_code
         end as importer_iso2,
-        not regexp_full_match(geo_code, '[A-Z]{2}') as is_aggregate,
+        not {{ regexp_full_match('geo_code', "'[A-Z]{2}'") }} as is_aggregate,
         crude_grade,
         case
             when crude_grade = 'TOTAL' then 'total'
             when crude_grade in ('AFR_OTH', 'ASI_OTH', 'EUR_OTH', 'LA_OTH', 'ME_OTH')
                 then 'region_residual'
-            when regexp_matches(crude_grade, '^(AUH|DXB|SHJ)[_-]') then 'emirate'
-            when regexp_matches(crude_grade, '^[A-Z]{2}[_-]') then 'country'
+            when {{ regexp_contains('crude_grade', "'^(AUH|DXB|SHJ)[_-]'") }} then 'emirate'
+            when {{ regexp_contains('crude_grade', "'^[A-Z]{2}[_-]'") }} then 'country'
             else 'unknown'
         end as origin_kind,
         case
             when crude_grade in ('LA_OTH', 'ME_OTH') then null
-            when regexp_matches(crude_grade, '^(AUH|DXB|SHJ)[_-]') then 'AE'
-            when regexp_matches(crude_grade, '^UK[_-]') then 'GB'
-            when regexp_matches(crude_grade, '^EL[_-]') then 'GR'
-            when regexp_matches(crude_grade, '^[A-Z]{2}[_-]') then left(crude_grade, 2)
+            when {{ regexp_contains('crude_grade', "'^(AUH|DXB|SHJ)[_-]'") }} then 'AE'
+            when {{ regexp_contains('crude_grade', "'^UK[_-]'") }} then 'GB'
+            when {{ regexp_contains('crude_grade', "'^EL[_-]'") }} then 'GR'
+            when {{ regexp_contains('crude_grade', "'^[A-Z]{2}[_-]'") }} then left(crude_grade, 2)
         end as origin_iso2,
         period_month,
         volume_thousand_bbl,

@@ -14,8 +14,8 @@ final as (
         regexp_replace(text, '^[0-9]+ - ', '') as description,
         nullif(parent, '#') as parent_code,
         cast(aggrlevel as integer) as aggr_level,
-        cast("isLeaf" as integer) = 1 as is_leaf,
-        nullif("standardUnitAbbr", '') as standard_unit
+        cast({{ adapter.quote('isLeaf') }} as integer) = 1 as is_leaf,
+        nullif({{ adapter.quote('standardUnitAbbr') }}, '') as standard_unit
     from source
     where id <> 'TOTAL'
 

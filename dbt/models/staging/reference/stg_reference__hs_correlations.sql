@@ -12,13 +12,13 @@ source as (
 renamed as (
 
     select
-        "code.after" as code_after_raw,
-        "code.before" as code_before_raw,
-        "Relationship" as relationship,
+        {{ adapter.quote('code.after') }} as code_after_raw,
+        {{ adapter.quote('code.before') }} as code_before_raw,
+        {{ adapter.quote('Relationship') }} as relationship,
         cast(split_part(adjustment, ' to ', 1) as integer) as hs_year_after,
         cast(split_part(adjustment, ' to ', 2) as integer) as hs_year_before
     from source
-    where regexp_full_match(adjustment, '[0-9]{4} to [0-9]{4}')
+    where {{ regexp_full_match('adjustment', "'[0-9]{4} to [0-9]{4}'") }}
 
 ),
 
@@ -33,8 +33,8 @@ final as (
     from renamed
     where
         hs_year_before >= 1992
-        and regexp_full_match(code_before_raw, '[0-9]{5,6}')
-        and regexp_full_match(code_after_raw, '[0-9]{5,6}')
+        and {{ regexp_full_match('code_before_raw', "'[0-9]{5,6}'") }}
+        and {{ regexp_full_match('code_after_raw', "'[0-9]{5,6}'") }}
 
 )
 
