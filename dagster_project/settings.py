@@ -338,6 +338,10 @@ class Settings(Location):
         os.environ[REFERENCE_DIR_ENV] = str(REFERENCE_DIR)
         os.environ[DBT_TARGET_ENV] = self.dbt_target
         os.environ[SPARK_DIR_ENV] = str(self.layout.spark_dir)
+        if self.dbt_target == "spark_local":
+            # Spark binds to the address of the host name otherwise (a LAN address, or none
+            # in a sandbox): the local driver talks to itself only
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 def _non_negative(raw: Any) -> float | None:

@@ -61,11 +61,7 @@
     every value cast to the column's type. -#}
 {% macro spark__load_csv_rows(model, agate_table) %}
     {%- set batch_size = get_batch_size() -%}
-    {%- set column_override = model['config'].get('column_types', {}) -%}
-    {%- set types = [] -%}
-    {%- for col_name in agate_table.column_names -%}
-        {%- do types.append(column_override.get(col_name, adapter.convert_type(agate_table, loop.index0))) -%}
-    {%- endfor -%}
+    {%- set types = spark_seed_column_types(model, agate_table) -%}
     {%- set statements = [] -%}
     {%- for chunk in agate_table.rows | batch(batch_size) -%}
         {%- set sql -%}
@@ -88,4 +84,41 @@
         {%- endif -%}
     {%- endfor -%}
     {{ return(statements[0]) }}
+{% endmacro %}
+
+
+{#- The type of each seed column on Spark: the seed's column_types (written for both engines:
+    `varchar` without a length, which Spark refuses, is its `string`), else dbt-spark's guess -#}
+{% macro spark_seed_column_types(model, agate_table) -%}
+    {%- set column_override = model['config'].get('column_types', {}) -%}
+    {%- set types = [] -%}
+    {%- for col_name in agate_table.column_names -%}
+        {%- set type = column_override.get(col_name, adapter.convert_type(agate_table, loop.index0)) -%}
+        {%- do types.append('string' if type | lower in ('varchar', 'text') else type) -%}
+    {%- endfor -%}
+    {{ return(types) }}
+{%- endmacro %}
+
+
+{#- dbt-spark's create_csv_table with the column types above -#}
+{% macro spark__create_csv_table(model, agate_table) %}
+    {%- set quote_seed_column = model['config'].get('quote_columns', None) -%}
+    {%- set types = spark_seed_column_types(model, agate_table) -%}
+    {%- set sql -%}
+        create table {{ this.render() }} (
+            {%- for col_name in agate_table.column_names -%}
+                {{ adapter.quote_seed_column(col_name | string, quote_seed_column) }} {{ types[loop.index0] }}
+                {%- if not loop.last -%}, {%- endif -%}
+            {%- endfor -%}
+        )
+        {{ file_format_clause() }}
+        {{ partition_cols(label="partitioned by") }}
+        {{ clustered_cols(label="clustered by") }}
+        {{ location_clause() }}
+        {{ comment_clause() }}
+    {%- endset -%}
+    {%- call statement('_') -%}
+        {{ sql }}
+    {%- endcall -%}
+    {{ return(sql) }}
 {% endmacro %}
