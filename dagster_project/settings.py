@@ -313,11 +313,22 @@ class Settings(Location):
     @field_validator("dbt_target", mode="before")
     @classmethod
     def _dbt_target(cls, value: Any) -> str:
-        target = parse_dbt_target(value)
-        problem = spark_runtime_problem(target)
+        return parse_dbt_target(value)
+
+    @classmethod
+    def from_env(
+        cls,
+        home: str | Path | None = None,
+        landing: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Self:
+        """:meth:`Location.from_env`, then what a Spark target needs besides its name (the
+        spark group, java, the master or remote URL), read from the same environment."""
+        settings = super().from_env(home, landing, environ)
+        problem = spark_runtime_problem(settings.dbt_target, environ)
         if problem:
-            raise ValueError(problem)
-        return target
+            raise SettingsError(problem)
+        return settings
 
     @property
     def uses_spark(self) -> bool:
