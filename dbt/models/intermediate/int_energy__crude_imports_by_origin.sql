@@ -84,7 +84,7 @@ final as (
 
     select
         'M' as freq,
-        strftime(period_month, '%Y%m') as period,
+        {{ format_date('period_month', '%Y%m') }} as period,
         period_month as period_start,
         importer_iso3,
         origin_iso3,
@@ -98,11 +98,11 @@ final as (
 
     select
         'A' as freq,
-        cast(year(period_month) as varchar) as period,
+        cast(year(period_month) as {{ dbt.type_string() }}) as period,
         make_date(year(period_month), 1, 1) as period_start,
         importer_iso3,
         origin_iso3,
-        string_agg(distinct register, '+' order by register) as register,
+        {{ string_agg_sorted('register', "'+'", distinct=true) }} as register,
         sum(volume_thousand_bbl) as volume_thousand_bbl,
         sum(value_usd) as value_usd,
         bool_or(has_confidential_cells) or count(*) < 12 as has_confidential_cells

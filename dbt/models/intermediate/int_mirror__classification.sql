@@ -90,9 +90,9 @@ candidates as (
             exporter_iso3,
             importer_iso3,
             left(hs6, {{ digits }}) as code_group,
-            sum(x order by hs6) as group_x,
-            sum(m order by hs6) as group_m,
-            sum(d order by hs6) as group_d
+            {{ sum_ordered('x', 'hs6') }} as group_x,
+            {{ sum_ordered('m', 'hs6') }} as group_m,
+            {{ sum_ordered('d', 'hs6') }} as group_d
         from flows
         group by all
 
@@ -156,7 +156,7 @@ candidates as (
             candidates.importer_iso3,
             candidates.hs6,
             '{{ level }}' as classification_level,
-            string_agg(candidates.hs6, ',' order by candidates.hs6) over group_window
+            {{ string_agg_sorted('candidates.hs6', "','", over='group_window') }}
                 as counterpart_hs6,
             sum(candidates.d) over group_window as residual_gap_usd,
         {{ share_of_larger(

@@ -183,7 +183,7 @@ declared as (
         hs6,
         re_export_value_usd as re_export_declared_usd,
         cast(null as double) as re_export_attributed_usd,
-        cast(null as varchar) as re_export_hub_iso3
+        cast(null as {{ dbt.type_string() }}) as re_export_hub_iso3
     from re_exports
 
 ),
@@ -197,8 +197,8 @@ attributed as (
         destination_iso3 as importer_iso3,
         hs6,
         cast(null as double) as re_export_declared_usd,
-        sum(attributed_usd order by hub_iso3) as re_export_attributed_usd,
-        string_agg(hub_iso3, ',' order by hub_iso3) as re_export_hub_iso3
+        {{ sum_ordered('attributed_usd', 'hub_iso3') }} as re_export_attributed_usd,
+        {{ string_agg_sorted('hub_iso3', "','") }} as re_export_hub_iso3
     from origin_shares
     where attributed_usd > 0  -- an origin left out by step 1 and 2 is not touched
     group by all

@@ -27,7 +27,7 @@ final as (
         year(min(period_start)) as period_year,
         flow_code,
         count(*) as declarations,
-        sum(value_usd order by partner_iso3, hs6) as value_usd,
+        {{ sum_ordered('value_usd', 'partner_iso3, hs6') }} as value_usd,
         min(value_usd) filter (where value_usd > 0) as smallest_value_usd
     from declarations
     group by reporter_iso3, freq, period, flow_code

@@ -45,9 +45,6 @@ ranked as (
 
     select
         *,
-        list_position(
-            {{ var('declaration_source_priority') }}, source
-        ) as source_rank,
         count(*) over (
             partition by freq, period, reporter_iso3, partner_iso3, flow_code, hs6
         ) as sources_available
@@ -57,11 +54,18 @@ ranked as (
 
 final as (
 
-    select * exclude (source_rank)
+    select *
     from ranked
     qualify row_number() over (
         partition by freq, period, reporter_iso3, partner_iso3, flow_code, hs6
-        order by source_rank asc nulls last, source asc
+        order by
+            -- the source's place in the priority list (unlisted: last)
+            case source
+                {%- for listed in var('declaration_source_priority') %}
+                    when '{{ listed }}' then {{ loop.index }}
+                {%- endfor %}
+            end asc nulls last,
+            source asc
     ) = 1
 
 )

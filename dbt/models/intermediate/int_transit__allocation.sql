@@ -77,7 +77,7 @@ declared as (
         on
             flows.exporter_iso3 = corridors.origin_iso3
             and flows.importer_iso3 = corridors.declared_partner_iso3
-            and starts_with(flows.hs6, corridors.hs_prefix)
+            and {{ starts_with('flows.hs6', 'corridors.hs_prefix') }}
             and (corridors.valid_from is null or flows.period_start >= corridors.valid_from)
             and (corridors.valid_to is null or flows.period_start <= corridors.valid_to)
     where flows.export_value_usd > 0

@@ -73,7 +73,7 @@ summed as (
         consignment_iso3,
         importer_iso3,
         hs6,
-        sum(value_cif_usd order by value_cif_usd) as consigned_value_cif_usd
+        {{ sum_ordered('value_cif_usd', 'value_cif_usd') }} as consigned_value_cif_usd
     from consigned
     group by all
 

@@ -71,8 +71,8 @@ member_deficits as (
         hub_excess.hs6,
         hub_excess.origin_iso3,
         hub_excess.hub_iso3,
-        sum(imbalances.excess_usd order by imbalances.importer_iso3) as member_deficit_usd,
-        string_agg(imbalances.importer_iso3, ',' order by imbalances.importer_iso3)
+        {{ sum_ordered('imbalances.excess_usd', 'imbalances.importer_iso3') }} as member_deficit_usd,
+        {{ string_agg_sorted('imbalances.importer_iso3', "','") }}
             as deficit_importers
     from hub_excess
     inner join members
@@ -100,9 +100,9 @@ consigned as (
         consignments.hs6,
         consignments.origin_iso3,
         consignments.consignment_iso3 as hub_iso3,
-        sum(consignments.consigned_value_fob_usd order by consignments.importer_iso3)
+        {{ sum_ordered('consignments.consigned_value_fob_usd', 'consignments.importer_iso3') }}
             as consigned_value_fob_usd,
-        string_agg(consignments.importer_iso3, ',' order by consignments.importer_iso3)
+        {{ string_agg_sorted('consignments.importer_iso3', "','") }}
             as consignee_importers
     from consignments
     inner join members

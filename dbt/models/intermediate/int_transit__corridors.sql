@@ -47,9 +47,9 @@ periods as (
         hs4,
         freq,
         period,
-        sum(excess_usd order by hs6) as excess_usd,
-        sum(member_deficit_usd order by hs6) as member_deficit_usd,
-        sum(consigned_value_fob_usd order by hs6) as consigned_value_fob_usd
+        {{ sum_ordered('excess_usd', 'hs6') }} as excess_usd,
+        {{ sum_ordered('member_deficit_usd', 'hs6') }} as member_deficit_usd,
+        {{ sum_ordered('consigned_value_fob_usd', 'hs6') }} as consigned_value_fob_usd
     from evidence
     group by all
 
@@ -79,7 +79,7 @@ routes as (
         count(*) filter (where is_consignment_evidence) as consignment_periods,
         count(*) filter (where is_pattern_evidence or is_consignment_evidence)
             as evidence_periods,
-        sum(excess_usd order by freq, period) as excess_usd,
+        {{ sum_ordered('excess_usd', 'freq, period') }} as excess_usd,
         sum(
             case
                 when is_pattern_evidence or is_consignment_evidence
@@ -118,8 +118,8 @@ seed_matches as (
             seeds.origin_iso3 = detected.origin_iso3
             and seeds.declared_partner_iso3 = detected.hub_iso3
             and (
-                starts_with(detected.hs4, seeds.hs_prefix)
-                or starts_with(seeds.hs_prefix, detected.hs4)
+                {{ starts_with('detected.hs4', 'seeds.hs_prefix') }}
+                or {{ starts_with('seeds.hs_prefix', 'detected.hs4') }}
             )
 
 ),
@@ -132,7 +132,7 @@ detected_corridors as (
         detected.origin_iso3,
         detected.hub_iso3 as declared_partner_iso3,
         detected.hs4 as hs_prefix,
-        cast(null as varchar) as seeded_route,
+        cast(null as {{ dbt.type_string() }}) as seeded_route,
         cast(null as date) as valid_from,
         cast(null as date) as valid_to,
         case when detected.is_detected then 'detected' else 'below_threshold' end
@@ -243,7 +243,7 @@ member_list as (
     select
         corridor_id,
         importer_iso3,
-        string_agg(member_evidence, '+' order by member_evidence) as member_evidence
+        {{ string_agg_sorted('member_evidence', "'+'") }} as member_evidence
     from members
     group by all
 
@@ -278,8 +278,10 @@ final as (
         coalesce(
             seeded_route,
             origin_iso3 || ' -> ' || declared_partner_iso3 || ' -> '
-            || string_agg(importer_iso3, ', ' order by importer_iso3)
-            filter (where not is_declared_partner) over (partition by corridor_id)
+            || {{ string_agg_sorted(
+                'importer_iso3', "', '",
+                filter='not is_declared_partner', over='(partition by corridor_id)'
+            ) }}
             || ' (found in the declarations)'
         ) as route
     from listed

@@ -116,7 +116,7 @@ pattern_links as (
         left(hub_excess.hs6, 4) as hs4,
         importer_excess.importer_iso3,
         count(distinct hub_excess.freq || hub_excess.period) as linked_periods,
-        sum(importer_excess.excess_usd order by hub_excess.freq, hub_excess.period, hub_excess.hs6)
+        {{ sum_ordered('importer_excess.excess_usd', 'hub_excess.freq, hub_excess.period, hub_excess.hs6') }}
             as linked_deficit_usd
     from hub_excess
     inner join reachable on hub_excess.importer_iso3 = reachable.hub_iso3
@@ -159,7 +159,7 @@ consignment_links as (
         left(hs6, 4) as hs4,
         importer_iso3,
         count(distinct freq || period) as consigned_periods,
-        sum(consigned_value_fob_usd order by freq, period, hs6) as consigned_value_fob_usd
+        {{ sum_ordered('consigned_value_fob_usd', 'freq, period, hs6') }} as consigned_value_fob_usd
     from consignments
     group by all
 

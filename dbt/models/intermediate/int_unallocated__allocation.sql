@@ -167,7 +167,7 @@ pools_0 as (
 
         select
             {{ claim_key }} as group_key,
-            sum(remaining_usd * pool_valuation_factor order by exporter_iso3, importer_iso3, hs6)
+            {{ sum_ordered('remaining_usd * pool_valuation_factor', 'exporter_iso3, importer_iso3, hs6') }}
                 as demand_usd
         from claims_{{ step - 1 }}
         where remaining_usd > 0
@@ -179,8 +179,8 @@ pools_0 as (
 
         select
             {{ pool_key }} as group_key,
-            sum(remaining_usd order by declared_partner_iso3, declared_code) as supply_usd,
-            string_agg(distinct declared_partner_iso3, ',' order by declared_partner_iso3)
+            {{ sum_ordered('remaining_usd', 'declared_partner_iso3, declared_code') }} as supply_usd,
+            {{ string_agg_sorted('declared_partner_iso3', "','", distinct=true) }}
                 as pool_partners
         from pools_{{ step - 1 }}
         where pool_kind = '{{ kind }}' and remaining_usd > 0
@@ -247,9 +247,9 @@ claim_rows as (
             exporter_iso3,
             importer_iso3,
             hs6,
-            cast(null as varchar) as pool_reporter_iso3,
+            cast(null as {{ dbt.type_string() }}) as pool_reporter_iso3,
             pool_partners_{{ step }} as pool_partners,
-            cast(null as varchar) as declared_code,
+            cast(null as {{ dbt.type_string() }}) as declared_code,
             claim_usd as claim_or_pool_usd,
             -- in the claim's valuation (FOB)
             allocated_{{ step }}_usd as allocated_usd

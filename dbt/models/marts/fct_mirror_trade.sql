@@ -46,11 +46,10 @@ claims as (
         exporter_iso3,
         importer_iso3,
         hs6,
-        sum(allocated_usd order by allocation_step) as unallocated_allocated_usd,
-        string_agg(
-            distinct pool_kind || ':' || pool_partners || ' (HS' || hs_digits || ')', '; '
-            order by pool_kind || ':' || pool_partners || ' (HS' || hs_digits || ')'
-        ) as unallocated_sources
+        {{ sum_ordered('allocated_usd', 'allocation_step') }} as unallocated_allocated_usd,
+        {{ string_agg_sorted(
+            "pool_kind || ':' || pool_partners || ' (HS' || hs_digits || ')'", "'; '", distinct=true
+        ) }} as unallocated_sources
     from allocation
     where allocation_role = 'claim'
     group by all
@@ -65,7 +64,7 @@ pools as (
         exporter_iso3,
         importer_iso3,
         hs6,
-        sum(allocated_usd order by allocation_step) as pool_allocated_usd
+        {{ sum_ordered('allocated_usd', 'allocation_step') }} as pool_allocated_usd
     from allocation
     where allocation_role = 'pool'
     group by all

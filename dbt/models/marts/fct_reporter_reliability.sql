@@ -80,14 +80,14 @@ scored as (
         period_year,
         min(freq) as based_on_freq,
         count(*) as flows,
-        sum(flow_weight order by log_discrepancy, flow_weight) as flow_value_usd,
+        {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }} as flow_value_usd,
         greatest(
-            sum(flow_weight * log_discrepancy * log_discrepancy order by log_discrepancy, flow_weight)
-            / sum(flow_weight order by log_discrepancy, flow_weight),
+            {{ sum_ordered('flow_weight * log_discrepancy * log_discrepancy', 'log_discrepancy, flow_weight') }}
+            / {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }},
             {{ var('reliability_variance_floor') }}
         ) as discrepancy_variance,
         sum(flow_weight * abs(log_discrepancy) order by log_discrepancy, flow_weight)
-        / sum(flow_weight order by log_discrepancy, flow_weight) as mean_abs_log_discrepancy
+        / {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }} as mean_abs_log_discrepancy
     from preferred
     group by reporter_iso3, reporter_role, period_year
 

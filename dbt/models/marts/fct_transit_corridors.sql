@@ -20,10 +20,12 @@ final as (
         declared_partner_iso3,
         hs_prefix,
         any_value(route) as route,
-        string_agg(importer_iso3, ',' order by importer_iso3)
-        filter (where not is_declared_partner) as member_importers,
-        string_agg(importer_iso3 || ':' || member_evidence, ',' order by importer_iso3)
-        filter (where not is_declared_partner) as member_evidence,
+        {{ string_agg_sorted('importer_iso3', "','", filter='not is_declared_partner') }}
+            as member_importers,
+        {{ string_agg_sorted(
+            "importer_iso3 || ':' || member_evidence", "','",
+            order_by='importer_iso3', filter='not is_declared_partner'
+        ) }} as member_evidence,
         any_value(valid_from) as valid_from,
         any_value(valid_to) as valid_to,
         any_value(excess_periods) as excess_periods,

@@ -86,7 +86,7 @@ gap_charts as (
 
     select
         'largest_gaps' as chart_kind,
-        cast(null as varchar) as corridor_id,
+        cast(null as {{ dbt.type_string() }}) as corridor_id,
         judged_gaps.freq,
         judged_gaps.exporter_iso3,
         judged_gaps.hs6,
