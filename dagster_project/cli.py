@@ -377,6 +377,12 @@ def _run_job(
 
     from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
+
+    # Before the import: importing the definitions parses the dbt project when its manifest is
+    # stale (a fresh clone, an edited model), and dbt keeps a parse only for the profile it was
+    # made with, whose hash includes the warehouse path. Parsed for this home, the build reuses
+    # that parse; parsed for the default path, a first run parsed the whole project twice.
+    settings.export_to_environ()
     from dagster_project.definitions import build_definitions
 
     defs = build_definitions(settings)
@@ -493,11 +499,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a pipe's buffer is written here, inside the try
+        return code
     except SettingsError as exc:
         for line in str(exc).splitlines():
             print(f"mirror: {line}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of stdout went away (`mirror run | head`): what it did not read is not an
+        # error of the run; stdout goes to /dev/null so Python's exit flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -13,10 +13,31 @@ GX is imported lazily (about 4 s): nothing here is imported when definitions loa
 from __future__ import annotations
 
 import contextlib
+import importlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def import_gx_in_background() -> threading.Thread:
+    """Start importing GX in a daemon thread, to overlap it with work that waits.
+
+    Importing GX is most of what its checks cost on a small warehouse (4 s unloaded, 8 s at
+    load 5, against ~1 s of validation for the sample). The dbt step spends its time waiting
+    on the dbt process, with the GIL free, so the import started there costs no wall time;
+    the GX step's own ``import great_expectations`` then finds the module loaded, or waits on
+    the module's import lock for the rest. A failed import is left for that ``import`` to
+    report."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("great_expectations")
+
+    thread = threading.Thread(target=load, name="import great_expectations", daemon=True)
+    thread.start()
+    return thread
 
 
 class _DuckDBDialect(str):

@@ -13,6 +13,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from dagster_project import build_state
 from dagster_project.progress import StepProgress
+from dagster_project.quality.gx_duckdb import import_gx_in_background
 from dagster_project.resources import Warehouse
 from dagster_project.settings import SPARK_TARGETS
 from dagster_project.transform import build_plan, failures, spark
@@ -155,6 +156,7 @@ def mirror_dbt_assets(
             raise_on_error=False,
         )
     progress.note("nodes: starting dbt (parse the project, connect)")
+    import_gx_in_background()  # while this step waits on dbt: the checks after it need GX
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API
     for raw in invocation.stream_raw_events():

@@ -1572,6 +1572,8 @@ def _keyed(
     iso: np.ndarray,
     hs6: np.ndarray,
 ) -> pd.DataFrame:
+    if df.empty:  # an exporter without a flow that year (a tiny world): zfill refuses []
+        return df.assign(freq=[], period=[], exporter_iso3=[], importer_iso3=[], hs6=[])
     month = df.month.to_numpy()
     period = np.where(
         month == 0, str(year), np.char.add(str(year), np.char.zfill(month.astype(str), 2))

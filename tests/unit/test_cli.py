@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,57 @@ def test_checks_lists_suites_and_waivers(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["checks"]) == 0
     out = capsys.readouterr().out
     assert "fct_mirror_trade.yml" in out and "no_unwaived_breach" in out
+
+
+def test_the_definitions_are_imported_with_this_homes_warehouse_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing the definitions may parse the dbt project (a stale manifest), and dbt reuses a
+    parse only for the profile it was made with, warehouse path included: the run's settings
+    must be in the environment by then, or a first run parses the project twice."""
+    import builtins
+    import sys
+
+    from dagster_project import cli
+    from dagster_project.settings import DUCKDB_PATH_ENV, Settings
+
+    class Imported(Exception):
+        pass
+
+    seen: list[str | None] = []
+    real_import = builtins.__import__
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        if name == "dagster_project.definitions":
+            seen.append(os.environ.get(DUCKDB_PATH_ENV))
+            raise Imported
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delenv(DUCKDB_PATH_ENV, raising=False)
+    monkeypatch.delitem(sys.modules, "dagster_project.definitions", raising=False)
+    monkeypatch.setattr(builtins, "__import__", spy)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    settings = Settings.from_env(tmp_path / "home", landing)
+    with pytest.raises(Imported):
+        cli._run_job(settings, cli.MIRROR_JOB_NAME, verbose=False, progress=None)
+    assert seen == [str(settings.duckdb_path)]
+
+
+def test_a_reader_that_stops_reading_is_not_a_traceback() -> None:
+    """`mirror checks | head -1`: the pipe closes under the CLI; it ends quietly with 141."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from dagster_project.cli import main; "
+             "sys.exit(main(['checks']))"],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 141

@@ -101,3 +101,22 @@ def test_a_broken_query_does_not_poison_the_next_expectations(tiny_warehouse: Pa
         )
         assert not after.exception_info.get("raised_exception", False), after.exception_info
         assert after.result["observed_value"] == 2
+
+
+def test_gx_is_imported_in_the_background() -> None:
+    """The dbt step starts GX's import in a thread; a fresh interpreter has GX loaded after it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from dagster_project.quality.gx_duckdb import import_gx_in_background\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "thread = import_gx_in_background()\n"
+        "thread.join(300)\n"
+        "print('great_expectations' in sys.modules, thread.name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=True
+    )
+    assert done.stdout.strip() == "True import great_expectations"
