@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt"
-SCANNED = ("models", "tests", "macros")
+SCANNED = ("models", "tests", "macros", "seeds")
 CROSS_DB = DBT_DIR / "macros" / "cross_db"
 # owned by the Spark runtime (branch spark-runtime): not this lint's business yet
 NOT_SCANNED = {DBT_DIR / "macros" / "build_by_period.sql"}
@@ -58,9 +58,7 @@ RULES: tuple[Rule, ...] = (
     _rule("list literal [...]", r"\[", "a Jinja loop or CASE (array() on Spark)"),
     _rule("* exclude (...)", r"\bexclude\s*\(", "the columns kept, listed"),
     _rule("mad()", r"\bmad\s*\(", "{{ mad(x) }}"),
-    _rule("printf()", r"\b(printf|format)\s*\(", "{{ format_string(format, args) }}"),
-    _rule("varchar type", r"\bvarchar\b", "{{ dbt.type_string() }}"),
-    _rule("hugeint type", r"\b(u?hugeint|ubigint|uinteger|usmallint|utinyint)\b", "bigint"),
+    _rule("printf()", r"\b(printf|format)\s*\(", "{{ format_text(format, args) }}"),
     _rule("unnest()", r"\bunnest\s*\(", "a join (explode on Spark)"),
     _rule("arg_max()/arg_min()", r"\b(arg_max|arg_min|argmax|argmin)\s*\(", "max_by()/min_by()"),
     _rule(
@@ -78,6 +76,22 @@ RULES: tuple[Rule, ...] = (
     _rule("struct_pack()", r"\bstruct_pack\s*\(", "named_struct via a cross_db macro"),
 )
 
+TYPE_RULES = (
+    _rule(
+        "varchar type",
+        r"\bvarchar\b",
+        "{{ dbt.type_string() }} in SQL, string in a .yml (Spark wants varchar(n))",
+    ),
+    _rule(
+        "hugeint type",
+        r"\b(u?hugeint|ubigint|uinteger|usmallint|utinyint)\b",
+        "bigint, or the type by target.type in a contract",
+    ),
+)
+RULES += TYPE_RULES
+
+# what precedes a type in a .yml (not prose): `key: varchar`, `as varchar`, `::varchar`
+_YML_TYPE_CONTEXT = re.compile(r"(:\s*|\bas\s+|::)$", re.IGNORECASE)
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
@@ -159,6 +173,12 @@ def lint_text(text: str, path: str, *, yml: bool = False) -> list[Finding]:
         for rule in RULES:
             if rule.pattern.search(line):
                 found.add((number, rule.construct, rule.instead))
+    if yml:  # types as values: contracts' data_type, seeds' column_types, fixtures' casts
+        for number, line in enumerate(_JINJA.sub(_blank, text).split("\n"), start=1):
+            for rule in TYPE_RULES:
+                match = rule.pattern.search(line)
+                if match and _YML_TYPE_CONTEXT.search(line[: match.start()]):
+                    found.add((number, rule.construct, rule.instead))
     order = {rule.construct: i for i, rule in enumerate(RULES)} | {ORDERED_AGGREGATE: len(RULES)}
     return [Finding(path, *f) for f in sorted(found, key=lambda f: (f[0], order[f[1]]))]
 
@@ -181,32 +201,11 @@ def lint_project() -> list[Finding]:
     return findings
 
 
-# Not ported yet (issue 16): (file under dbt/, construct). Shrinks to nothing; an entry whose
-# construct is gone from its file fails the test too (delete it).
-NOT_YET_PORTED: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("models/intermediate/int_mirror__classification.sql", "* exclude (...)"),
-        ("models/intermediate/int_mirror__flows_fob.sql", "* exclude (...)"),
-        ("models/intermediate/int_reporter__noise.sql", "mad()"),
-        ("models/intermediate/int_transit__corridor_evidence.sql", "* exclude (...)"),
-        ("models/intermediate/int_transit__corridors.sql", "* exclude (...)"),
-        ("models/intermediate/int_transit__corridors.sql", "ordered aggregate f(x order by y)"),
-        ("models/intermediate/int_unallocated__allocation.sql", "* exclude (...)"),
-        ("models/marts/fct_mirror_trade.sql", "printf()"),
-        ("models/marts/fct_reporter_reliability.sql", "ordered aggregate f(x order by y)"),
-        ("models/report/rpt_code_names.sql", "ordered aggregate f(x order by y)"),
-    }
-)
-
-
 def test_the_dbt_project_has_no_duckdb_only_sql() -> None:
     findings = lint_project()
-    new = [f for f in findings if (f.path.removeprefix("dbt/"), f.construct) not in NOT_YET_PORTED]
-    assert not new, "DuckDB-only SQL (dbt/macros/cross_db/ has the portable macros):\n" + (
-        "\n".join(map(str, new))
+    assert not findings, "DuckDB-only SQL (dbt/macros/cross_db/ has the portable macros):\n" + (
+        "\n".join(map(str, findings))
     )
-    ported = NOT_YET_PORTED - {(f.path.removeprefix("dbt/"), f.construct) for f in findings}
-    assert not ported, f"ported: delete from NOT_YET_PORTED: {sorted(ported)}"
 
 
 def test_the_lint_scans_the_project() -> None:
@@ -254,6 +253,10 @@ def test_the_lint_finds_duckdb_only_sql() -> None:
     [
         ("      - expression: hs6 similar to '[0-9]{6}'\n", ["similar to"]),
         ('    description: "string_agg(x) order by, in prose"\n', []),
+        ("        data_type: varchar\n", ["varchar type"]),
+        ("        rows: select cast(1 as varchar) as period\n", ["varchar type"]),
+        ("      (every delivered column VARCHAR; codes as delivered (varchar)\n", []),
+        ("        data_type: \"{{ 'bigint' if target.type == 'spark' else 'hugeint' }}\"\n", []),
         ("      - expression: \"{{ regexp_full_match('hs6', \\\"'[0-9]{6}'\\\") }}\"\n", []),
     ],
 )

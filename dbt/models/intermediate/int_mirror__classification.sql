@@ -237,7 +237,18 @@ matches as (
         from pairwise_{{ level }}
         union all
         select
-            * exclude (is_offsetting),
+            -- every column but is_offsetting
+            freq,
+            period,
+            exporter_iso3,
+            importer_iso3,
+            hs6,
+            classification_level,
+            counterpart_hs6,
+            residual_gap_usd,
+            combined_gap_pct,
+            group_d,
+            group_gap_pct,
             {{ loop.index * 2 }} as level_rank
         from several_{{ level }}
         where is_offsetting

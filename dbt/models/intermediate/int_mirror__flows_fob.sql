@@ -24,19 +24,36 @@ margins as (
 
 ),
 
-joined as (
+{#- the three inputs of the valuation, each written once -#}
+{%- set is_fob_reported -%}
+    coalesce(paired.import_fob_value_usd > 0 and paired.import_value_usd > 0, false)
+{%- endset %}
+{%- set estimated_method = "coalesce(margins.cif_fob_method, 'fixed_factor')" %}
+{%- set estimated_margin -%}
+    coalesce(margins.cif_fob_margin, round(cast({{ var('cif_fob_factor') }} as double) - 1, 4))
+{%- endset %}
+
+final as (
 
     select
         paired.*,  -- noqa: AM04
         left(paired.hs6, 2) as hs_chapter,
-        coalesce(paired.import_fob_value_usd > 0 and paired.import_value_usd > 0, false)
-            as is_fob_reported,
-        coalesce(margins.cif_fob_method, 'fixed_factor') as estimated_method,
         -- every row used the margins as a whole (a key without one takes the fixed factor)
         (select min(all_margins.estimate_vintage) from margins as all_margins)
             as estimate_vintage,
-        coalesce(margins.cif_fob_margin, round(cast({{ var('cif_fob_factor') }} as double) - 1, 4))
-            as estimated_margin
+        case when {{ is_fob_reported }} then 'reported_fob' else {{ estimated_method }} end
+            as cif_fob_method,
+        case
+            -- not rounded: import_value_fob_usd × (1 + margin) must give back the declared
+            -- value to the cent, whatever its size (fct_mirror_trade tests it)
+            when {{ is_fob_reported }}
+                then paired.import_value_usd / paired.import_fob_value_usd - 1
+            else {{ estimated_margin }}
+        end as cif_fob_margin,
+        case
+            when {{ is_fob_reported }} then paired.import_fob_value_usd
+            else paired.import_value_usd / (1 + {{ estimated_margin }})
+        end as import_value_fob_usd
     from paired
     left join margins
         on
@@ -44,26 +61,6 @@ joined as (
             and paired.importer_iso3 = margins.importer_iso3
             and paired.hs6 = margins.hs6
             and year(paired.period_start) = margins.period_year
-
-),
-
-final as (
-
-    select
-        * exclude (is_fob_reported, estimated_method, estimated_margin),
-        case when is_fob_reported then 'reported_fob' else estimated_method end
-            as cif_fob_method,
-        case
-            -- not rounded: import_value_fob_usd × (1 + margin) must give back the declared
-            -- value to the cent, whatever its size (fct_mirror_trade tests it)
-            when is_fob_reported then import_value_usd / import_fob_value_usd - 1
-            else estimated_margin
-        end as cif_fob_margin,
-        case
-            when is_fob_reported then import_fob_value_usd
-            else import_value_usd / (1 + estimated_margin)
-        end as import_value_fob_usd
-    from joined
 
 )
 

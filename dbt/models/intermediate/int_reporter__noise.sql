@@ -91,7 +91,7 @@ dispersion as (
         period_year,
         count(*) as flows,
         median(partner_log_ratio) as median_log_ratio,
-        mad(partner_log_ratio) as mad_log_ratio
+        {{ mad("partner_log_ratio") }} as mad_log_ratio
     from by_reporter
     group by reporter_iso3, freq, period_year
 

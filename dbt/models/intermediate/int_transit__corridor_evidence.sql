@@ -20,8 +20,13 @@ imbalances as (
 
 members as (
 
-    -- the estimates are computed together: one vintage, stamped on this one
-    select * exclude (estimate_vintage) from {{ ref('int_transit__route_members') }}
+    -- the estimates are computed together: one vintage, stamped on this one (not read)
+    select
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        importer_iso3
+    from {{ ref('int_transit__route_members') }}
 
 ),
 

@@ -15,15 +15,32 @@ with
 
 evidence as (
 
-    -- the estimates are computed together: one vintage, stamped on this one
-    select * exclude (estimate_vintage) from {{ ref('int_transit__corridor_evidence') }}
+    -- the estimates are computed together: one vintage, stamped on this one (not read)
+    select
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        hs6,
+        freq,
+        period,
+        excess_usd,
+        member_deficit_usd,
+        consigned_value_fob_usd
+    from {{ ref('int_transit__corridor_evidence') }}
 
 ),
 
 route_members as (
 
-    -- the estimates are computed together: one vintage, stamped on this one
-    select * exclude (estimate_vintage) from {{ ref('int_transit__route_members') }}
+    -- the estimates are computed together: one vintage, stamped on this one (not read)
+    select
+        origin_iso3,
+        hub_iso3,
+        hs4,
+        importer_iso3,
+        is_corroborated_by_hub_exports,
+        member_evidence
+    from {{ ref('int_transit__route_members') }}
 
 ),
 
@@ -80,14 +97,14 @@ routes as (
         count(*) filter (where is_pattern_evidence or is_consignment_evidence)
             as evidence_periods,
         {{ sum_ordered('excess_usd', 'freq, period') }} as excess_usd,
-        sum(
+        {%- set covered_usd -%}
             case
                 when is_pattern_evidence or is_consignment_evidence
                     then least(excess_usd, greatest(member_deficit_usd, consigned_value_fob_usd))
                 else 0
             end
-            order by freq, period
-        ) as covered_excess_usd
+        {%- endset %}
+        {{ sum_ordered(covered_usd, 'freq, period') }} as covered_excess_usd
     from judged_periods
     group by all
 
@@ -274,7 +291,25 @@ listed as (
 final as (
 
     select
-        * exclude (seeded_route),
+        -- every column of listed but seeded_route, which becomes the route
+        corridor_id,
+        origin_iso3,
+        declared_partner_iso3,
+        hs_prefix,
+        valid_from,
+        valid_to,
+        corridor_source,
+        is_applied,
+        excess_periods,
+        evidence_periods,
+        pattern_periods,
+        consignment_periods,
+        strength,
+        excess_usd,
+        covered_excess_usd,
+        importer_iso3,
+        is_declared_partner,
+        member_evidence,
         coalesce(
             seeded_route,
             origin_iso3 || ' -> ' || declared_partner_iso3 || ' -> '

@@ -156,6 +156,15 @@ pools_0 as (
 {#- (step, pool kind, digits of the HS code the claims and pools meet on) -#}
 {%- set steps = [(1, 'nes', 6), (2, 'nes', 4), (3, 'confidential', 2), (4, 'nes', 2)] %}
 {%- set steps = steps + [(5, 'unspecified', 0)] %}
+{#- the columns a step carries over (not remaining_usd, which it recomputes); grows by step -#}
+{%- set claim_columns = [
+    'freq', 'period', 'exporter_iso3', 'importer_iso3', 'hs6', 'direction', 'reporter_iso3',
+    'counterpart_iso3', 'claim_usd', 'pool_valuation_factor',
+] %}
+{%- set pool_columns = [
+    'freq', 'period', 'direction', 'reporter_iso3', 'pool_partner_iso3', 'declared_partner_iso3',
+    'pool_kind', 'pool_code', 'declared_code', 'pool_value_usd',
+] %}
 {%- for step, kind, digits in steps %}
     {%- set partner_specific = kind in ('confidential', 'unspecified') %}
 {%- set claim_key = "concat_ws('|', freq, period, direction, reporter_iso3, left(hs6, " ~ digits ~ ")"
@@ -203,7 +212,9 @@ pools_0 as (
     claims_{{ step }} as (
 
         select
-            claims_{{ step - 1 }}.* exclude (remaining_usd),
+            {%- for column in claim_columns %}
+                claims_{{ step - 1 }}.{{ column }},
+            {%- endfor %}
             claims_{{ step - 1 }}.remaining_usd
             * (1 - coalesce(rates_{{ step }}.claim_rate, 0)) as remaining_usd,
             claims_{{ step - 1 }}.remaining_usd
@@ -219,7 +230,9 @@ pools_0 as (
     pools_{{ step }} as (
 
         select
-            pools_{{ step - 1 }}.* exclude (remaining_usd),
+            {%- for column in pool_columns %}
+                pools_{{ step - 1 }}.{{ column }},
+            {%- endfor %}
             pools_{{ step - 1 }}.remaining_usd
             * (1 - coalesce(rates_{{ step }}.pool_rate, 0)) as remaining_usd,
             pools_{{ step - 1 }}.remaining_usd
@@ -231,6 +244,8 @@ pools_0 as (
                 and {{ pool_key }} = rates_{{ step }}.group_key
 
     ),
+    {%- do claim_columns.extend(['allocated_' ~ step ~ '_usd', 'pool_partners_' ~ step]) %}
+    {%- do pool_columns.append('used_' ~ step ~ '_usd') %}
 {%- endfor %}
 
 claim_rows as (

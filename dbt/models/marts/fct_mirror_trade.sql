@@ -204,21 +204,25 @@ annotated as (
         and is_noisy_pair as timing_rejected_noisy_reporter,
         case
             when is_exporter_noisy
-                then printf(
-                    '%s''s declarations are noisy (MAD %.3f, %s the typical reporter''s %.3f)',
-                    exporter_iso3, exporter_mad_log_ratio,
-                    coalesce(printf('%.1fx', exporter_noise_ratio), 'far above'),
-                    typical_mad_log_ratio
-                )
+                then {{ format_text(
+                    "%s's declarations are noisy (MAD %.3f, %s the typical reporter's %.3f)",
+                    [
+                        'exporter_iso3', 'exporter_mad_log_ratio',
+                        'coalesce(' ~ format_text('%.1fx', ['exporter_noise_ratio']) ~ ", 'far above')",
+                        'typical_mad_log_ratio',
+                    ]
+                ) }}
         end as exporter_noise_note,
         case
             when is_importer_noisy
-                then printf(
-                    '%s''s declarations are noisy (MAD %.3f, %s the typical reporter''s %.3f)',
-                    importer_iso3, importer_mad_log_ratio,
-                    coalesce(printf('%.1fx', importer_noise_ratio), 'far above'),
-                    typical_mad_log_ratio
-                )
+                then {{ format_text(
+                    "%s's declarations are noisy (MAD %.3f, %s the typical reporter's %.3f)",
+                    [
+                        'importer_iso3', 'importer_mad_log_ratio',
+                        'coalesce(' ~ format_text('%.1fx', ['importer_noise_ratio']) ~ ", 'far above')",
+                        'typical_mad_log_ratio',
+                    ]
+                ) }}
         end as importer_noise_note,
         case declared_sides
             when 'export_only' then 'only the exporter declared this flow'
@@ -227,6 +231,21 @@ annotated as (
     from classified_rows
 
 ),
+
+{#- why a one-sided flow below the floor is not judged (status_reason of below_threshold) -#}
+{% set threshold_reason -%}
+    case
+        when is_below_reporter_threshold
+            then {{ format_text(
+                "below %s's reporting threshold (its smallest declaration of "
+                ~ 'the year: %.0f USD)',
+                ['silent_reporter_iso3', 'silent_reporter_smallest_usd']
+            ) }}
+        else {{ format_text(
+            'below the materiality floor of %.0f USD', ['materiality_floor_usd']
+        ) }}
+    end
+{%- endset %}
 
 final as (
 
@@ -284,133 +303,135 @@ final as (
         end as match_kind,
         case status
             when 'ok'
-                then printf(
-                    'declarations agree: gap %.1f%% within tolerance %g%%', gap_pct, tolerance_pct
-                )
+                then {{ format_text(
+                    'declarations agree: gap %.1f%% within tolerance %g%%',
+                    ['gap_pct', 'tolerance_pct']
+                ) }}
             when 'explained_cif_fob'
-                then printf(
+                then {{ format_text(
                     'CIF/FOB margin explains the gap: %.1f%% before, %.1f%% after a %.2f%% margin (%s)',
-                    gap_before_cif_fob_pct, gap_pct, 100 * cif_fob_margin, cif_fob_method
-                )
+                    ['gap_before_cif_fob_pct', 'gap_pct', '100 * cif_fob_margin', 'cif_fob_method']
+                ) }}
             when 'explained_transit'
-                then printf(
+                then {{ format_text(
                     'transit corridor %s (%s; %s): %s declared the goods to %s; %.1f%% of them '
-                    || 'are attributed to %s, leaving a %.1f%% residual',
-                    corridor_id, corridor_route, replace(corridor_source, '_', ' '),
-                    exporter_iso3, corridor_declared_partner_iso3,
-                    100 * corridor_allocation_share, importer_iso3, transit_gap_pct
-                )
+                    ~ 'are attributed to %s, leaving a %.1f%% residual',
+                    [
+                        'corridor_id', 'corridor_route', "replace(corridor_source, '_', ' ')",
+                        'exporter_iso3', 'corridor_declared_partner_iso3',
+                        '100 * corridor_allocation_share', 'importer_iso3', 'transit_gap_pct',
+                    ]
+                ) }}
             when 're_export'
                 then case
                     when re_export_declared_usd is not null
-                        then printf(
+                        then {{ format_text(
                             're-exports: %s declared %.0f USD of re-exports to %s; its exports '
-                            || 'less them against %s''s imports leave a %.1f%% residual',
-                            exporter_iso3, re_export_declared_usd, importer_iso3, importer_iso3,
-                            re_export_gap_pct
-                        )
-                    else printf(
-                        're-exports: %.0f USD of %s''s goods reached %s re-exported through %s '
-                        || '(the hub''s re-exports attributed by its imports by origin); '
-                        || '%.1f%% residual',
-                        re_export_attributed_usd, exporter_iso3, importer_iso3,
-                        re_export_hub_iso3, re_export_gap_pct
-                    )
+                            ~ "less them against %s's imports leave a %.1f%% residual",
+                            [
+                                'exporter_iso3', 're_export_declared_usd', 'importer_iso3', 'importer_iso3',
+                                're_export_gap_pct',
+                            ]
+                        ) }}
+                    else {{ format_text(
+                        "re-exports: %.0f USD of %s's goods reached %s re-exported through %s "
+                        ~ "(the hub's re-exports attributed by its imports by origin); "
+                        ~ '%.1f%% residual',
+                        [
+                            're_export_attributed_usd', 'exporter_iso3', 'importer_iso3',
+                            're_export_hub_iso3', 're_export_gap_pct',
+                        ]
+                    ) }}
                 end
             when 'explained_timing'
-                then printf(
+                then {{ format_text(
                     'timing: over %d periods around %s the declarations agree (%.1f%%) '
-                    || 'while this period differs by %.1f%%',
-                    window_periods, period, window_gap_pct, gap_pct
-                )
+                    ~ 'while this period differs by %.1f%%',
+                    ['window_periods', 'period', 'window_gap_pct', 'gap_pct']
+                ) }}
             when 'explained_classification'
-                then printf(
+                then {{ format_text(
                     'classification difference: the pair declared these goods under different '
-                    || 'HS6 codes of the same %s (%s); this code differs by %.1f%%, the codes '
-                    || 'together by %.1f%% (the %s total by %.1f%%)',
-                    case classification_level
-                        when 'hs4' then 'heading'
-                        when 'hs2' then 'chapter'
-                        else 'concordance group'
-                    end,
-                    classification_counterpart_hs6, gap_pct, classification_combined_gap_pct,
-                    classification_level, classification_group_gap_pct
-                )
+                    ~ 'HS6 codes of the same %s (%s); this code differs by %.1f%%, the codes '
+                    ~ 'together by %.1f%% (the %s total by %.1f%%)',
+                    [
+                        "case classification_level when 'hs4' then 'heading'"
+                        ~ " when 'hs2' then 'chapter' else 'concordance group' end",
+                        'classification_counterpart_hs6', 'gap_pct', 'classification_combined_gap_pct',
+                        'classification_level', 'classification_group_gap_pct',
+                    ]
+                ) }}
             when 'explained_unallocated'
-                then printf(
+                then {{ format_text(
                     'unallocated trade: %.0f USD of what %s declared to no country (%s) is '
-                    || 'allocated to this flow, leaving a %.1f%% residual (%.1f%% before)',
-                    unallocated_allocated_usd,
-                    case
-                        when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0)
-                            then importer_iso3
-                        else exporter_iso3
-                    end,
-                    unallocated_sources, unallocated_residual_gap_pct, gap_pct
-                )
+                    ~ 'allocated to this flow, leaving a %.1f%% residual (%.1f%% before)',
+                    [
+                        'unallocated_allocated_usd',
+                        'case when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0)'
+                        ~ ' then importer_iso3 else exporter_iso3 end',
+                        'unallocated_sources', 'unallocated_residual_gap_pct', 'gap_pct',
+                    ]
+                ) }}
             when 'unallocated'
-                then printf(
+                then {{ format_text(
                     'partner is not a country (areas nes, special categories or similar): '
-                    || 'never a mirror counterpart; %.1f%% of it is allocated to countries'' flows',
-                    100 * coalesce(
-                        pool_allocated_usd / nullif(coalesce(import_value_usd, export_value_usd), 0),
-                        0
-                    )
-                )
+                    ~ "never a mirror counterpart; %.1f%% of it is allocated to countries' flows",
+                    [
+                        '100 * coalesce(pool_allocated_usd'
+                        ~ ' / nullif(coalesce(import_value_usd, export_value_usd), 0), 0)',
+                    ]
+                ) }}
             when 'confidential' then 'a side is a confidential declaration: not comparable'
             when 'non_reporting_partner'
-                then printf(
+                then {{ format_text(
                     '%s; %s declares no %s at this frequency in any period: mirror data is all '
-                    || 'there is',
-                    one_sided_note, silent_reporter_iso3,
-                    case silent_flow_code when 'M' then 'imports' else 'exports' end
-                )
+                    ~ 'there is',
+                    [
+                        'one_sided_note', 'silent_reporter_iso3',
+                        "case silent_flow_code when 'M' then 'imports' else 'exports' end",
+                    ]
+                ) }}
             when 'partner_not_reported'
-                then printf(
+                then {{ format_text(
                     '%s; %s declared no %s at all for %s (a late or missing release)',
-                    one_sided_note, silent_reporter_iso3,
-                    case silent_flow_code when 'M' then 'imports' else 'exports' end, period
-                )
+                    [
+                        'one_sided_note', 'silent_reporter_iso3',
+                        "case silent_flow_code when 'M' then 'imports' else 'exports' end", 'period',
+                    ]
+                ) }}
             when 'below_threshold'
-                then printf(
+                then {{ format_text(
                     '%s (%.0f USD): %s',
-                    one_sided_note, coalesce(export_value_usd, import_value_fob_usd),
-                    case
-                        when is_below_reporter_threshold
-                            then printf(
-                                'below %s''s reporting threshold (its smallest declaration of '
-                                || 'the year: %.0f USD)',
-                                silent_reporter_iso3, silent_reporter_smallest_usd
-                            )
-                        else printf(
-                            'below the materiality floor of %.0f USD',
-                            materiality_floor_usd
-                        )
-                    end
-                )
+                    [
+                        'one_sided_note', 'coalesce(export_value_usd, import_value_fob_usd)',
+                        threshold_reason,
+                    ]
+                ) }}
             when 'breach'
                 then case
                     when declared_sides <> 'both'
-                        then printf(
+                        then {{ format_text(
                             '%s (%.0f USD, above the materiality floor of %.0f USD): '
-                            || 'nothing explains the missing side',
-                            one_sided_note, coalesce(export_value_usd, import_value_fob_usd),
-                            materiality_floor_usd
-                        )
-                    else printf(
+                            ~ 'nothing explains the missing side',
+                            [
+                                'one_sided_note', 'coalesce(export_value_usd, import_value_fob_usd)',
+                                'materiality_floor_usd',
+                            ]
+                        ) }}
+                    else {{ format_text(
                         'unexplained gap %.1f%% of the larger declaration vs tolerance %g%% '
-                        || '(HS chapter %s)',
-                        gap_pct, tolerance_pct, hs_chapter
-                    )
+                        ~ '(HS chapter %s)',
+                        ['gap_pct', 'tolerance_pct', 'hs_chapter']
+                    ) }}
                 end
         end
         || case
             when timing_rejected_noisy_reporter
-                then printf(
+                then {{ format_text(
                     '; the timing window would agree (%.1f%%) but %s: '
-                    || 'gaps cancelling over a window is then likely chance, not timing',
-                    window_gap_pct, concat_ws(' and ', exporter_noise_note, importer_noise_note)
-                )
+                    ~ 'gaps cancelling over a window is then likely chance, not timing',
+                    ['window_gap_pct', "concat_ws(' and ', exporter_noise_note, importer_noise_note)"]
+                ) }}
             else ''
         end as status_reason,
         timing_rejected_noisy_reporter,

@@ -80,14 +80,15 @@ scored as (
         period_year,
         min(freq) as based_on_freq,
         count(*) as flows,
-        {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }} as flow_value_usd,
+        {%- set in_order = 'log_discrepancy, flow_weight' %}
+        {{ sum_ordered('flow_weight', in_order) }} as flow_value_usd,
         greatest(
-            {{ sum_ordered('flow_weight * log_discrepancy * log_discrepancy', 'log_discrepancy, flow_weight') }}
-            / {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }},
+            {{ sum_ordered('flow_weight * log_discrepancy * log_discrepancy', in_order) }}
+            / {{ sum_ordered('flow_weight', in_order) }},
             {{ var('reliability_variance_floor') }}
         ) as discrepancy_variance,
-        sum(flow_weight * abs(log_discrepancy) order by log_discrepancy, flow_weight)
-        / {{ sum_ordered('flow_weight', 'log_discrepancy, flow_weight') }} as mean_abs_log_discrepancy
+        {{ sum_ordered('flow_weight * abs(log_discrepancy)', in_order) }}
+        / {{ sum_ordered('flow_weight', in_order) }} as mean_abs_log_discrepancy
     from preferred
     group by reporter_iso3, reporter_role, period_year
 

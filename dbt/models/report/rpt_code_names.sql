@@ -8,7 +8,7 @@ countries as (
         iso3 as code,
         -- an ISO-3 several Comtrade areas share (a country and its historic predecessor)
         -- takes the present-day country's name, else the lowest Comtrade code's
-        first(country_name order by (not is_country), comtrade_code) as code_name
+        {{ first_ordered('country_name', '(not is_country), comtrade_code') }} as code_name
     from {{ ref('dim_country') }}
     where iso3 is not null
     group by iso3
