@@ -69,6 +69,11 @@ def run_target_path(layout: HomeLayout, command: str) -> Path:
         target.parent.glob(f"*/{PARTIAL_PARSE_FILE}"),
         key=lambda p: (p.parent == target, p.stat().st_mtime),
     )
+    if not parses:
+        # none in this home yet: the project's parse of this target (dagster-dbt would copy
+        # ``dbt/target``'s, the DuckDB target's, which a Spark target cannot reuse)
+        own = Path(dbt_project.project_dir) / dbt_project.target_path / PARTIAL_PARSE_FILE
+        parses = [own] if own.is_file() else []
     parse = parses[-1].read_bytes() if parses else None
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
