@@ -59,6 +59,11 @@ RULES: tuple[Rule, ...] = (
     _rule("* exclude (...)", r"\bexclude\s*\(", "the columns kept, listed"),
     _rule("mad()", r"\bmad\s*\(", "{{ mad(x) }}"),
     _rule("printf()", r"\b(printf|format)\s*\(", "{{ format_text(format, args) }}"),
+    _rule(
+        "round()",
+        r"\bround\s*\(",
+        "{{ round_exact(x, digits) }} (Spark rounds the shortest decimal form: 2.675 -> 2.68)",
+    ),
     _rule("unnest()", r"\bunnest\s*\(", "a join (explode on Spark)"),
     _rule("arg_max()/arg_min()", r"\b(arg_max|arg_min|argmax|argmin)\s*\(", "max_by()/min_by()"),
     _rule(

@@ -2,8 +2,7 @@
     filled from `args` (SQL expressions, one per conversion); null when an argument is null.
     DuckDB: printf. Spark's format_string writes a null argument as 'null' (or 'nul' for
     %.3f) and %g in Java's way (2.50000, not 2.5): the nulls are tested first and %g is
-    written C's way from %.Nf / %.Ne. %.Nf rounds a value whose shortest decimal form ends
-    in a 5 at the cut (2.25 at %.1f) up on Spark, to the binary value's side on DuckDB. -#}
+    written C's way from %.Nf / %.Ne; %.Nf is rounded first as C rounds (round_exact.sql). -#}
 {% macro format_text(format, args) -%}
     {{ return(adapter.dispatch('format_text')(format, args)) }}
 {%- endmacro %}
@@ -19,9 +18,22 @@
         {{ exceptions.raise_compiler_error('format_text: ' ~ conversions | length ~ ' conversions, '
             ~ args | length ~ ' arguments in ' ~ format) }}
     {%- endif -%}
+    {#- Java's %f takes no Spark decimal: the floating conversions get doubles -#}
     {%- set spark_args = [] -%}
     {%- for conversion in conversions -%}
-        {%- do spark_args.append(spark__c_style_g(args[loop.index0]) if conversion == '%g' else args[loop.index0]) -%}
+        {%- set arg = args[loop.index0] -%}
+        {%- if conversion == '%g' -%}
+            {%- do spark_args.append(spark__c_style_g('cast((' ~ arg ~ ') as double)')) -%}
+        {%- elif conversion[-1] == 'f' and '.' in conversion -%}
+            {#- rounded first as C rounds (the exact value, ties to even): Java would round
+                the shortest decimal form half up (2.5 -> 3 where DuckDB writes 2) -#}
+            {%- set decimals = conversion.split('.')[-1][:-1] | int -%}
+            {%- do spark_args.append(spark__round_binary(arg, decimals, half_even=true)) -%}
+        {%- elif conversion[-1] in 'fe' -%}
+            {%- do spark_args.append('cast((' ~ arg ~ ') as double)') -%}
+        {%- else -%}
+            {%- do spark_args.append(arg) -%}
+        {%- endif -%}
     {%- endfor -%}
     case
         when {% for arg in args %}{{ 'or ' if not loop.first }}({{ arg }}) is null {% endfor %}then null

@@ -462,21 +462,18 @@ final as (
         period_year,
         distance_km,
         is_contiguous,
-        round(unit_value, 4) as product_unit_value_usd_per_kg,
+        {{ round_exact('unit_value', 4) }} as product_unit_value_usd_per_kg,
         cif_fob_method,
         case when cif_fob_method = 'fixed_factor' then 0 else estimation_observations end
             as estimation_observations,
-        round(
-            case
+        {% call round_exact(digits=4) %}case
                 when cif_fob_method = 'fixed_factor'
                     then cast({{ var('cif_fob_factor') }} as double) - 1
                 else least(
                     greatest(fitted_margin, {{ var('cif_fob_margin_min') }}),
                     {{ var('cif_fob_margin_max') }}
                 )
-            end,
-            4
-        ) as cif_fob_margin
+            end{% endcall %} as cif_fob_margin
     from estimated
 
 )

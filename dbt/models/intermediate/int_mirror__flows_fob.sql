@@ -30,7 +30,9 @@ margins as (
 {%- endset %}
 {%- set estimated_method = "coalesce(margins.cif_fob_method, 'fixed_factor')" %}
 {%- set estimated_margin -%}
-    coalesce(margins.cif_fob_margin, round(cast({{ var('cif_fob_factor') }} as double) - 1, 4))
+    coalesce(margins.cif_fob_margin, {{ round_exact(
+        'cast(' ~ var('cif_fob_factor') ~ ' as double) - 1', 4
+    ) }})
 {%- endset %}
 
 final as (

@@ -90,7 +90,7 @@ joined as (
         windows.window_export_value_usd,
         windows.window_import_value_fob_usd,
         windows.window_periods,
-        round(windows.window_gap_pct, 4) as window_gap_pct,
+        {{ round_exact('windows.window_gap_pct', 4) }} as window_gap_pct,
         windows.window_cancellation_ratio,
         coalesce(exporter_noise.is_noisy, false) as is_exporter_noisy,
         exporter_noise.mad_log_ratio as exporter_mad_log_ratio,
@@ -181,17 +181,15 @@ gaps as (
         -- the status always agree (a 10.00003 % gap is not a breach that reads as 10.0 %)
         -- (two declarations of zero, or one of zero, agree: a gap of 0, never null)
         coalesce(
-            round(
-                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'coalesce(export_value_usd, 0)') }},
-                4
-            ),
+            {{ round_exact(
+                share_of_larger('coalesce(import_value_fob_usd, 0)', 'coalesce(export_value_usd, 0)'), 4
+            ) }},
             0
         ) as gap_pct,
         coalesce(
-            round(
-                {{ share_of_larger('coalesce(import_value_usd, 0)', 'coalesce(export_value_usd, 0)') }},
-                4
-            ),
+            {{ round_exact(
+                share_of_larger('coalesce(import_value_usd, 0)', 'coalesce(export_value_usd, 0)'), 4
+            ) }},
             0
         ) as gap_before_cif_fob_pct,
         -- in a corridor a silent side declared nothing: zero, so a declared partner that
@@ -200,19 +198,15 @@ gaps as (
         case
             when coalesce(import_value_fob_usd, 0) = 0 and attributed_export_value_usd = 0
                 then 0
-            else round(
-                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd') }},
-                4
-            )
+            else {{ round_exact(
+                share_of_larger('coalesce(import_value_fob_usd, 0)', 'attributed_export_value_usd'), 4
+            ) }}
         end as transit_gap_pct,
         -- re-exports: the hub's X less its declared re-exports, the origin's X plus the
         -- re-exports attributed to it, against the importer's declaration (to the cent: a hub
         -- whose exports to j are all re-exports leaves 0, not a float residue)
-        round(
-            coalesce(export_value_usd, 0) - coalesce(re_export_declared_usd, 0)
-            + coalesce(re_export_attributed_usd, 0),
-            2
-        ) as re_export_adjusted_export_usd,
+        {% call round_exact(digits=2) %}coalesce(export_value_usd, 0) - coalesce(re_export_declared_usd, 0)
+            + coalesce(re_export_attributed_usd, 0){% endcall %} as re_export_adjusted_export_usd,
         export_value_usd / nullif(export_net_weight_kg, 0) as export_unit_value_usd_per_kg,
         import_value_fob_usd / nullif(import_net_weight_kg, 0) as import_unit_value_usd_per_kg,
         import_net_weight_kg / nullif(export_net_weight_kg, 0) as weight_ratio
@@ -230,10 +224,9 @@ judged as (
         case
             when coalesce(import_value_fob_usd, 0) = 0 and re_export_adjusted_export_usd = 0
                 then 0
-            else round(
-                {{ share_of_larger('coalesce(import_value_fob_usd, 0)', 're_export_adjusted_export_usd') }},
-                4
-            )
+            else {{ round_exact(
+                share_of_larger('coalesce(import_value_fob_usd, 0)', 're_export_adjusted_export_usd'), 4
+            ) }}
         end as re_export_gap_pct,
         -- the window sums agree and the periods' gaps cancel (int_mirror__timing_windows)
         coalesce(

@@ -57,7 +57,7 @@ final as (
 
     select
         *,
-        round(abs(window_net_gap_usd) / nullif(window_gross_gap_usd, 0), 6)
+        {{ round_exact('abs(window_net_gap_usd) / nullif(window_gross_gap_usd, 0)', 6) }}
             as window_cancellation_ratio,
         100 * (coalesce(window_import_value_fob_usd, 0) - coalesce(window_export_value_usd, 0))
         / nullif(

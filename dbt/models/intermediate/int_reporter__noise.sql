@@ -118,17 +118,14 @@ scored as (
         dispersion.freq,
         dispersion.period_year,
         dispersion.flows,
-        round(dispersion.median_log_ratio, 6) + 0 as median_log_ratio,  -- + 0: no -0.0
-        round(dispersion.mad_log_ratio, 6) as mad_log_ratio,
-        round(typical.typical_mad_log_ratio, 6) as typical_mad_log_ratio,
+        {{ round_exact('dispersion.median_log_ratio', 6) }} + 0 as median_log_ratio,  -- + 0: no -0.0
+        {{ round_exact('dispersion.mad_log_ratio', 6) }} as mad_log_ratio,
+        {{ round_exact('typical.typical_mad_log_ratio', 6) }} as typical_mad_log_ratio,
         typical.judged_reporters,
-        round(
-            greatest(
+        {% call round_exact(digits=6) %}greatest(
                 {{ var('timing_noisy_reporter_mad_ratio') }} * typical.typical_mad_log_ratio,
                 {{ var('timing_noisy_reporter_min_mad') }}
-            ),
-            6
-        ) as noise_threshold
+            ){% endcall %} as noise_threshold
     from dispersion
     left join typical
         on
@@ -141,7 +138,7 @@ final as (
 
     select
         *,
-        round(mad_log_ratio / nullif(typical_mad_log_ratio, 0), 4) as noise_ratio,
+        {{ round_exact('mad_log_ratio / nullif(typical_mad_log_ratio, 0)', 4) }} as noise_ratio,
         -- decided on the rounded values, so the published numbers and the flag always agree
         coalesce(
             flows >= {{ var('timing_noisy_reporter_min_flows') }}

@@ -83,10 +83,10 @@ final as (
 
     select
         summed.*,
-        coalesce(margins.cif_fob_margin, round({{ var('cif_fob_factor') }} - 1, 6))
+        coalesce(margins.cif_fob_margin, {{ round_exact(var('cif_fob_factor') ~ ' - 1', 6) }})
             as cif_fob_margin,
         summed.consigned_value_cif_usd
-        / (1 + coalesce(margins.cif_fob_margin, round({{ var('cif_fob_factor') }} - 1, 6)))
+        / (1 + coalesce(margins.cif_fob_margin, {{ round_exact(var('cif_fob_factor') ~ ' - 1', 6) }}))
             as consigned_value_fob_usd
     from summed
     left join margins

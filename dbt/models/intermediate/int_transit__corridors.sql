@@ -114,7 +114,7 @@ detected as (
 
     select
         *,
-        round(evidence_periods / excess_periods, 4) as strength,
+        {{ round_exact('evidence_periods / excess_periods', 4) }} as strength,
         evidence_periods >= {{ var('transit_min_evidence_periods') }}
         and evidence_periods / excess_periods >= {{ var('transit_min_strength') }}
             as is_detected
@@ -194,10 +194,9 @@ seeded_corridors as (
         coalesce(sum(detected.evidence_periods), 0) as evidence_periods,
         coalesce(sum(detected.pattern_periods), 0) as pattern_periods,
         coalesce(sum(detected.consignment_periods), 0) as consignment_periods,
-        round(
-            coalesce(sum(detected.evidence_periods) / nullif(sum(detected.excess_periods), 0), 0),
-            4
-        ) as strength,
+        {% call round_exact(digits=4) %}
+            coalesce(sum(detected.evidence_periods) / nullif(sum(detected.excess_periods), 0), 0)
+        {% endcall %} as strength,
         coalesce(sum(detected.excess_usd), 0) as excess_usd,
         coalesce(sum(detected.covered_excess_usd), 0) as covered_excess_usd
     from seeds

@@ -154,13 +154,10 @@ unallocated_gaps as (
             when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then 0
             else coalesce(unallocated_allocated_usd, 0)
         end as unallocated_residual_gap_usd,
-        round(
-            {{ share_of_larger(
+        {% call round_exact(digits=4) %}{{ share_of_larger(
                 'coalesce(import_value_fob_usd, 0) + case when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then coalesce(unallocated_allocated_usd, 0) else 0 end',
                 'coalesce(export_value_usd, 0) + case when coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) then 0 else coalesce(unallocated_allocated_usd, 0) end'
-            ) }},
-            4
-        ) as unallocated_residual_gap_pct,
+            ) }}{% endcall %} as unallocated_residual_gap_pct,
         coalesce(export_value_usd, import_value_fob_usd) < materiality_floor_usd
             as is_below_floor,
         coalesce(
@@ -258,19 +255,19 @@ final as (
         hs6,
         hs_chapter,
         declared_sides,
-        round(export_value_usd, 2) as export_value_usd,
-        round(import_value_usd, 2) as import_value_usd,
-        round(import_value_fob_usd, 2) as import_value_fob_usd,
+        {{ round_exact('export_value_usd', 2) }} as export_value_usd,
+        {{ round_exact('import_value_usd', 2) }} as import_value_usd,
+        {{ round_exact('import_value_fob_usd', 2) }} as import_value_fob_usd,
         cif_fob_method,
         1 + cif_fob_margin as cif_fob_factor,
         cif_fob_margin,
-        round(export_net_weight_kg, 3) as export_net_weight_kg,
-        round(import_net_weight_kg, 3) as import_net_weight_kg,
-        round(gap_usd, 2) as gap_usd,
-        round(gap_pct, 4) as gap_pct,
+        {{ round_exact('export_net_weight_kg', 3) }} as export_net_weight_kg,
+        {{ round_exact('import_net_weight_kg', 3) }} as import_net_weight_kg,
+        {{ round_exact('gap_usd', 2) }} as gap_usd,
+        {{ round_exact('gap_pct', 4) }} as gap_pct,
         tolerance_pct,
         status,
-        round(case status
+        {% call round_exact(digits=2) %}case status
             when 'explained_transit' then transit_gap_usd
             when 'explained_timing'
                 then window_import_value_fob_usd - window_export_value_usd
@@ -280,8 +277,8 @@ final as (
             when 'breach' then gap_usd
             when 'ok' then gap_usd
             when 'explained_cif_fob' then gap_usd
-        end, 2) as residual_gap_usd,
-        round(case status
+        end{% endcall %} as residual_gap_usd,
+        {% call round_exact(digits=4) %}case status
             when 'explained_transit' then transit_gap_pct
             when 'explained_timing' then window_gap_pct
             when 're_export' then re_export_gap_pct
@@ -290,7 +287,7 @@ final as (
             when 'breach' then gap_pct
             when 'ok' then gap_pct
             when 'explained_cif_fob' then gap_pct
-        end, 4) as residual_gap_pct,
+        end{% endcall %} as residual_gap_pct,
         case status
             when 'ok' then 'exact_period'
             when 'explained_cif_fob' then 'exact_period'
@@ -438,26 +435,26 @@ final as (
         corridor_id,
         corridor_source,
         corridor_declared_partner_iso3,
-        round(corridor_allocation_share, 8) as corridor_allocation_share,
+        {{ round_exact('corridor_allocation_share', 8) }} as corridor_allocation_share,
         corridor_share_source,
-        round(attributed_export_value_usd, 2) as attributed_export_value_usd,
-        round(re_export_declared_usd, 2) as re_export_declared_usd,
-        round(re_export_attributed_usd, 2) as re_export_attributed_usd,
+        {{ round_exact('attributed_export_value_usd', 2) }} as attributed_export_value_usd,
+        {{ round_exact('re_export_declared_usd', 2) }} as re_export_declared_usd,
+        {{ round_exact('re_export_attributed_usd', 2) }} as re_export_attributed_usd,
         re_export_hub_iso3,
         classification_level,
         classification_counterpart_hs6,
-        round(classification_group_gap_pct, 4) as classification_group_gap_pct,
-        round(unallocated_allocated_usd, 2) as unallocated_allocated_usd,
+        {{ round_exact('classification_group_gap_pct', 4) }} as classification_group_gap_pct,
+        {{ round_exact('unallocated_allocated_usd', 2) }} as unallocated_allocated_usd,
         unallocated_sources,
-        round(
-            pool_allocated_usd / nullif(coalesce(import_value_usd, export_value_usd), 0), 8
-        ) as unallocated_allocated_share,
-        round(window_export_value_usd, 2) as window_export_value_usd,
-        round(window_import_value_fob_usd, 2) as window_import_value_fob_usd,
-        round(window_gap_pct, 4) as window_gap_pct,
-        round(export_unit_value_usd_per_kg, 6) as export_unit_value_usd_per_kg,
-        round(import_unit_value_usd_per_kg, 6) as import_unit_value_usd_per_kg,
-        round(weight_ratio, 6) as weight_ratio,
+        {% call round_exact(digits=8) %}
+            pool_allocated_usd / nullif(coalesce(import_value_usd, export_value_usd), 0)
+        {% endcall %} as unallocated_allocated_share,
+        {{ round_exact('window_export_value_usd', 2) }} as window_export_value_usd,
+        {{ round_exact('window_import_value_fob_usd', 2) }} as window_import_value_fob_usd,
+        {{ round_exact('window_gap_pct', 4) }} as window_gap_pct,
+        {{ round_exact('export_unit_value_usd_per_kg', 6) }} as export_unit_value_usd_per_kg,
+        {{ round_exact('import_unit_value_usd_per_kg', 6) }} as import_unit_value_usd_per_kg,
+        {{ round_exact('weight_ratio', 6) }} as weight_ratio,
         case
             when weight_ratio is null then 'no_weight_to_compare'
             when

@@ -113,25 +113,22 @@ final as (
         import_value_usd as reported_import_value_cif_usd,
         import_value_fob_usd as reported_import_value_fob_usd,
         -- layer 2: reported + estimates
-        round(
-            coalesce(
+        {% call round_exact(digits=2) %}coalesce(
                 importer_value_fob_usd, exporter_value_for_importer_usd, unallocated_remainder_usd
-            ),
-            2
-        ) as reported_plus_estimates_value_usd,
+            ){% endcall %} as reported_plus_estimates_value_usd,
         case
             when importer_value_fob_usd is not null then 'importer_reported'
             when exporter_value_for_importer_usd is not null then 'estimated_from_exporter'
             when unallocated_remainder_usd is not null then 'unallocated_remainder'
         end as reported_plus_estimates_basis,
         -- layer 3: balanced
-        round(exporter_value_for_importer_usd, 2) as exporter_value_for_importer_usd,
-        round(importer_value_fob_usd, 2) as importer_value_fob_usd,
+        {{ round_exact('exporter_value_for_importer_usd', 2) }} as exporter_value_for_importer_usd,
+        {{ round_exact('importer_value_fob_usd', 2) }} as importer_value_fob_usd,
         exporter_weight,
         importer_weight,
         exporter_reliability_score,
         importer_reliability_score,
-        round(case
+        {% call round_exact(digits=2) %}case
             when unallocated_remainder_usd is not null then unallocated_remainder_usd
             when importer_value_fob_usd is null then exporter_value_for_importer_usd
             when exporter_value_for_importer_usd is null then importer_value_fob_usd
@@ -143,7 +140,7 @@ final as (
                     + importer_weight * importer_value_fob_usd
                 )
                 / (exporter_weight + importer_weight)
-        end, 2) as balanced_value_usd,
+        end{% endcall %} as balanced_value_usd,
         case
             when unallocated_remainder_usd is not null then 'unallocated_remainder'
             when importer_value_fob_usd is null then 'exporter_only'

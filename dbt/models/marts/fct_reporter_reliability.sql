@@ -102,20 +102,19 @@ final as (
         period_year,
         based_on_freq,
         flows,
-        round(flow_value_usd, 2) as flow_value_usd,
-        round(discrepancy_variance, 6) as discrepancy_variance,
-        round(mean_abs_log_discrepancy, 6) as mean_abs_log_discrepancy,
-        round(1 / discrepancy_variance, 6) as inverse_variance_weight,
+        {{ round_exact('flow_value_usd', 2) }} as flow_value_usd,
+        {{ round_exact('discrepancy_variance', 6) }} as discrepancy_variance,
+        {{ round_exact('mean_abs_log_discrepancy', 6) }} as mean_abs_log_discrepancy,
+        {{ round_exact('1 / discrepancy_variance', 6) }} as inverse_variance_weight,
         -- 0.5 = the median reporter of the role and year; rounded, a very reliable (or
         -- unreliable) reporter reads 1.0 (0.0): the score lies in the closed interval
-        round(
+        {% call round_exact(digits=4) %}
             median(discrepancy_variance) over (partition by reporter_role, period_year)
             / (
                 median(discrepancy_variance) over (partition by reporter_role, period_year)
                 + discrepancy_variance
-            ),
-            4
-        ) as reliability_score,
+            )
+        {% endcall %} as reliability_score,
         'value_weighted_mean_squared_log_discrepancy_by_role' as reliability_method
     from scored
 

@@ -23,16 +23,16 @@ final as (
         declared_partner_iso3,
         attributed_importer_iso3,
         is_declared_partner,
-        round(declared_export_value_usd, 2) as declared_export_value_usd,
-        round(direct_export_value_usd, 2) as direct_export_value_usd,
+        {{ round_exact('declared_export_value_usd', 2) }} as declared_export_value_usd,
+        {{ round_exact('direct_export_value_usd', 2) }} as direct_export_value_usd,
         share_source,
-        round(allocation_share, 8) as allocation_share,
-        round(attributed_export_value_usd, 2) as attributed_export_value_usd,
-        round(importer_declared_fob_usd, 2) as importer_declared_fob_usd,
-        round(importer_declared_fob_usd - attributed_export_value_usd, 2) as residual_gap_usd,
-        round(
-            {{ share_of_larger('importer_declared_fob_usd', 'attributed_export_value_usd') }}, 4
-        ) as residual_gap_pct
+        {{ round_exact('allocation_share', 8) }} as allocation_share,
+        {{ round_exact('attributed_export_value_usd', 2) }} as attributed_export_value_usd,
+        {{ round_exact('importer_declared_fob_usd', 2) }} as importer_declared_fob_usd,
+        {{ round_exact('importer_declared_fob_usd - attributed_export_value_usd', 2) }} as residual_gap_usd,
+        {{ round_exact(
+            share_of_larger('importer_declared_fob_usd', 'attributed_export_value_usd'), 4
+        ) }} as residual_gap_pct
     from allocation
 
 )

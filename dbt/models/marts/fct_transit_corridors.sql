@@ -33,8 +33,8 @@ final as (
         any_value(pattern_periods) as pattern_periods,
         any_value(consignment_periods) as consignment_periods,
         any_value(strength) as strength,
-        round(any_value(excess_usd), 2) as excess_usd,
-        round(any_value(covered_excess_usd), 2) as covered_excess_usd,
+        {{ round_exact('any_value(excess_usd)', 2) }} as excess_usd,
+        {{ round_exact('any_value(covered_excess_usd)', 2) }} as covered_excess_usd,
         estimate_vintage
     from corridors
     group by
