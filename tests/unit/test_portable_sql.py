@@ -64,6 +64,12 @@ RULES: tuple[Rule, ...] = (
         r"\bround\s*\(",
         "{{ round_exact(x, digits) }} (Spark rounds the shortest decimal form: 2.675 -> 2.68)",
     ),
+    _rule(
+        "named window extended in OVER",
+        r"\bover\s*\(\s*(?!partition\b|order\b|rows\b|range\b)\w+\s+(order|rows|range)\b",
+        "the window's partition written out (a Jinja variable shared with its WINDOW clause)",
+    ),
+    _rule("interval (expression)", r"\binterval\s*\(", "interval N unit, N a literal"),
     _rule("unnest()", r"\bunnest\s*\(", "a join (explode on Spark)"),
     _rule("arg_max()/arg_min()", r"\b(arg_max|arg_min|argmax|argmin)\s*\(", "max_by()/min_by()"),
     _rule(
@@ -233,6 +239,20 @@ select
     list_position(['a', 'b'], s) as rank
 from t
 """
+
+
+@pytest.mark.parametrize(
+    ("sql", "construct"),
+    [
+        ("sum(x) over (w order by y rows between 1 preceding and current row)", "named window"),
+        ("range between interval (1) month preceding and current row", "interval (expression)"),
+    ],
+)
+def test_the_lint_finds_what_spark_cannot_parse(sql: str, construct: str) -> None:
+    assert [f.construct for f in lint_text(sql, "x.sql")] == [
+        next(r.construct for r in RULES if r.construct.startswith(construct))
+    ]
+    assert lint_text("sum(x) over (partition by a order by b)", "x.sql") == []
 
 
 def test_the_lint_finds_duckdb_only_sql() -> None:

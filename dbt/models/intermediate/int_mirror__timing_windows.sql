@@ -14,8 +14,8 @@ flows as (
 -- one pass per frequency: a RANGE window over each flow's own periods (the key is unique per
 -- period, so the frame's row count is the number of periods in the window)
 {%- set frames = [
-    ('M', "interval (" ~ var('timing_window_months') ~ ") month"),
-    ('A', "interval (" ~ var('timing_window_years') ~ ") year"),
+    ('M', "interval " ~ (var('timing_window_months') | int) ~ " month"),
+    ('A', "interval " ~ (var('timing_window_years') | int) ~ " year"),
 ] %}
 
 windowed as (

@@ -135,6 +135,10 @@ candidates as (
 
 ),
 
+{#- a hub's re-exports of a product to a destination in a period (Spark cannot extend a named
+    window in OVER: the partition is written out there) -#}
+{%- set re_export_partition = 'freq, period, hub_iso3, destination_iso3, hs6' %}
+
 totals as (
 
     select
@@ -144,7 +148,7 @@ totals as (
         -- the capacity of the origins with stronger evidence, filled before this one
         coalesce(
             sum(capacity_usd) over (
-                re_export_window
+                partition by {{ re_export_partition }}
                 order by excess_share desc, origin_iso3 asc
                 rows between unbounded preceding and 1 preceding
             ),
@@ -152,7 +156,7 @@ totals as (
         ) as capacity_before_usd
     from candidates
     window re_export_window as (
-        partition by freq, period, hub_iso3, destination_iso3, hs6
+        partition by {{ re_export_partition }}
     )
 
 ),
