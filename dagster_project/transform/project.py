@@ -30,7 +30,12 @@ from typing import Any
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from dagster_project.settings import DBT_PROJECT_DIR, HomeLayout
+from dagster_project.settings import (
+    DBT_PROJECT_DIR,
+    DEFAULT_DBT_TARGET,
+    HomeLayout,
+    dbt_target_from_env,
+)
 
 
 def use_dbt_beside_the_interpreter() -> None:
@@ -64,6 +69,11 @@ def run_target_path(layout: HomeLayout, command: str) -> Path:
         target.parent.glob(f"*/{PARTIAL_PARSE_FILE}"),
         key=lambda p: (p.parent == target, p.stat().st_mtime),
     )
+    if not parses:
+        # none in this home yet: the project's parse of this target (dagster-dbt would copy
+        # ``dbt/target``'s, the DuckDB target's, which a Spark target cannot reuse)
+        own = Path(dbt_project.project_dir) / dbt_project.target_path / PARTIAL_PARSE_FILE
+        parses = [own] if own.is_file() else []
     parse = parses[-1].read_bytes() if parses else None
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -98,7 +108,22 @@ class DbtCli(DbtCliResource):
 
 use_dbt_beside_the_interpreter()
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+def manifest_folder(target: str) -> str:
+    """dbt's target folder for the parse of ``target`` (relative to ``dbt/``): ``target`` for
+    DuckDB, as before; ``target-<name>`` for another. A parse depends on the adapter (the
+    materialisations ``build_by_period.sql`` chooses, the dispatched macros), so each target
+    keeps its own manifest and switching ``MIRROR_DBT_TARGET`` never reads the other's."""
+    return "target" if target == DEFAULT_DBT_TARGET else f"target-{target}"
+
+
+DBT_TARGET = dbt_target_from_env()  # MIRROR_DBT_TARGET (dbt/profiles.yml), checked there
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=DBT_TARGET,
+    target_path=Path(manifest_folder(DBT_TARGET)),
+)
 
 _SOURCE_DIRS = ("models", "seeds", "macros", "tests", "snapshots")
 _SOURCE_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml")
