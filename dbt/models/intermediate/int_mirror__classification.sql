@@ -171,6 +171,11 @@ candidates as (
 ),
 
 {%- set levels = [('hs4', 4), ('hs2', 2)] %}
+{#- a match, as the pair and the several-codes rules each give it (one list, two CTEs) -#}
+{%- set match_columns = [
+    'freq', 'period', 'exporter_iso3', 'importer_iso3', 'hs6', 'classification_level',
+    'counterpart_hs6', 'residual_gap_usd', 'combined_gap_pct', 'group_d', 'group_gap_pct',
+] %}
 {%- for level, digits in levels %}
 
     group_totals_{{ level }} as (
@@ -248,17 +253,7 @@ candidates as (
     pairwise_{{ level }} as (
 
         select
-            freq,
-            period,
-            exporter_iso3,
-            importer_iso3,
-            hs6,
-            classification_level,
-            counterpart_hs6,
-            residual_gap_usd,
-            combined_gap_pct,
-            group_d,
-            group_gap_pct
+            {{ match_columns | join(',\n            ') }}
         from pairs_{{ level }}
         -- a practice: the same counterpart in at least half of the flow's unexplained periods
         where is_group_agreed and 2 * matched_periods >= candidate_periods
@@ -317,17 +312,7 @@ candidates as (
     several_recurring_{{ level }} as (
 
         select
-            freq,
-            period,
-            exporter_iso3,
-            importer_iso3,
-            hs6,
-            classification_level,
-            counterpart_hs6,
-            residual_gap_usd,
-            combined_gap_pct,
-            group_d,
-            group_gap_pct
+            {{ match_columns | join(',\n            ') }}
         from several_{{ level }}
         where is_offsetting
         -- a practice: the same set of codes in at least half of the flow's unexplained periods
