@@ -34,13 +34,18 @@ def _first_line(message: str) -> str:
     return _MODULE_PREFIX.sub(lambda m: f"{m['name']}:", lines[0])
 
 
+def _error_chain(error: Any) -> list[Any]:
+    """A SerializableErrorInfo and the errors behind it (cause, else context), at most 20."""
+    chain = []
+    while error is not None and len(chain) < 20:
+        chain.append(error)
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return chain
+
+
 def error_cause(error: Any) -> str:
     """The first non-Dagster exception of a SerializableErrorInfo chain (cause, then context)."""
-    chain = []
-    seen = error
-    while seen is not None and len(chain) < 20:
-        chain.append(seen)
-        seen = getattr(seen, "cause", None) or getattr(seen, "context", None)
+    chain = _error_chain(error)
     for err in chain:
         cls = str(getattr(err, "cls_name", "") or "")
         if cls and not cls.startswith("Dagster"):
@@ -61,14 +66,6 @@ def step_failure_cause(step: str | None, data: Any) -> Cause:
 # what Dagster raises in a step whose blocking asset checks failed; its message only lists
 # the checks ("1 blocking asset check failed with ERROR severity:" and "asset: check" lines)
 CHECKS_FAILED_ERROR = "DagsterAssetCheckFailedError"
-
-
-def _error_classes(error: Any) -> set[str]:
-    names = set()
-    while error is not None and len(names) < 20:
-        names.add(str(getattr(error, "cls_name", "") or ""))
-        error = getattr(error, "cause", None) or getattr(error, "context", None)
-    return names
 
 
 def failed_check_causes(step: str | None, evaluations: list[Any]) -> list[Cause]:
@@ -104,7 +101,8 @@ def run_causes(events: list[Any]) -> list[Cause]:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             data = event.event_specific_data
             by_checks = []
-            if CHECKS_FAILED_ERROR in _error_classes(getattr(data, "error", None)):
+            chain = _error_chain(getattr(data, "error", None))
+            if any(getattr(err, "cls_name", None) == CHECKS_FAILED_ERROR for err in chain):
                 by_checks = failed_check_causes(event.step_key, evaluations.get(event.step_key, []))
             for cause in by_checks or [step_failure_cause(event.step_key, data)]:
                 causes.setdefault((cause.line, cause.details), []).append(event.step_key or "?")
