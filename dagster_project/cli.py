@@ -19,7 +19,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagster_project.jobs import INGEST_JOB_NAME, MIRROR_JOB_NAME
+from dagster_project.jobs import (
+    INGEST_JOB_NAME,
+    MIRROR_JOB_NAME,
+    TRANSFORM_JOB_NAME,
+    TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
+)
 from dagster_project.progress import TerminalProgress, listening, wants_progress
 from dagster_project.publish.docs import add_docs_parser
 from dagster_project.report.cli import add_report_parser
@@ -100,10 +105,14 @@ def _summarise(
 
     from dagster_project.build_state import ONLY_IF_CHANGED_TAG
     from dagster_project.run_failures import run_causes
+    from dagster_project.sources import LANDING_SOURCES
 
     ingest: list[str] = []
-    built: dict[str, list[str]] = defaultdict(list)
-    checks: list[tuple[str, bool, str, str]] = []
+    landing_tables = {spec.raw_table.replace(".", "/") for spec in LANDING_SOURCES}
+    landing_rows: list[int] = []  # rows in raw of each landing source the ingest reported
+    # a partitioned asset has an event per partition: named once (dicts keep the first order)
+    built: dict[str, dict[str, None]] = defaultdict(dict)
+    evaluated: dict[tuple[str, str], tuple[str, bool, str, str]] = {}
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
             mat = event.step_materialization_data.materialization
@@ -120,18 +129,24 @@ def _summarise(
                     f"({meta.get('dagster/row_count', '?')} rows in {key.replace('/', '.')})"
                 )
                 ingest += [f"    {line}" for line in _problem_files(meta.get("files"))]
+                if key in landing_tables:
+                    landing_rows.append(int(meta.get("dagster/row_count") or 0))
             elif meta.get("files_outside_sources"):
                 ingest.append(
                     f"outside the source folders: {meta['files_outside_sources']} files ignored"
                 )
                 ingest += [f"    {line}" for line in _problem_files(meta.get("files"))]
-            built[key.split("/")[0]].append(key.split("/", 1)[-1])
+            built[key.split("/")[0]][key.split("/", 1)[-1]] = None
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             meta = _plain_meta(ev.metadata)
-            checks.append(
-                (ev.check_name, ev.passed, ev.severity.value, str(meta.get("summary", "")))
+            evaluated[(ev.asset_key.to_user_string(), ev.check_name)] = (
+                ev.check_name,
+                ev.passed,
+                ev.severity.value,
+                str(meta.get("summary", "")),
             )
+    checks = list(evaluated.values())
     causes = run_causes(result.all_events)
 
     verb = "run" if built.get("marts") or not result.success else "ingest"
@@ -149,6 +164,12 @@ def _summarise(
         for cause in causes:
             lines.append(f"  {cause.text()}")
             lines += [f"    {line}" for line in cause.details[:12]]
+    if landing_rows and not any(landing_rows):  # a wrong --landing, or files not yet there
+        folders = ", ".join(f"{spec.name}/" for spec in LANDING_SOURCES)
+        ingest.append(
+            f"NOTE: raw holds no row of any landing source: the marts are empty. Are the files "
+            f"in {settings.landing} under {folders}?"
+        )
     lines += ["", "Ingest:"] + [f"  {line}" for line in ingest or ["(no ingest ran)"]]
     lines += ["", "Built:"]
     for schema in ("raw", "reference", "staging", "intermediate", "marts", "report", "published"):
@@ -365,6 +386,18 @@ def _run_tags(
     return {tag: "true" for tag, on in wanted.items() if on}
 
 
+class RunResults:
+    """The runs of one ``mirror`` command read as one: every event in order, success when all
+    succeeded, the last run's tags (what the summary asks of a result)."""
+
+    def __init__(self, results: Sequence[Any]) -> None:
+        self.results = list(results)
+        self.all_events = [event for result in self.results for event in result.all_events]
+        self.success = all(result.success for result in self.results)
+        self.dagster_run = self.results[-1].dagster_run
+        self.run_id = self.results[-1].run_id
+
+
 def _run_job(
     settings: Settings,
     job_name: str,
@@ -372,7 +405,15 @@ def _run_job(
     progress: TerminalProgress | None,
     *,
     tags: dict[str, str] | None = None,
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[RunResults, dict[str, Any]]:
+    """Run the job in this process (in-process executor: one writer), then the alert logic.
+
+    ``mirror run`` (MIRROR_JOB_NAME) is two runs: the ingest, then everything after it
+    (TRANSFORM_JOB_NAME) over every period partition the ingest left, tagged to build what the
+    build plan says, or TRANSFORM_WITHOUT_PERIODS_JOB_NAME when raw holds no period
+    (transform/partitions.py: Dagster cannot run the dbt tests of partitioned
+    models in a run without partitions, and a run's partitions are fixed when it starts, before
+    its ingest could add the new periods)."""
     from dagster import DagsterInstance
 
     from dagster_project.alerts.channels import AlertTarget
@@ -384,21 +425,40 @@ def _run_job(
     # that parse; parsed for the default path, a first run parsed the whole project twice.
     settings.export_to_environ()
     from dagster_project.definitions import build_definitions
+    from dagster_project.transform.build_plan import PLANNED_TAG
+    from dagster_project.transform.partitions import planned_run_tags
 
     defs = build_definitions(settings)
-    job = defs.resolve_job_def(job_name)
     log_level = "DEBUG" if verbose else "INFO"
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    steps = [INGEST_JOB_NAME, TRANSFORM_JOB_NAME] if job_name == MIRROR_JOB_NAME else [job_name]
+    results = []
+    notices: dict[str, Any] = {}
     with DagsterInstance.get() as instance:
         with listening(progress) if progress is not None else contextlib.nullcontext():
-            result = job.execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                tags=tags or None,
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            )
-        # no daemon behind the CLI: apply the alert sensors' logic to this run now
-        notices = notify_run(instance, result.run_id, AlertTarget.of(settings))
-    return result, notices
+            for step in steps:
+                run_tags = dict(tags or {})
+                if step == TRANSFORM_JOB_NAME:
+                    over_periods = planned_run_tags(instance)
+                    if over_periods is None:  # no period in raw: no partition to run over
+                        step, over_periods = (
+                            TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
+                            {PLANNED_TAG: "true"},
+                        )
+                    run_tags.update(over_periods)
+                result = defs.resolve_job_def(step).execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    tags=run_tags or None,
+                    run_config=run_config,
+                )
+                results.append(result)
+                if not result.success:
+                    break
+        # no daemon behind the CLI: apply the alert sensors' logic to these runs now
+        for result in results:
+            notices.update(notify_run(instance, result.run_id, AlertTarget.of(settings)))
+    return RunResults(results), notices
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

@@ -17,7 +17,12 @@ from dagster_project.ingest.assets import (
     shared_ingest_tables,
 )
 from dagster_project.ingest.sensors import build_landing_sensor
-from dagster_project.jobs import INGEST_JOB_NAME, MIRROR_JOB_NAME
+from dagster_project.jobs import (
+    INGEST_JOB_NAME,
+    MIRROR_JOB_NAME,
+    TRANSFORM_JOB_NAME,
+    TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
+)
 from dagster_project.publish.assets import (
     PublishTarget,
     published_dbt_docs,
@@ -30,30 +35,43 @@ from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
 from dagster_project.transform.assets import mirror_dbt_assets
-from dagster_project.transform.build_plan import REFRESH_ESTIMATES_TAG
+from dagster_project.transform.build_plan import PERIOD_SOURCES, REFRESH_ESTIMATES_TAG
+from dagster_project.transform.partitions import after_ingest, planned_run_tags
 from dagster_project.transform.project import DbtCli, dbt_project
+
 
 # The estimates that use all of history (margins, reporter noise, detected transit corridors)
 # are kept between builds, so a new month costs about that month; they follow the data when
 # refreshed: on the first of each month, and by `mirror run --refresh-estimates`.
-refresh_estimates_schedule = dg.ScheduleDefinition(
+@dg.schedule(
     name="refresh_estimates_schedule",
     cron_schedule="0 3 1 * *",
     job_name=MIRROR_JOB_NAME,
     execution_timezone="UTC",
-    tags={REFRESH_ESTIMATES_TAG: "true"},
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description=(
         "OFF by default. A full build with the estimates computed again from all of history "
         "(a new estimate_vintage on every row that uses them), monthly."
     ),
 )
+def refresh_estimates_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> dg.RunRequest | dg.SkipReason:
+    """A run over every period partition (transform/partitions.py) with the refresh asked."""
+    tags = planned_run_tags(context.instance)
+    if tags is None:
+        return dg.SkipReason("no period partition yet: nothing ingested to estimate from")
+    return dg.RunRequest(tags={REFRESH_ESTIMATES_TAG: "true", **tags})
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
     reference_assets = [build_ingest_asset(spec) for spec in REFERENCE_SOURCES]
-    ingest_assets = [build_ingest_asset(spec) for spec in LANDING_SOURCES]
+    # a source whose rows name their period adds them as partitions of the period models
+    ingest_assets = [
+        build_ingest_asset(spec, after_ingest(spec.name) if spec.name in PERIOD_SOURCES else None)
+        for spec in LANDING_SOURCES
+    ]
     assets = [
         *reference_assets,
         *shared_ingest_tables,
@@ -70,9 +88,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         (spec, sorted(dg.AssetSelection.assets(*ingest.keys).downstream().resolve(materialisable)))
         for spec, ingest in zip(LANDING_SOURCES, ingest_assets, strict=True)
     ]
+    # the seeds are dbt's (group ingest): they wait for `run`
+    ingest_only = dg.AssetSelection.groups("ingest") - dg.AssetSelection.assets(mirror_dbt_assets)
+    gx_checks = build_gx_checks()
+    # Dagster 1.13 cannot record a partitioned asset (nor its checks, nor what is downstream of
+    # it) in a run without partitions: such a run (no period in raw yet, or never: energy
+    # registers only) leaves the period models out, and dbt builds them apart (empty)
+    period_keys = [spec.key for spec in mirror_dbt_assets.specs if spec.partitions_def]
     return dg.Definitions(
         assets=assets,
-        asset_checks=(gx_checks := build_gx_checks()),
+        asset_checks=gx_checks,
         jobs=[
             dg.define_asset_job(
                 MIRROR_JOB_NAME,
@@ -81,13 +106,39 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             dg.define_asset_job(
                 INGEST_JOB_NAME,
-                selection=dg.AssetSelection.groups("ingest")
-                - dg.AssetSelection.assets(mirror_dbt_assets),  # the seeds wait for `run`
+                selection=ingest_only,
                 description="Only ingest new or changed landing files and reference tables.",
+            ),
+            dg.define_asset_job(
+                TRANSFORM_JOB_NAME,
+                selection=dg.AssetSelection.all() - ingest_only,
+                description=(
+                    "Build the dbt models from raw, check, publish: what `mirror run` launches "
+                    "after its ingest, over every period partition."
+                ),
+            ),
+            dg.define_asset_job(
+                TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
+                selection=dg.AssetSelection.all()
+                - ingest_only
+                - dg.AssetSelection.assets(*period_keys),
+                description=(
+                    "Build the dbt models from raw, check, publish, when raw holds no period "
+                    "(no Comtrade or Comext row): what `mirror run` launches then. The period "
+                    "models' checks are left out (the models are empty; Dagster cannot check a "
+                    "partitioned asset in a run without partitions)."
+                ),
             ),
         ],
         sensors=[
-            build_landing_sensor(sensor_targets, MIRROR_JOB_NAME),
+            build_landing_sensor(
+                sensor_targets,
+                MIRROR_JOB_NAME,
+                run_tags=planned_run_tags,
+                ingest_keys=ingest_only.resolve(materialisable),
+                period_sources=PERIOD_SOURCES,
+                period_keys=period_keys,
+            ),
             *build_alert_sensors(
                 AlertTarget.of(settings), [k for c in gx_checks for k in c.check_keys]
             ),

@@ -5,10 +5,11 @@ shared tables every ingest writes (registry, quarantine). This module is the mac
 sources build on, and imports none of them.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from dagster_project.ingest import registry
 from dagster_project.ingest.landing import outside_sources
@@ -71,10 +72,18 @@ def ingest_metadata(
     }
 
 
-def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+# what an ingest does after it loaded, on the same connection (e.g. add the Dagster partitions
+# of the periods now in raw): metadata for the ingest's materialization
+AfterLoad = Callable[[dg.AssetExecutionContext, duckdb.DuckDBPyConnection], Mapping[str, object]]
+
+
+def build_ingest_asset(
+    spec: SourceSpec, after_load: AfterLoad | None = None
+) -> dg.AssetsDefinition:
     """The ingest asset of one source: new or changed files of ``landing/<source>/`` (or the
     reference file versioned with the code) → raw. It depends on the raw tables the source's
-    rules read (``spec.requires``)."""
+    rules read (``spec.requires``). ``after_load`` runs after every ingest, whether or not a
+    file was loaded (the Dagster instance may be newer than the warehouse)."""
     schema, table = spec.raw_table.split(".")
     if spec.keeps_history:
         what = f"files under the landing zone's `{spec.name}/` into {spec.raw_table} as delivered"
@@ -125,7 +134,9 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 outcomes.append(outcome)
                 on_done([outcome])
             total = con.execute(f"SELECT count(*) FROM {spec.raw_table}").fetchone()[0]
+            extra = after_load(context, con) if after_load is not None else {}
         meta = ingest_metadata(outcomes, total, where, reference=not spec.keeps_history)
+        meta.update(extra)
         progress.finish(
             f"files ({counts_line(outcomes)}); {meta['rows_loaded_this_run']} rows loaded, "
             f"{meta['rows_quarantined_this_run']} quarantined"

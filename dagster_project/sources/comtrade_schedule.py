@@ -40,7 +40,7 @@ from typing import Any
 
 import dagster as dg
 
-from dagster_project.jobs import MIRROR_JOB_NAME
+from dagster_project.jobs import MIRROR_JOB_NAME, planned_run_tags
 from dagster_project.settings import (
     FETCH_ENV,
     SAMPLE_LANDING,
@@ -48,7 +48,7 @@ from dagster_project.settings import (
     HomeLayout,
     Location,
 )
-from dagster_project.sources import comtrade_api
+from dagster_project.sources import comtrade, comtrade_api
 from dagster_project.sources.comtrade_api import (
     ComtradeError,
     FetchRequest,
@@ -293,4 +293,11 @@ def comtrade_fetch_schedule(context: dg.ScheduleEvaluationContext):
     decision = evaluate()
     if isinstance(decision, dg.SkipReason):
         context.log.info(redact(decision.skip_message))
-    return decision
+        return decision
+    # a build over every period partition (transform/partitions.py); before any partition
+    # exists, only the ingest of what was fetched (the landing sensor or `mirror run` builds)
+    tags = planned_run_tags(context.instance)
+    if tags is None:
+        raw_table = comtrade.SPEC.raw_table.split(".")
+        return decision.with_replaced_attrs(asset_selection=[dg.AssetKey(raw_table)])
+    return decision.with_replaced_attrs(tags={**decision.tags, **tags})

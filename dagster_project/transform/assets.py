@@ -17,12 +17,15 @@ from dagster_project.quality.gx_duckdb import import_gx_in_background
 from dagster_project.resources import Warehouse
 from dagster_project.settings import SPARK_TARGETS
 from dagster_project.transform import build_plan, failures, spark
+from dagster_project.transform.partitions import PERIOD_PARTITIONS
 from dagster_project.transform.project import DBT_TARGET, dbt_project, run_target_path
 
 LAYER_GROUPS = ("staging", "intermediate", "marts", "report")
+PERIOD_MODEL_TAG = "period_model"  # dbt/macros/build_by_period.sql: built by (freq, period)
 # a production build builds and tests data; the dbt unit tests (fixed inputs, no data) test the
 # SQL, which only changes with the code: CI runs them (tests/e2e/test_dbt_unit_tests.py)
 BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
+PERIOD_APART_TYPES = ["--resource-type", "model", "--resource-type", "seed"]
 
 
 class MirrorDbtTranslator(DagsterDbtTranslator):
@@ -31,7 +34,17 @@ class MirrorDbtTranslator(DagsterDbtTranslator):
     A dbt source table is keyed by where it lives too (``raw/comext_monthly``): the key of the
     asset that writes it, whatever the dbt source is called (each source's id), so no source
     yml has to repeat an asset key by hand.
+
+    The period models (dbt tag ``period_model``) are partitioned by period
+    (:data:`PERIOD_PARTITIONS`); every other model, seed and the estimates are not.
     """
+
+    def get_partitions_def(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.PartitionsDefinition | None:
+        if PERIOD_MODEL_TAG in dbt_resource_props.get("tags", []):
+            return PERIOD_PARTITIONS
+        return None
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
@@ -85,18 +98,116 @@ def _started_node(raw_event: dict[str, Any]) -> str | None:
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}"
 
 
+def _run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The period partitions this run is for (a backfill or a run of a partition range from the
+    UI), None for a run without partitions (``mirror run``, the sensor, the schedule). Read
+    from the run's range, resolved on :data:`PERIOD_PARTITIONS` itself: the run may have
+    selected no partitioned asset of this step."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    with dg.partition_loading_context(dynamic_partitions_store=context.instance):
+        return list(PERIOD_PARTITIONS.get_partition_keys_in_range(context.partition_key_range))
+
+
+def _without_periods(context: dg.AssetExecutionContext) -> bool:
+    """A run without partitions that leaves the period models out because raw holds no period
+    yet (``mirror run`` on an empty landing folder or on energy registers only; the landing
+    sensor then): Dagster cannot record a partitioned asset, nor the assets downstream of it, in
+    a run without partitions, so dbt builds those (empty) models apart, unrecorded."""
+    if context.has_partition_key_range or context.instance.get_dynamic_partitions(
+        PERIOD_PARTITIONS.name
+    ):
+        return False
+    period_keys = {spec.key for spec in context.assets_def.specs if spec.partitions_def}
+    return not period_keys & set(context.selected_asset_keys)
+
+
+def _build_period_models_apart(
+    dbt: DbtCliResource, warehouse: Warehouse, plan: build_plan.BuildPlan
+) -> None:
+    """``dbt build`` of the period models and their ancestors, untested, outside Dagster's
+    records (see :func:`_without_periods`): the models downstream of them need their tables."""
+    with _environment(plan.dbt_env()):
+        invocation = dbt.cli(
+            # with what they read (built again, and tested, by the build after this)
+            [
+                "build",
+                "--select",
+                f"+tag:{PERIOD_MODEL_TAG}",
+                *PERIOD_APART_TYPES,
+                *plan.dbt_args(),
+            ],
+            manifest=dbt_project.manifest_path,
+            target_path=run_target_path(warehouse.layout, "period-models"),
+            raise_on_error=False,
+        ).wait()
+    if not invocation.is_successful():
+        nodes = failures.failed_nodes(
+            invocation.get_artifact("run_results.json"), invocation.manifest
+        )
+        raise dg.Failure(
+            description=f"the period models (raw holds no period): {failures.summary(nodes, 0)}",
+            allow_retries=False,
+        )
+
+
+def _plan(
+    context: dg.AssetExecutionContext, warehouse: Warehouse
+) -> tuple[build_plan.BuildPlan, build_state.BuildInputs | None]:
+    """What this run's dbt build computes, and the inputs it read (None: a run of some
+    partitions, which neither skips nor records a build).
+
+    * a run of some period partitions (a backfill from the UI): exactly those periods;
+    * a run of every period partition: every period (the estimates refreshed when the code
+      changed or none were computed), as ``mirror run --rebuild``;
+    * a run tagged :data:`build_plan.PLANNED_TAG` (``mirror run``, the landing sensor, the
+      schedule; over every partition, which Dagster then records as current), or without
+      partitions: the build plan from what changed since the last complete build.
+    """
+    tags = context.run.tags
+    partition_keys = _run_partition_keys(context)
+    every_partition = False
+    if partition_keys is not None and tags.get(build_plan.PLANNED_TAG) != "true":
+        every_partition = set(partition_keys) >= set(
+            context.instance.get_dynamic_partitions(PERIOD_PARTITIONS.name)
+        )
+        if not every_partition:
+            if tags.get(build_plan.REFRESH_ESTIMATES_TAG) == "true":
+                context.log.warning(
+                    "estimates not refreshed: a run of some partitions builds those periods "
+                    "only (a run of every partition, or `mirror run --refresh-estimates`, "
+                    "refreshes them)"
+                )
+            return build_plan.for_partitions(partition_keys), None
+    with warehouse.connection(read_only=True) as con:
+        inputs = build_state.current_inputs(con)
+        plan = build_plan.plan(
+            con,
+            refresh_asked=tags.get(build_plan.REFRESH_ESTIMATES_TAG) == "true",
+            all_periods_asked=every_partition or tags.get(build_plan.ALL_PERIODS_TAG) == "true",
+            code=inputs.code,
+            new_vintage=build_plan.vintage(dt.datetime.now(dt.UTC), inputs.data, inputs.code),
+        )
+    return plan, inputs
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=MirrorDbtTranslator(),
+    # a backfill of many periods is one run, one dbt build: its partition keys are the periods
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def mirror_dbt_assets(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
 ) -> Iterator[Any]:
     """`dbt build` of the selected models, seeds and data tests (one process, one DuckDB writer).
 
-    Nothing is built when the run asks for it only if something changed (``mirror run``
-    does) and the published warehouse already is the build of the same inputs
+    Which periods the period models build (:mod:`build_plan`): a run of period partitions (a
+    backfill from the Dagster UI) builds exactly its partitions; any other run, the periods
+    changed since the last complete build (or every period, with the estimates refreshed
+    when needed). Nothing is built when the run asks for it only if something changed
+    (``mirror run`` does) and the published warehouse already is the build of the same inputs
     (:mod:`build_state`); a run from the Dagster UI always builds.
 
     ``warehouse`` is not used to connect (dbt opens the file itself): requiring it takes the
@@ -110,17 +221,9 @@ def mirror_dbt_assets(
     successful build (:mod:`spark`): the checks and the publication downstream read them there.
     """
     duckdb_path = Path(warehouse.duckdb_path)
-    tags = context.run.tags
-    with warehouse.connection(read_only=True) as con:
-        inputs = build_state.current_inputs(con)
-        plan = build_plan.plan(
-            con,
-            refresh_asked=tags.get(build_plan.REFRESH_ESTIMATES_TAG) == "true",
-            all_periods_asked=tags.get(build_plan.ALL_PERIODS_TAG) == "true",
-            code=inputs.code,
-            new_vintage=build_plan.vintage(dt.datetime.now(dt.UTC), inputs.data, inputs.code),
-        )
-    if tags.get(build_state.ONLY_IF_CHANGED_TAG) == "true" and plan.kind == "periods":
+    plan, inputs = _plan(context, warehouse)
+    only_if_changed = context.run.tags.get(build_state.ONLY_IF_CHANGED_TAG) == "true"
+    if inputs is not None and only_if_changed and plan.kind == "periods":
         change = inputs.describe_change(build_state.published_inputs(warehouse.layout))
         if change == "unchanged":
             # no output: the checks, the publication and the report downstream are skipped
@@ -144,6 +247,10 @@ def mirror_dbt_assets(
             f"{DBT_TARGET}: raw tables exported to {warehouse.layout.spark_dir} as Parquet "
             f"({sent.describe()})"
         )
+    without_periods = _without_periods(context)
+    if without_periods:
+        context.log.info("raw holds no period: the period models are built apart, empty")
+        _build_period_models_apart(dbt, warehouse, plan)
     target = run_target_path(warehouse.layout, "build")
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = StepProgress("dbt build", total, log=context.log)
@@ -155,7 +262,7 @@ def mirror_dbt_assets(
             target_path=target,
             raise_on_error=False,
         )
-    progress.note("nodes: starting dbt (parse the project, connect)")
+    progress.note(f"nodes: starting dbt for {plan.scope()} (parse the project, connect)")
     import_gx_in_background()  # while this step waits on dbt: the checks after it need GX
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API
@@ -187,12 +294,19 @@ def mirror_dbt_assets(
                 f"{DBT_TARGET}: marts and report tables loaded into {duckdb_path} from Spark's "
                 f"Parquet ({back.describe()})"
             )
-        if not context.is_subset:
-            # a run of some models (from the UI) leaves the others behind: the next build must
-            # still see the changes since the last complete one
+        complete = not context.is_subset or (
+            without_periods
+            and {s.key for s in context.assets_def.specs if not s.partitions_def}
+            <= set(context.selected_asset_keys)
+        )
+        if inputs is not None and complete:
+            # a run of some models or of some partitions (from the UI) leaves the others
+            # behind: the next build must still see the changes since the last complete one
             with warehouse.connection() as con:
                 build_plan.record_build(con, inputs.code)
-        progress.finish(f"nodes built and tested ({failed} non-blocking test failures)")
+        progress.finish(
+            f"nodes built and tested ({failed} non-blocking test failures), {plan.scope()}"
+        )
         return
     run_results = invocation.get_artifact("run_results.json")
     nodes = failures.failed_nodes(run_results, invocation.manifest)

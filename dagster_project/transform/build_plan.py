@@ -24,6 +24,11 @@ What the last successful build read is recorded in the warehouse itself (schema 
 :func:`record_build`) after dbt succeeded: a build that failed half-way is simply planned again
 from the same difference (period models are idempotent), and a warehouse file copied elsewhere
 takes its record with it. Anything unreadable means a bigger build, never a smaller one.
+
+A run of some Dagster partitions of the period models (a backfill from the UI,
+``transform/partitions.py``) is not planned: it builds exactly its periods
+(:func:`for_partitions`) and leaves the record as it is. Its partition keys are the pairs
+:func:`periods_in_raw` finds, by the query that places a version here.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Literal
 
 import duckdb
 
+from dagster_project import jobs
 from dagster_project.ingest import registry
 from dagster_project.ingest.sql import table_exists
 from dagster_project.sources import comext, comtrade
@@ -44,6 +50,8 @@ from dagster_project.sources import comext, comtrade
 # run tags: ask for new estimates (and so every period), or for every period with the estimates kept
 REFRESH_ESTIMATES_TAG = "mirror/refresh_estimates"
 ALL_PERIODS_TAG = "mirror/all_periods"
+# a run over every period partition that builds what the plan says (dagster_project/jobs.py)
+PLANNED_TAG = jobs.PLANNED_TAG
 
 BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build read
 BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
@@ -87,6 +95,16 @@ class BuildPlan:
             "MIRROR_ESTIMATE_VINTAGE": self.estimate_vintage if self.kind == "refresh" else "",
         }
 
+    def partition_keys(self) -> list[str]:
+        """The periods as Dagster partition keys, ``freq:period`` (kind "periods" only)."""
+        return [f"{freq}:{period}" for freq, period in self.periods]
+
+    def scope(self) -> str:
+        """What the period models build, in a few words (the progress line)."""
+        if self.kind == "periods":
+            return f"{len(self.periods)} period(s)"
+        return "every period, estimates refreshed" if self.kind == "refresh" else "every period"
+
     def describe(self) -> str:
         if self.kind == "refresh":
             return (
@@ -95,9 +113,22 @@ class BuildPlan:
             )
         if self.kind == "all_periods":
             return f"every period, estimates kept ({self.reason})"
-        shown = ", ".join(f"{f}:{p}" for f, p in self.periods[:12])
+        shown = ", ".join(self.partition_keys()[:12])
         more = f" and {len(self.periods) - 12} more" if len(self.periods) > 12 else ""
         return f"{len(self.periods)} period(s) ({self.reason}): {shown or 'none'}{more}"
+
+
+def for_partitions(keys: Iterable[str]) -> BuildPlan:
+    """The plan of a run of some ``freq:period`` partitions (a backfill from the Dagster UI):
+    exactly those periods, the estimates kept, whatever changed elsewhere (the record of the
+    last complete build stays as it is, so the next ``mirror run`` still builds the rest)."""
+    pairs = set()
+    for key in keys:
+        if not _PAIR.fullmatch(key):
+            raise ValueError(f"partition {key!r} is not a period (freq:period, e.g. M:202403)")
+        freq, period = key.split(":", 1)
+        pairs.add((freq, period))
+    return BuildPlan("periods", "the partitions of this run", tuple(sorted(pairs)))
 
 
 def vintage(now: dt.datetime, data_fingerprint: str, code_fingerprint: str) -> str:
@@ -161,6 +192,50 @@ def decide(
 _ROWS_KEPT = ("loaded", "superseded")
 
 
+def _pairs_by_version(
+    con: duckdb.DuckDBPyConnection, source: str, where: str = "true", params: object = None
+) -> dict[tuple[str, str], list[str]]:
+    """The ``freq:period`` pairs of the rows of each file version of ``source``'s raw table
+    (one of PERIOD_SOURCES) that ``where`` keeps: the one query that places a version into
+    periods, for the build plan and for the Dagster partitions alike."""
+    table, pairs = PERIOD_SOURCES[source]
+    found = con.execute(
+        f"""
+        SELECT _source_file, _file_sha256, list(DISTINCT pair ORDER BY pair)
+        FROM (SELECT _source_file, _file_sha256, unnest({pairs}) AS pair
+              FROM {table} WHERE {where})
+        GROUP BY ALL
+        """,
+        params,
+    ).fetchall()
+    return {(path, sha256): list(pair_list) for path, sha256, pair_list in found}
+
+
+def periods_of_versions(
+    con: duckdb.DuckDBPyConnection, source: str, versions: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """The (freq, period) pairs of the rows of each (path, sha256) version of ``source``."""
+    wanted = [f"{path}\0{sha256}" for path, sha256 in versions]
+    found = _pairs_by_version(
+        con, source, "_source_file || chr(0) || _file_sha256 IN (SELECT unnest(?))", [wanted]
+    )
+    return {
+        version: [tuple(p.split(":", 1)) for p in pair_list]  # type: ignore[misc]
+        for version, pair_list in found.items()
+    }
+
+
+def periods_in_raw(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    """Every ``freq:period`` pair of the rows of ``source`` (one of PERIOD_SOURCES) in raw,
+    superseded versions included (a revision can remove a key), sorted; none when its table
+    does not exist yet. Pairs that are not periods (:data:`_PAIR`) are left out: the plan
+    builds every period when it meets one."""
+    if not table_exists(con, PERIOD_SOURCES[source][0]):
+        return []
+    pairs = {p for found in _pairs_by_version(con, source).values() for p in found}
+    return sorted(p for p in pairs if _PAIR.fullmatch(p))
+
+
 def plan(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -190,22 +265,10 @@ def plan(
             """
         ).fetchall()
         changed = [ChangedVersion(*row) for row in rows]
-        for source, (table, pairs) in PERIOD_SOURCES.items():
+        for source in PERIOD_SOURCES:
             versions = [(c.path, c.sha256) for c in changed if c.source == source and c.has_rows]
-            if not versions:
-                continue
-            found = con.execute(
-                f"""
-                SELECT _source_file, _file_sha256, list(DISTINCT pair ORDER BY pair)
-                FROM (SELECT _source_file, _file_sha256, unnest({pairs}) AS pair
-                      FROM {table}
-                      WHERE _source_file || chr(0) || _file_sha256 IN (SELECT unnest(?)))
-                GROUP BY ALL
-                """,
-                [[f"{path}\0{sha256}" for path, sha256 in versions]],
-            ).fetchall()
-            for path, sha256, pair_list in found:
-                periods_of[(path, sha256)] = [tuple(p.split(":", 1)) for p in pair_list]  # type: ignore[misc]
+            if versions:
+                periods_of.update(periods_of_versions(con, source, versions))
     return decide(
         refresh_asked=refresh_asked,
         all_periods_asked=all_periods_asked,

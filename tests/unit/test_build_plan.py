@@ -163,3 +163,61 @@ def test_plan_reads_the_periods_of_the_versions_changed_since_the_recorded_build
         ).kind
         == "refresh"
     )
+
+
+def test_a_run_of_partitions_builds_exactly_them_with_the_estimates_kept() -> None:
+    plan = build_plan.for_partitions(["M:202403", "A:2021", "M:202403"])
+    assert (plan.kind, plan.periods) == ("periods", (("A", "2021"), ("M", "202403")))
+    assert plan.partition_keys() == ["A:2021", "M:202403"]
+    assert plan.dbt_args() == []
+    assert plan.dbt_env() == {
+        "MIRROR_BUILD_PERIODS": json.dumps([["A", "2021"], ["M", "202403"]]),
+        "MIRROR_ESTIMATE_VINTAGE": "",
+    }
+    with pytest.raises(ValueError, match="not a period"):
+        build_plan.for_partitions(["A:2021", "2021'; drop"])
+
+
+def test_the_partitions_are_the_periods_in_raw_placed_as_the_plan_places_versions(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """One query for both: the pairs of a version in the plan are partitions of the source."""
+    con = warehouse
+    con.execute(
+        "INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a1'), "
+        "('A', '2020', 'a.csv', 'a2'), ('M', '202003', 'a.csv', 'a2'), ('M', 'bad', 'b', 'b1')"
+    )
+    con.execute("INSERT INTO raw.comext_monthly VALUES (' 202352', 'e.dat', 'e1')")
+    assert build_plan.periods_in_raw(con, "comtrade") == ["A:2020", "M:202003"]
+    assert build_plan.periods_in_raw(con, "comext") == ["A:2023", "M:202352"]
+    versions = build_plan.periods_of_versions(con, "comtrade", [("a.csv", "a2")])
+    assert versions == {("a.csv", "a2"): [("A", "2020"), ("M", "202003")]}
+    con.execute("DROP TABLE raw.comext_monthly")
+    assert build_plan.periods_in_raw(con, "comext") == []
+
+
+def test_the_ingest_adds_the_periods_in_raw_as_partitions_once(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    from dagster import DagsterInstance
+
+    from dagster_project.transform.partitions import (
+        PERIOD_PARTITIONS,
+        add_period_partitions,
+        planned_run_tags,
+    )
+
+    con = warehouse
+    with DagsterInstance.ephemeral() as instance:
+        assert planned_run_tags(instance) is None  # nothing ingested: no run over partitions
+        con.execute("INSERT INTO raw.comtrade_final VALUES ('M', '202003', 'a.csv', 'a1')")
+        assert add_period_partitions(instance, con, "comtrade") == ["M:202003"]
+        con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a1')")
+        assert add_period_partitions(instance, con, "comtrade") == ["A:2020"]
+        assert add_period_partitions(instance, con, "comtrade") == []
+        assert instance.get_dynamic_partitions(PERIOD_PARTITIONS.name) == ["M:202003", "A:2020"]
+        assert planned_run_tags(instance) == {
+            build_plan.PLANNED_TAG: "true",
+            "dagster/asset_partition_range_start": "M:202003",
+            "dagster/asset_partition_range_end": "A:2020",
+        }

@@ -1,7 +1,7 @@
 """The code location loads, and its asset graph is the checked-in snapshot.
 
 ``tests/unit/snapshots/asset_graph.json`` holds every asset (key, group, whether Dagster
-materialises it, its upstream assets), every check on it (dbt tests and GX suites, blocking or
+materialises it, its upstream assets, its partitions if any), every check on it (dbt tests and GX suites, blocking or
 not), every job with the assets it selects, and the sensors and schedules. A change to the
 graph (a new model, a renamed test, a moved group) shows up as a reviewable diff of that file.
 After an intended change, refresh it and commit the diff::
@@ -46,6 +46,8 @@ def graph_snapshot(definitions: dg.Definitions) -> dict[str, Any]:
             "upstream": sorted(k.to_user_string() for k in node.parent_keys),
             "checks": sorted(checks.get(key.to_user_string(), [])),
         }
+        if isinstance(node.partitions_def, dg.DynamicPartitionsDefinition):
+            assets[key.to_user_string()]["partitions"] = str(node.partitions_def.name)
     jobs = {}
     for job in sorted(definitions.jobs or [], key=lambda j: j.name):
         resolved = definitions.resolve_job_def(job.name)
@@ -125,3 +127,37 @@ def test_dbt_runs_without_an_adapter_in_the_dagster_process() -> None:
     assert dbt._initialize_dbt_core_adapter(["build"]) is None
     # the version dagster-dbt would have read from `dbt --version`
     assert str(dbt._cli_version) == importlib.metadata.version("dbt-core")
+
+
+def test_exactly_the_period_models_are_partitioned_by_period_and_backfill_in_one_run() -> None:
+    """The dbt models tagged ``period_model`` (built by period, build_by_period.sql) and no
+    other asset are partitioned; a backfill of many periods is one run (one dbt build)."""
+    from dagster_project.transform.assets import PERIOD_MODEL_TAG, mirror_dbt_assets
+    from dagster_project.transform.partitions import PERIOD_PARTITIONS
+    from dagster_project.transform.project import dbt_project
+
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    period_models = {
+        dg.AssetKey([node["schema"], node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and PERIOD_MODEL_TAG in node["config"]["tags"]
+    }
+    graph = defs.resolve_asset_graph()
+    partitioned = {k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    assert len(period_models) >= 8 and partitioned == period_models
+    assert {graph.get(k).partitions_def for k in partitioned} == {PERIOD_PARTITIONS}
+    policy = mirror_dbt_assets.backfill_policy
+    assert policy == dg.BackfillPolicy.single_run()
+
+
+def test_mirror_run_is_the_ingest_job_then_the_transform_job() -> None:
+    """`mirror run` runs the two (cli._run_job): together they are the whole build job."""
+    from dagster_project.jobs import INGEST_JOB_NAME, TRANSFORM_JOB_NAME
+
+    def keys(name: str) -> set[dg.AssetKey]:
+        return set(defs.resolve_job_def(name).asset_layer.selected_asset_keys)
+
+    ingest, transform = keys(INGEST_JOB_NAME), keys(TRANSFORM_JOB_NAME)
+    assert not ingest & transform
+    assert ingest | transform == keys(MIRROR_JOB_NAME)
+    assert all(not defs.resolve_asset_graph().get(k).partitions_def for k in ingest)

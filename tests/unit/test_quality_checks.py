@@ -175,3 +175,22 @@ def test_a_failed_expectation_is_summarised_with_its_rows_or_what_was_observed()
     assert _failed_text(failed("3 unexpected", 3)) == "e (3)"
     assert _failed_text(failed(0, None)) == "e (observed 0)"  # an empty table's row count
     assert _failed_text(failed(None, None)) == "e"
+
+
+def _structural_failures(warehouse: Path) -> set[str]:
+    [suite] = [
+        s for s in load_suites(EXPECTATIONS_DIR) if s.name == "fct_mirror_trade_structural"
+    ]
+    [outcome] = run_suites([suite], warehouse)
+    return {o.name for o in outcome.failed}
+
+
+def test_an_empty_mart_fails_only_beside_declarations(tmp_path: Path) -> None:
+    """No flow beside declarations: the mirror join broke. No flow and no declaration (an
+    energy-only landing folder, an empty one) is a legitimate warehouse, not a failure."""
+    warehouse = make_warehouse(tmp_path / "home")
+    assert _structural_failures(warehouse) == set()
+    change(warehouse, "delete from marts.fct_mirror_trade")
+    assert _structural_failures(warehouse) == {"flows_for_the_declarations"}
+    change(warehouse, "delete from marts.fct_declarations")
+    assert _structural_failures(warehouse) == set()
