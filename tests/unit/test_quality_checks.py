@@ -178,9 +178,7 @@ def test_a_failed_expectation_is_summarised_with_its_rows_or_what_was_observed()
 
 
 def _structural_failures(warehouse: Path) -> set[str]:
-    [suite] = [
-        s for s in load_suites(EXPECTATIONS_DIR) if s.name == "fct_mirror_trade_structural"
-    ]
+    [suite] = [s for s in load_suites(EXPECTATIONS_DIR) if s.name == "fct_mirror_trade_structural"]
     [outcome] = run_suites([suite], warehouse)
     return {o.name for o in outcome.failed}
 
