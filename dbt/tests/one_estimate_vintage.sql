@@ -33,13 +33,22 @@ vintages as (
 
 ),
 
+totals as (
+
+    select count(distinct estimate_vintage) as distinct_vintages
+    from vintages
+
+),
+
 counted as (
 
+    -- the count over all rows joined, not a window: Spark has no distinct window count
     select
-        model_name,
-        estimate_vintage,
-        count(distinct estimate_vintage) over () as distinct_vintages
+        vintages.model_name,
+        vintages.estimate_vintage,
+        totals.distinct_vintages
     from vintages
+    cross join totals
 
 )
 

@@ -69,6 +69,11 @@ RULES: tuple[Rule, ...] = (
         r"\bover\s*\(\s*(?!partition\b|order\b|rows\b|range\b)\w+\s+(order|rows|range)\b",
         "the window's partition written out (a Jinja variable shared with its WINDOW clause)",
     ),
+    _rule(
+        "window name then minus",
+        r"\bover\s+\w+\s*-(?!-)",
+        "(f(x) over w) - y: Spark reads `w - y` after OVER as one hyphenated name",
+    ),
     _rule("interval (expression)", r"\binterval\s*\(", "interval N unit, N a literal"),
     _rule("unnest()", r"\bunnest\s*\(", "a join (explode on Spark)"),
     _rule("arg_max()/arg_min()", r"\b(arg_max|arg_min|argmax|argmin)\s*\(", "max_by()/min_by()"),
@@ -246,6 +251,7 @@ from t
     [
         ("sum(x) over (w order by y rows between 1 preceding and current row)", "named window"),
         ("range between interval (1) month preceding and current row", "interval (expression)"),
+        ("abs(sum(d) over group_window - d)", "window name then minus"),
     ],
 )
 def test_the_lint_finds_what_spark_cannot_parse(sql: str, construct: str) -> None:

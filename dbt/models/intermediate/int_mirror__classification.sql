@@ -294,7 +294,7 @@ candidates as (
             )
             -- this flow is needed: without it the set would be further from zero
             and abs(sum(candidates.d) over group_window)
-            < abs(sum(candidates.d) over group_window - candidates.d) as is_offsetting,
+            < abs((sum(candidates.d) over group_window) - candidates.d) as is_offsetting,
             candidates.candidate_periods
         from candidates
         window

@@ -7,8 +7,11 @@ gaps as (
     select
         freq,
         status,
-        floor(gap_pct / {{ var('report_gap_bin_width') }}) * {{ var('report_gap_bin_width') }}
-            as bin_start
+        -- floor is a bigint on Spark, a double on DuckDB: the contract's double on both
+        cast(
+            floor(gap_pct / {{ var('report_gap_bin_width') }}) * {{ var('report_gap_bin_width') }}
+            as double
+        ) as bin_start
     from {{ ref('fct_mirror_trade') }}
     where gap_pct is not null
 

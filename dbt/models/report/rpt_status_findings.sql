@@ -16,7 +16,8 @@ flows as (
         import_value_fob_usd,
         gap_pct,
         status_reason,
-        row_number() over (
+        -- row_number is an int on Spark, a bigint on DuckDB: the contract's bigint on both
+        cast(row_number() over (
             partition by status
             order by
                 freq = 'A' desc,
@@ -25,7 +26,7 @@ flows as (
                 exporter_iso3 asc,
                 importer_iso3 asc,
                 hs6 asc
-        ) as finding_rank
+        ) as bigint) as finding_rank
     from {{ ref('fct_mirror_trade') }}
 
 ),

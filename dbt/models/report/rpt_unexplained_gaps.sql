@@ -37,8 +37,9 @@ final as (
 
     select
         *,
-        -- annual first (the figure people quote), then by the size of the gap in USD
-        row_number() over (
+        -- annual first (the figure people quote), then by the size of the gap in USD; an int
+        -- on Spark, a bigint on DuckDB: the contract's bigint on both
+        cast(row_number() over (
             order by
                 freq = 'A' desc,
                 abs(gap_usd) desc,
@@ -47,7 +48,7 @@ final as (
                 exporter_iso3 asc,
                 importer_iso3 asc,
                 hs6 asc
-        ) as gap_rank
+        ) as bigint) as gap_rank
     from unexplained
 
 )

@@ -1,0 +1,5 @@
+-- Step 1 of the allocation of trade declared to no country (int_unallocated__allocation):
+-- nes pools (areas nes, special categories, bunkers, free zones, regional nes areas) × the
+-- claims of the same HS6, from the whole claims and pools (int_unallocated__claims,
+-- int_unallocated__pools). The SQL of every step: macro unallocated_step.
+{{ unallocated_step(1) }}
