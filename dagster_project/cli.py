@@ -148,6 +148,7 @@ def _summarise(
             )
     checks = list(evaluated.values())
     causes = run_causes(result.all_events)
+    skipped_steps = getattr(result, "skipped_steps", [])
 
     verb = "run" if built.get("marts") or not result.success else "ingest"
     skipped = verb == "ingest" and result.dagster_run.tags.get(ONLY_IF_CHANGED_TAG) == "true"
@@ -159,6 +160,13 @@ def _summarise(
             "  up to date: the ingest changed nothing the last publication was built from, so "
             "nothing was rebuilt, checked or published (`mirror run --rebuild` builds anyway)"
         )
+    if skipped_steps and not causes:
+        lines += [
+            "",
+            "Cause:",
+            f"  Dagster skipped {', '.join(skipped_steps)} after the build: an output they "
+            "need was not recorded (the log says which; a dbt result line it could not read?)",
+        ]
     if causes:  # the reason first, in a line or two per cause; tracebacks are in the log
         lines += ["", "Cause:"]
         for cause in causes:
@@ -388,12 +396,34 @@ def _run_tags(
 
 class RunResults:
     """The runs of one ``mirror`` command read as one: every event in order, success when all
-    succeeded, the last run's tags (what the summary asks of a result)."""
+    succeeded and none left steps behind, the last run's tags (what the summary asks of a
+    result).
+
+    ``skipped_steps``: the steps Dagster skipped in a run that built marts. Dagster skips a
+    step whose input was never recorded and still calls the run a success; after a build
+    that is a check or the publication that did not run (seen when Spark's console progress
+    bar, glued to dbt's output, hid a model's result from dagster-dbt). A run with nothing to
+    rebuild skips them too, legitimately: it built no mart."""
 
     def __init__(self, results: Sequence[Any]) -> None:
+        from dagster import DagsterEventType
+
         self.results = list(results)
         self.all_events = [event for result in self.results for event in result.all_events]
-        self.success = all(result.success for result in self.results)
+        built_marts = any(
+            event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+            and event.asset_key is not None
+            and event.asset_key.path[0] == "marts"
+            for event in self.all_events
+        )
+        self.skipped_steps = sorted(
+            {
+                str(event.step_key)
+                for event in self.all_events
+                if built_marts and event.event_type == DagsterEventType.STEP_SKIPPED
+            }
+        )
+        self.success = all(result.success for result in self.results) and not self.skipped_steps
         self.dagster_run = self.results[-1].dagster_run
         self.run_id = self.results[-1].run_id
 

@@ -4,13 +4,15 @@ same checks and publishes the same marts as the DuckDB build (issue 16).
 ``mirror run`` is started as a user would after ``uv sync --group spark`` with a JDK 17; its
 marts (loaded back from Spark's Parquet into its working warehouse) are compared with the
 session's DuckDB sample run: same keys and row counts, strings, booleans, dates and integers
-equal, doubles within 0.01 USD + 1e-9 relative. Skips, saying why, without pyspark or java.
+equal, doubles within 0.01 USD + 1e-9 relative. Skips, saying why, without pyspark or java;
+fails instead with MIRROR_TEST_REQUIRE_SPARK=1 (CI, which installs both).
 The Spark driver JVM runs inside the dbt child process and ends with it; any left behind
 (found by this run's home in its command line) is stopped by its PID.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,8 @@ MANIFEST = Path(__file__).resolve().parents[2] / "dbt" / f"target-{TARGET}" / "m
 @pytest.fixture(scope="module")
 def spark_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MirrorRun, float]]:
     reason = skip_reason(TARGET)
+    if reason and os.environ.get("MIRROR_TEST_REQUIRE_SPARK") == "1":  # CI installs Spark
+        pytest.fail(f"MIRROR_TEST_REQUIRE_SPARK=1 but {reason}")
     if reason:
         pytest.skip(reason)
     home = tmp_path_factory.mktemp("spark_home")

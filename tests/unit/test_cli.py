@@ -85,3 +85,38 @@ def test_a_reader_that_stops_reading_is_not_a_traceback() -> None:
         os.close(write_end)
     assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode == 141
+
+
+def _run_where_publish_is_skipped(*, with_marts: bool) -> object:
+    """A run whose dbt-like step records no output for the publication's input (Dagster then
+    skips the publication and still calls the run a success), with or without a mart built."""
+    import dagster as dg
+
+    @dg.multi_asset(
+        outs={
+            "mart": dg.AssetOut(key=["marts", "fct_x"], is_required=False),
+            "model": dg.AssetOut(key=["marts", "fct_y"], is_required=False),
+        },
+        can_subset=True,
+    )
+    def build():  # type: ignore[no-untyped-def]
+        if with_marts:
+            yield dg.Output(1, output_name="mart")
+
+    @dg.asset(key=["published", "mirror_warehouse"], ins={"y": dg.AssetIn(["marts", "fct_y"])})
+    def publish(y: int) -> int:
+        return y
+
+    defs = dg.Definitions(assets=[build, publish])
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(raise_on_error=False)
+
+
+def test_a_run_that_built_marts_but_skipped_a_step_is_not_a_success() -> None:
+    from dagster_project.cli import RunResults
+
+    built = RunResults([_run_where_publish_is_skipped(with_marts=True)])
+    assert built.results[0].success  # Dagster's view
+    assert not built.success and built.skipped_steps == ["published__mirror_warehouse"]
+    # nothing rebuilt (an up-to-date run): the skipped publication is legitimate
+    idle = RunResults([_run_where_publish_is_skipped(with_marts=False)])
+    assert idle.success and idle.skipped_steps == []
