@@ -7,6 +7,8 @@ import json
 import math
 import os
 import signal
+import socket
+import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,6 +61,26 @@ def stop_pids(pids: Iterable[int], grace_seconds: float = 15) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a daemon a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, seconds: float, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Until something listens on 127.0.0.1:``port``; fails early if one of ``procs`` exits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a Spark daemon exited while starting: see its log")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
 
 
 def mart_keys(manifest_path: Path) -> dict[str, list[str]]:

@@ -11,7 +11,6 @@ test's folders.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,34 +22,18 @@ from tests.conftest import SAMPLE_COMTRADE
 from tests.e2e.conftest import MirrorRun, mirror_run
 from tests.e2e.spark_support import (
     compare_marts,
+    free_port,
     java_pids_mentioning,
     mart_keys,
     skip_reason,
     stop_pids,
+    wait_for_port,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.spark_cluster]
 
 ENABLE_ENV = "MIRROR_TEST_SPARK_CLUSTER"
 MANIFEST = Path(__file__).resolve().parents[2] / "dbt" / "target-spark_cluster" / "manifest.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, seconds: float, procs: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            raise RuntimeError("a Spark daemon exited while starting: see its log")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +55,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "SPARK_LOG_DIR": str(folder / "logs"),
         "SPARK_WORKER_DIR": str(folder / "work"),
     }
-    port = _free_port()
+    port = free_port()
     master_url = f"spark://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -89,16 +72,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start(
             "master",
             "org.apache.spark.deploy.master.Master",
-            "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(_free_port()),
+            "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(free_port()),
         )  # fmt: skip
-        _wait_for_port(port, 120, procs)
+        wait_for_port(port, 120, procs)
         for i in (1, 2):
             start(
                 f"worker{i}",
                 "org.apache.spark.deploy.worker.Worker",
                 master_url,
                 "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                "--webui-port", str(_free_port()), "--work-dir", str(folder / f"work{i}"),
+                "--webui-port", str(free_port()), "--work-dir", str(folder / f"work{i}"),
             )  # fmt: skip
         time.sleep(10)  # the workers register with the master
         yield master_url
