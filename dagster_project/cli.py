@@ -441,9 +441,9 @@ def _run_job(
     ``mirror run`` (MIRROR_JOB_NAME) is two runs: the ingest, then everything after it
     (TRANSFORM_JOB_NAME) over every period partition the ingest left, tagged to build what the
     build plan says, or TRANSFORM_WITHOUT_PERIODS_JOB_NAME when raw holds no period
-    (transform/partitions.py: Dagster cannot run the dbt tests of partitioned
-    models in a run without partitions, and a run's partitions are fixed when it starts, before
-    its ingest could add the new periods)."""
+    (transform/partitions.py: Dagster cannot record a partitioned asset in a run without
+    partitions, and a run's partitions are fixed when it starts, before its ingest could add
+    the new periods)."""
     from dagster import DagsterInstance
 
     from dagster_project.alerts.channels import AlertTarget

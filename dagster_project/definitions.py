@@ -34,7 +34,7 @@ from dagster_project.resources import Warehouse
 from dagster_project.settings import Settings
 from dagster_project.sources import LANDING_SOURCES, REFERENCE_SOURCES
 from dagster_project.sources.comtrade_schedule import comtrade_fetch_schedule
-from dagster_project.transform.assets import mirror_dbt_assets
+from dagster_project.transform.assets import mirror_dbt_assets, period_model_keys
 from dagster_project.transform.build_plan import PERIOD_SOURCES, REFRESH_ESTIMATES_TAG
 from dagster_project.transform.partitions import after_ingest, planned_run_tags
 from dagster_project.transform.project import DbtCli, dbt_project
@@ -94,7 +94,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     # Dagster 1.13 cannot record a partitioned asset (nor its checks, nor what is downstream of
     # it) in a run without partitions: such a run (no period in raw yet, or never: energy
     # registers only) leaves the period models out, and dbt builds them apart (empty)
-    period_keys = [spec.key for spec in mirror_dbt_assets.specs if spec.partitions_def]
+    period_keys = period_model_keys(mirror_dbt_assets)
     return dg.Definitions(
         assets=assets,
         asset_checks=gx_checks,
@@ -125,8 +125,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 description=(
                     "Build the dbt models from raw, check, publish, when raw holds no period "
                     "(no Comtrade or Comext row): what `mirror run` launches then. The period "
-                    "models' checks are left out (the models are empty; Dagster cannot check a "
-                    "partitioned asset in a run without partitions)."
+                    "models are left out (Dagster cannot record a partitioned asset in a run "
+                    "without partitions); dbt builds them first, empty, outside Dagster."
                 ),
             ),
         ],

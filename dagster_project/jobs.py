@@ -20,9 +20,10 @@ INGEST_JOB_NAME = "mirror_ingest"
 # everything after the ingest: what `mirror run` launches once its ingest run has added the
 # period partitions of what it loaded (transform/partitions.py)
 TRANSFORM_JOB_NAME = "mirror_transform"
-# the same without the checks of the period models: what `mirror run` launches when raw holds no
-# period (an empty landing folder, energy registers only), as Dagster cannot evaluate a
-# partitioned asset's checks in a run without partitions (the models hold no row then)
+# the same without the period models: what `mirror run` launches when raw holds no period (an
+# empty landing folder, energy registers only), as Dagster cannot record a partitioned asset,
+# nor what is downstream of it, in a run without partitions (the dbt step builds those empty
+# models first, outside Dagster: transform/assets.py)
 TRANSFORM_WITHOUT_PERIODS_JOB_NAME = "mirror_transform_without_periods"
 
 # the Dagster partitions of the period models (transform/partitions.py), keys freq:period

@@ -98,6 +98,11 @@ def _started_node(raw_event: dict[str, Any]) -> str | None:
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}"
 
 
+def period_model_keys(assets_def: dg.AssetsDefinition) -> set[dg.AssetKey]:
+    """The assets of ``assets_def`` partitioned by period: the period models."""
+    return {spec.key for spec in assets_def.specs if spec.partitions_def}
+
+
 def _run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
     """The period partitions this run is for (a backfill or a run of a partition range from the
     UI), None for a run without partitions (``mirror run``, the sensor, the schedule). Read
@@ -118,8 +123,7 @@ def _without_periods(context: dg.AssetExecutionContext) -> bool:
         PERIOD_PARTITIONS.name
     ):
         return False
-    period_keys = {spec.key for spec in context.assets_def.specs if spec.partitions_def}
-    return not period_keys & set(context.selected_asset_keys)
+    return not period_model_keys(context.assets_def) & set(context.selected_asset_keys)
 
 
 def _build_period_models_apart(
@@ -294,9 +298,10 @@ def mirror_dbt_assets(
                 f"{DBT_TARGET}: marts and report tables loaded into {duckdb_path} from Spark's "
                 f"Parquet ({back.describe()})"
             )
+        # without periods, complete when everything but the period models was selected
         complete = not context.is_subset or (
             without_periods
-            and {s.key for s in context.assets_def.specs if not s.partitions_def}
+            and set(context.assets_def.keys) - period_model_keys(context.assets_def)
             <= set(context.selected_asset_keys)
         )
         if inputs is not None and complete:
