@@ -74,32 +74,51 @@ def mirror_run(
         env["MIRROR_DUCKDB_MEMORY_LIMIT"] = memory_limit
     cmd = [sys.executable, "-m", "dagster_project.cli", "run", "--home", str(home),
            "--landing", str(landing)]  # fmt: skip
+    since = time.time()
     result = measure(cmd, cwd=project, env=env, log=log)
-    result["steps"] = step_breakdown(home)
+    result["steps"] = step_breakdown(home, since)
     return result
 
 
 _STEPS_SCRIPT = """
-import json, os, sys
-from dagster import DagsterInstance
+import json, sys
+from datetime import UTC as _UTC, datetime as _datetime  # not `datetime`: Dagster's record
+from dagster import DagsterInstance, RunsFilter          # checks resolve that name in __main__
+since = _datetime.fromtimestamp(float(sys.argv[1]), _UTC)
+steps = {}
 with DagsterInstance.get() as inst:
-    run = inst.get_runs(limit=1)[0]
-    stats = inst.get_run_step_stats(run.run_id)
-    print(json.dumps({s.step_key: round(s.end_time - s.start_time, 1)
-                      for s in stats if s.start_time and s.end_time}))
+    for record in inst.get_run_records(RunsFilter(created_after=since)):
+        for s in inst.get_run_step_stats(record.dagster_run.run_id):
+            if s.start_time and s.end_time:
+                steps[s.step_key] = round(steps.get(s.step_key, 0) + s.end_time - s.start_time, 1)
+print(json.dumps(steps))
 """
 
 
-def step_breakdown(home: Path) -> dict[str, float]:
-    """Seconds per Dagster step of the latest run in ``home`` (ingest, dbt, GX, publish)."""
+def step_breakdown(home: Path, since: float) -> dict[str, float]:
+    """Seconds per Dagster step of the runs created in ``home`` since ``since`` (a Unix time):
+    ``mirror run`` is one run or two (ingest, then transform: ingest, dbt, GX, publish)."""
     env = dict(os.environ, DAGSTER_HOME=str(home / "dagster"))
     out = subprocess.run(
-        [sys.executable, "-c", _STEPS_SCRIPT], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _STEPS_SCRIPT, str(since)], env=env, capture_output=True, text=True
     )
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return {}
+
+
+def code_version() -> str:
+    """The commit the benchmark measured (``+local changes`` when the tree was not clean)."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "dagster_project", "dbt",
+                "expectations")  # fmt: skip
+    return f"{commit}+local changes" if dirty else commit
 
 
 def now() -> str:

@@ -7,6 +7,7 @@ the latest release of a record wins). No ingest bookkeeping, no typing rules, no
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -67,7 +68,13 @@ FROM x FULL OUTER JOIN m
 
 def main(landing: str, codes: str, out: str) -> None:
     started = time.monotonic()
-    con = duckdb.connect()
+    # the pipeline's memory setting, when the benchmark caps it: same cap, same spilling
+    limit = os.environ.get("MIRROR_DUCKDB_MEMORY_LIMIT")
+    # spill beside the output, not into ./.tmp of whatever folder the benchmark runs from
+    spill = os.path.join(os.path.dirname(os.path.abspath(out)), ".floor-spill")
+    con = duckdb.connect(
+        config={"temp_directory": spill, **({"memory_limit": limit} if limit else {})}
+    )
     files = f"{landing.rstrip('/')}/comtrade/**/*.csv*"
     con.execute(QUERY.replace("$out", "'" + out.replace("'", "''") + "'"), {
         "files": files, "codes": codes})  # fmt: skip

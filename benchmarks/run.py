@@ -45,6 +45,7 @@ from common import (  # noqa: E402
     DOC,
     REPO,
     RESULTS,
+    code_version,
     machine,
     measure,
     mirror_run,
@@ -182,7 +183,12 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
     if inc_folder.exists():  # left over from an interrupted run
         shutil.rmtree(inc_folder)
     project = make_project_copy(run_dir / "project")
-    result: dict[str, Any] = {"size": size, "world": world, "started": now()}
+    result: dict[str, Any] = {
+        "size": size,
+        "world": world,
+        "started": now(),
+        "code": code_version(),
+    }
     result["settings"] = {
         "MIRROR_DUCKDB_MEMORY_LIMIT": args.memory_limit or "default (80%)",
         "MIRROR_INGEST_BATCH_MB": os.environ.get("MIRROR_INGEST_BATCH_MB", "default (128)"),
@@ -198,6 +204,10 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
     floor_out, pandas_out = run_dir / "floor.parquet", run_dir / "pandas.parquet"
     result["floor"] = measure(
         [sys.executable, str(HERE / "floor.py"), str(landing), str(CODES), str(floor_out)],
+        env={
+            **os.environ,
+            **({"MIRROR_DUCKDB_MEMORY_LIMIT": args.memory_limit} if args.memory_limit else {}),
+        },
         log=logs / "floor.log",
     )
     print(f"[{size}]     {result['floor']}", flush=True)
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--memory-limit",
         default="1GB",
-        help="MIRROR_DUCKDB_MEMORY_LIMIT for the pipeline runs (default 1GB; '' = the "
+        help="MIRROR_DUCKDB_MEMORY_LIMIT for the pipeline and floor runs (default 1GB; '' = the "
         "warehouse default, 80%% of RAM)",
     )
     parser.add_argument("--docs-only", action="store_true", help="only rewrite the document")

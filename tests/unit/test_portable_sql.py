@@ -74,6 +74,12 @@ RULES: tuple[Rule, ...] = (
         r"\bover\s+\w+\s*-(?!-)",
         "(f(x) over w) - y: Spark reads `w - y` after OVER as one hyphenated name",
     ),
+    _rule(
+        "CASE of decimal literals",
+        r"\bthen\s+[0-9]+\.[0-9]+\s+else\s+[0-9]+\.[0-9]+(?![0-9.ed])",
+        "cast(1 as double) (on Spark 1.0 is DECIMAL(2,1): its avg() keeps 5 decimals, "
+        "DuckDB's is a double)",
+    ),
     _rule("interval (expression)", r"\binterval\s*\(", "interval N unit, N a literal"),
     _rule("unnest()", r"\bunnest\s*\(", "a join (explode on Spark)"),
     _rule("arg_max()/arg_min()", r"\b(arg_max|arg_min|argmax|argmin)\s*\(", "max_by()/min_by()"),
@@ -151,7 +157,9 @@ class Finding:
     instead: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.construct} is DuckDB-only; use {self.instead}"
+        return (
+            f"{self.path}:{self.line}: {self.construct} does not port to Spark; use {self.instead}"
+        )
 
 
 ORDERED_AGGREGATE = "ordered aggregate f(x order by y)"
@@ -252,6 +260,7 @@ from t
         ("sum(x) over (w order by y rows between 1 preceding and current row)", "named window"),
         ("range between interval (1) month preceding and current row", "interval (expression)"),
         ("abs(sum(d) over group_window - d)", "window name then minus"),
+        ("avg(case when c then 1.0 else 0.0 end)", "CASE of decimal literals"),
     ],
 )
 def test_the_lint_finds_what_spark_cannot_parse(sql: str, construct: str) -> None:
@@ -275,7 +284,7 @@ def test_the_lint_finds_duckdb_only_sql() -> None:
         (11, "list literal [...]"),
     ]
     message = str(lint_text(BAD_SNIPPET, "bad.sql")[0])
-    assert message.startswith("bad.sql:3: double-quoted identifier is DuckDB-only; use ")
+    assert message.startswith("bad.sql:3: double-quoted identifier does not port to Spark; use ")
     assert "adapter.quote" in message
 
 
