@@ -66,14 +66,16 @@ def measure(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None,
 
 
 def mirror_run(
-    project: Path, home: Path, landing: Path, log: Path, memory_limit: str | None
+    project: Path, home: Path, landing: Path, log: Path, memory_limit: str | None, *extra: str
 ) -> dict[str, Any]:
+    """``mirror run`` (plus ``extra`` options) of ``landing`` in the project copy, timed, with
+    the seconds of each Dagster step."""
     env = project_env(project)
     env["MIRROR_HOME"], env["MIRROR_LANDING"] = str(home), str(landing)
     if memory_limit:
         env["MIRROR_DUCKDB_MEMORY_LIMIT"] = memory_limit
     cmd = [sys.executable, "-m", "dagster_project.cli", "run", "--home", str(home),
-           "--landing", str(landing)]  # fmt: skip
+           "--landing", str(landing), *extra]  # fmt: skip
     since = time.time()
     result = measure(cmd, cwd=project, env=env, log=log)
     result["steps"] = step_breakdown(home, since)

@@ -26,27 +26,21 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import REPO, RESULTS, machine, measure, now, step_breakdown  # noqa: E402
-from project_copy import make_project_copy, project_env  # noqa: E402
+from common import REPO, RESULTS, machine, mirror_run, now  # noqa: E402
+from project_copy import make_project_copy  # noqa: E402
 
 RESULT = RESULTS / "sample.json"
 SAMPLE = REPO / "data" / "sample"
 
 
 def run(project: Path, home: Path, log: Path, *extra: str) -> dict[str, Any]:
-    env = project_env(project)
-    cmd = [sys.executable, "-m", "dagster_project.cli", "run", "--home", str(home),
-           "--landing", str(SAMPLE), *extra]  # fmt: skip
-    since = time.time()
-    result = measure(cmd, cwd=project, env=env, log=log)
-    result["steps"] = step_breakdown(home, since)
+    result = mirror_run(project, home, SAMPLE, log, None, *extra)
     result["load_average"] = [round(x, 1) for x in os.getloadavg()]
     print(f"  {' '.join(extra) or 'run'}: {result['seconds']} s, exit {result['exit_code']}")
     return result

@@ -40,6 +40,7 @@ TARGETS = ("duckdb", "spark_local")
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
+from compare_warehouses import quote  # noqa: E402
 from project_copy import make_project_copy, project_env  # noqa: E402
 
 from tests.e2e.spark_support import (  # noqa: E402
@@ -59,10 +60,6 @@ def _declarations(home: Path) -> int:
         return int(row[0]) if row else 0
     finally:
         con.close()
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def marts_parity(duck_path: Path, spark_path: Path, manifest: Path) -> dict[str, str]:
@@ -97,8 +94,8 @@ def marts_parity(duck_path: Path, spark_path: Path, manifest: Path) -> dict[str,
             continue
         doubles = {c for c, t in cols if t in ("DOUBLE", "FLOAT", "REAL")}
         key = keys.get(table) or [c for c, _ in cols if c not in doubles]
-        a, b = f"d.marts.{_q(table)}", f"s.marts.{_q(table)}"
-        key_list = ", ".join(map(_q, key))
+        a, b = f"d.marts.{quote(table)}", f"s.marts.{quote(table)}"
+        key_list = ", ".join(map(quote, key))
         rows_a, rows_b, only_a, only_b = con.execute(
             f"select (select count(*) from {a}), (select count(*) from {b}), "
             f"(select count(*) from (select {key_list} from {a} except all "
@@ -107,11 +104,11 @@ def marts_parity(duck_path: Path, spark_path: Path, manifest: Path) -> dict[str,
             f"select {key_list} from {a}))"
         ).fetchone()  # type: ignore[misc]
         differing = []
-        on = " and ".join(f"x.{_q(k)} is not distinct from y.{_q(k)}" for k in key)
+        on = " and ".join(f"x.{quote(k)} is not distinct from y.{quote(k)}" for k in key)
         for column, _ in cols:
             if column in key or column in PROVENANCE_COLUMNS:
                 continue
-            x, y = f"x.{_q(column)}", f"y.{_q(column)}"
+            x, y = f"x.{quote(column)}", f"y.{quote(column)}"
             unequal = (  # `is distinct from` first: NaN is not distinct from NaN
                 f"{x} is distinct from {y} and (({x} is null) <> ({y} is null) or "
                 f"abs({x} - {y}) > {ABSOLUTE_TOLERANCE} + "
