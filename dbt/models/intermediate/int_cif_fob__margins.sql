@@ -46,15 +46,50 @@ gravity as (
 -- (BACI's regressor): median over the year's declarations, else over every year, else the
 -- chapter's, else all products' median. Never the flow's own declarations: their noise
 -- would be on both sides of the regression.
+-- the year's median by rank, not median(): DuckDB keeps a holistic aggregate's values outside
+-- its buffer manager, so at 25M declarations (12.6M flows) the median alone ran out of a 1 GB
+-- cap, where a sort spills. The same double as median() (its lower middle plus half the step
+-- to the upper one), bit for bit on the 5M and 25M worlds.
+product_year_values as (
+
+    select
+        hs6,
+        period_year,
+        export_value_usd / export_net_weight_kg as unit_value,
+        row_number() over (
+            partition by hs6, period_year
+            order by export_value_usd / export_net_weight_kg
+        ) as value_rank,
+        count(*) over (partition by hs6, period_year) as value_count
+    from paired
+    where export_value_usd > 0 and export_net_weight_kg > 0
+
+),
+
+product_year_middles as (
+
+    select
+        hs6,
+        period_year,
+        min(unit_value) filter (
+            where value_rank = floor((value_count - 1) / 2) + 1
+        ) as lower_middle,
+        min(unit_value) filter (
+            where value_rank = ceil((value_count - 1) / 2) + 1
+        ) as upper_middle
+    from product_year_values
+    where value_rank between floor((value_count - 1) / 2) + 1 and ceil((value_count - 1) / 2) + 1
+    group by hs6, period_year
+
+),
+
 product_year_unit_values as (
 
     select
         hs6,
         period_year,
-        median(export_value_usd / export_net_weight_kg) as unit_value
-    from paired
-    where export_value_usd > 0 and export_net_weight_kg > 0
-    group by hs6, period_year
+        lower_middle + (upper_middle - lower_middle) * 0.5 as unit_value
+    from product_year_middles
 
 ),
 
