@@ -11,7 +11,12 @@ with
 
 gaps as (
 
-    select * from {{ ref('int_mirror__gaps') }}
+    select
+        *,
+        -- whose pool may hold the missing value: the importer's when the exporter declared
+        -- more, else the exporter's
+        coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) as is_import_claim
+    from {{ ref('int_mirror__gaps') }}
 
 ),
 
@@ -49,32 +54,18 @@ claims as (
         gaps.exporter_iso3,
         gaps.importer_iso3,
         gaps.hs6,
-        -- whose pool may hold the missing value
-        case
-            when
-                coalesce(gaps.export_value_usd, 0) > coalesce(gaps.import_value_fob_usd, 0)
-                then 'import'
-            else 'export'
-        end as direction,
-        case
-            when
-                coalesce(gaps.export_value_usd, 0) > coalesce(gaps.import_value_fob_usd, 0)
-                then gaps.importer_iso3
-            else gaps.exporter_iso3
-        end as reporter_iso3,
-        case
-            when
-                coalesce(gaps.export_value_usd, 0) > coalesce(gaps.import_value_fob_usd, 0)
-                then gaps.exporter_iso3
-            else gaps.importer_iso3
-        end as counterpart_iso3,
+        case when gaps.is_import_claim then 'import' else 'export' end as direction,
+        case when gaps.is_import_claim then gaps.importer_iso3 else gaps.exporter_iso3 end
+            as reporter_iso3,
+        case when gaps.is_import_claim then gaps.exporter_iso3 else gaps.importer_iso3 end
+            as counterpart_iso3,
         abs(coalesce(gaps.export_value_usd, 0) - coalesce(gaps.import_value_fob_usd, 0))
             as claim_usd,
         -- an importer's pool is CIF: a claim weighs its FOB excess at its own margin (a
         -- pool stated FOB: as it is)
         case
             when
-                coalesce(gaps.export_value_usd, 0) > coalesce(gaps.import_value_fob_usd, 0)
+                gaps.is_import_claim
                 and not coalesce(import_pool_valuation.is_fob_valued, false)
                 then 1 + gaps.cif_fob_margin
             else 1.0
