@@ -469,7 +469,7 @@ def _run_job(
             for step in steps:
                 run_tags = dict(tags or {})
                 if step == TRANSFORM_JOB_NAME:
-                    over_periods = planned_run_tags(instance)
+                    over_periods = planned_run_tags(instance, _planned_periods(settings, tags))
                     if over_periods is None:  # no period in raw: no partition to run over
                         step, over_periods = (
                             TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
@@ -489,6 +489,27 @@ def _run_job(
         for result in results:
             notices.update(notify_run(instance, result.run_id, AlertTarget.of(settings)))
     return RunResults(results), notices
+
+
+def _planned_periods(settings: Settings, tags: dict[str, str] | None) -> list[str] | None:
+    """The partitions the transform run of ``mirror run`` will build (the build plan, after the
+    ingest), so that Dagster records those and not every period of history; None: every
+    period (also when the plan cannot be read: the dbt step will then say why)."""
+    import duckdb
+
+    from dagster_project.resources import WarehouseLockedError, connect
+    from dagster_project.transform.partitions import planned_partition_keys
+
+    if not Path(settings.duckdb_path).is_file():
+        return None
+    try:
+        con = connect(Path(settings.duckdb_path), read_only=True)
+        try:
+            return planned_partition_keys(con, tags or {})
+        finally:
+            con.close()
+    except (duckdb.Error, OSError, WarehouseLockedError):
+        return None  # every partition, as before; the dbt step meets the same error by name
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -276,6 +276,27 @@ def plan(
         code=code,
         changed=changed,
         periods_of=periods_of,
+        new_vintage=new_vintage,
+    )
+
+
+def plan_of_run(
+    con: duckdb.DuckDBPyConnection,
+    tags: Mapping[str, str],
+    *,
+    code: str,
+    new_vintage: str,
+    every_partition: bool = False,
+) -> BuildPlan:
+    """:func:`plan` for a run with these tags (:data:`REFRESH_ESTIMATES_TAG`,
+    :data:`ALL_PERIODS_TAG`), or over every period partition: the one reading of the tags, for
+    the dbt step and for ``mirror run``, which asks before its transform run which partitions
+    that run will build (``partitions.planned_partition_keys``)."""
+    return plan(
+        con,
+        refresh_asked=tags.get(REFRESH_ESTIMATES_TAG) == "true",
+        all_periods_asked=every_partition or tags.get(ALL_PERIODS_TAG) == "true",
+        code=code,
         new_vintage=new_vintage,
     )
 

@@ -15,10 +15,17 @@ from collections.abc import Callable, Mapping
 import dagster as dg
 import duckdb
 
+from dagster_project import build_state
 from dagster_project.jobs import PERIOD_PARTITIONS_NAME, planned_run_tags
 from dagster_project.transform import build_plan
 
-__all__ = ["PERIOD_PARTITIONS", "add_period_partitions", "after_ingest", "planned_run_tags"]
+__all__ = [
+    "PERIOD_PARTITIONS",
+    "add_period_partitions",
+    "after_ingest",
+    "planned_partition_keys",
+    "planned_run_tags",
+]
 
 PERIOD_PARTITIONS = dg.DynamicPartitionsDefinition(name=PERIOD_PARTITIONS_NAME)
 
@@ -51,3 +58,14 @@ def after_ingest(source: str) -> Callable[..., Mapping[str, object]]:
         return {"period_partitions_added": len(added)}
 
     return add
+
+
+def planned_partition_keys(
+    con: duckdb.DuckDBPyConnection, tags: Mapping[str, str]
+) -> list[str] | None:
+    """The partitions of the periods a run with these tags (tagged ``PLANNED_TAG``) will build:
+    the build plan, read from the warehouse as the dbt step will read it (``mirror run`` asks
+    between its ingest run and its transform run, and nothing writes the warehouse between
+    them), as keys; None when it builds every period. For :func:`planned_run_tags`."""
+    plan = build_plan.plan_of_run(con, tags, code=build_state.code_fingerprint(), new_vintage="")
+    return plan.partition_keys() if plan.kind == "periods" else None

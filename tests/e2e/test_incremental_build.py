@@ -183,6 +183,51 @@ def test_a_revised_reporter_year_is_rebuilt(builds: Builds) -> None:
     )
 
 
+def _transform_runs(home: Path) -> list[tuple[str, str]]:
+    """The partition range of every transform run of the home, oldest first."""
+    from dagster import DagsterInstance
+    from dagster._core.storage.dagster_run import RunsFilter
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from dagster_project.jobs import TRANSFORM_JOB_NAME
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs(filters=RunsFilter(job_name=TRANSFORM_JOB_NAME))
+        return [
+            (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG])
+            for r in reversed(runs)
+        ]
+
+
+def _materialized_periods(home: Path) -> tuple[list[str], set[str]]:
+    """Every period partition, and those Dagster records as materialized for a period model."""
+    from dagster import AssetKey, DagsterInstance
+
+    from dagster_project.jobs import PERIOD_PARTITIONS_NAME
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        keys = instance.get_dynamic_partitions(PERIOD_PARTITIONS_NAME)
+        done = instance.get_materialized_partitions(
+            AssetKey(["intermediate", "int_mirror__flows_paired"])
+        )
+        return list(keys), set(done)
+
+
+def test_dagster_records_the_periods_a_run_built_not_all_history(builds: Builds) -> None:
+    """The transform run of `mirror run` covers the partitions its plan builds (the range from
+    the first to the last in Dagster's order: A:2020 .. M:202412, the month added last), every
+    period for a first build and a rebuild; Dagster's record stays complete either way."""
+    keys, done = _materialized_periods(builds.full.home)
+    first, incremental, full = _transform_runs(builds.full.home)
+    assert first == (keys[0], keys[-2]) and keys[-1] == f"M:{HELD_BACK_MONTH}"
+    assert incremental == ("A:2020", f"M:{HELD_BACK_MONTH}")
+    assert full == (keys[0], keys[-1])
+    assert done == set(keys)
+
+
 def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: Builds) -> None:
     assert _dbt_build_line(builds.full) == "every period, estimates kept (asked)"
     assert _vintages(builds.full.warehouse, "marts.fct_mirror_trade") == _vintages(

@@ -221,3 +221,58 @@ def test_the_ingest_adds_the_periods_in_raw_as_partitions_once(
             "dagster/asset_partition_range_start": "M:202003",
             "dagster/asset_partition_range_end": "A:2020",
         }
+
+
+def test_a_planned_run_covers_the_partitions_its_plan_builds() -> None:
+    """`mirror run` passes the plan's periods: the run's range is the smallest that holds them
+    (in Dagster's order), every partition without them, the last one when the plan builds no
+    period; keys Dagster does not know (a period gone from raw) are left out."""
+    from dagster import DagsterInstance
+
+    from dagster_project.transform.partitions import PERIOD_PARTITIONS, planned_run_tags
+
+    def covered(tags: dict[str, str] | None) -> tuple[str, str]:
+        assert tags is not None and tags[build_plan.PLANNED_TAG] == "true"
+        return (
+            tags["dagster/asset_partition_range_start"],
+            tags["dagster/asset_partition_range_end"],
+        )
+
+    with DagsterInstance.ephemeral() as instance:
+        assert planned_run_tags(instance, ["M:202001"]) is None  # no partition yet
+        keys = ["A:2019", "A:2020", "M:202001", "M:202002", "M:202003"]
+        instance.add_dynamic_partitions(PERIOD_PARTITIONS.name, keys)
+        assert covered(planned_run_tags(instance)) == ("A:2019", "M:202003")
+        assert covered(planned_run_tags(instance, None)) == ("A:2019", "M:202003")
+        assert covered(planned_run_tags(instance, ["M:202003"])) == ("M:202003", "M:202003")
+        assert covered(planned_run_tags(instance, ["M:202002", "A:2020"])) == (
+            "A:2020",
+            "M:202002",
+        )
+        assert covered(planned_run_tags(instance, ["M:199912", "M:202001"])) == (
+            "M:202001",
+            "M:202001",
+        )
+        assert covered(planned_run_tags(instance, [])) == ("M:202003", "M:202003")
+
+
+def test_mirror_run_asks_the_plan_for_the_partitions_of_its_transform_run(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """The keys come from the same reading of the tags as the dbt step's
+    (build_plan.plan_of_run): None (every partition) before any recorded build, on a rebuild
+    and on a refresh; else the periods of the versions changed since the recorded build."""
+    from dagster_project import build_state
+    from dagster_project.transform.partitions import planned_partition_keys
+
+    con = warehouse
+    _register(con, "a.csv", "a1", "comtrade", "loaded")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a1')")
+    assert planned_partition_keys(con, {}) is None  # nothing recorded: estimates computed
+    build_plan.record_build(con, build_state.code_fingerprint())
+    assert planned_partition_keys(con, {}) == []
+    _register(con, "b.csv", "b1", "comtrade", "loaded")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('M', '202101', 'b.csv', 'b1')")
+    assert planned_partition_keys(con, {}) == ["M:202101"]
+    assert planned_partition_keys(con, {build_plan.ALL_PERIODS_TAG: "true"}) is None
+    assert planned_partition_keys(con, {build_plan.REFRESH_ESTIMATES_TAG: "true"}) is None
