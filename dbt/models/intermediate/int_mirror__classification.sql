@@ -17,6 +17,12 @@
 --   month does not spoil the pair's total;
 --   several codes at once: the group's unexplained flows have gaps of both signs whose sum is
 --   within tolerance of their larger side.
+-- Not a classification difference, nor anyone's counterpart: an unexplained flow whose short
+-- side's reporter booked to a nes area, in the same HS6 that period, at least the sum of the
+-- unexplained shortfalls of all its flows there (the pool explains them, stage 2). Without
+-- it a chance offset in a chapter of many codes took 10 of 222 nes/confidential keys of a
+-- synthetic world (seed 44); a pool covering only this flow's shortfall was too loose (a
+-- reporter's pool holds all its partners' claims: 7 of 10 worlds lost classification keys).
 -- Refused for a noisy reporter (int_reporter__noise): offsetting gaps across codes are then
 -- likely chance. A classification practice recurs, a chance offset does not (a monthly pair
 -- has 12 draws a year, each with monthly noise, for two unrelated gaps to meet): the same
@@ -138,7 +144,34 @@ flows as (
                 and flows_all.d < 0 and importer_pools.pool_usd > 0
                 then flows_all.m + least(-flows_all.d, importer_pools.pool_usd)
             else flows_all.m
-        end as m_group
+        end as m_group,
+        -- the short side's reporter booked at least every unexplained shortfall of its flows
+        -- in this HS6 that period to a nes area: the pool explains the gap (stage 2), not
+        -- another code of the pair (a pool shared with other partners' claims does not)
+        coalesce(
+            flows_all.stage_status is null
+            and (
+                (
+                    flows_all.d > 0
+                    and exporter_pools.pool_usd >= sum(
+                        case when flows_all.stage_status is null and flows_all.d > 0 then flows_all.d end
+                    ) over (
+                        partition by
+                            flows_all.freq, flows_all.period, flows_all.exporter_iso3, flows_all.hs6
+                    )
+                )
+                or (
+                    flows_all.d < 0
+                    and importer_pools.pool_usd >= sum(
+                        case when flows_all.stage_status is null and flows_all.d < 0 then -flows_all.d end
+                    ) over (
+                        partition by
+                            flows_all.freq, flows_all.period, flows_all.importer_iso3, flows_all.hs6
+                    )
+                )
+            ),
+            false
+        ) as is_pool_explained
     from flows_all
     left join pools as exporter_pools
         on
@@ -166,7 +199,15 @@ candidates as (
             partition by freq, left(period, 4), exporter_iso3, importer_iso3, hs6
         ) as candidate_periods
     from flows
-    where stage_status is null and not is_noisy_pair
+    where stage_status is null and not is_noisy_pair and not is_pool_explained
+
+),
+
+counterparts as (
+
+    -- a flow whose gap a nes pool explains absorbs no other code's gap
+    select * from flows
+    where not is_pool_explained
 
 ),
 
@@ -229,7 +270,7 @@ candidates as (
                     counterpart.hs6
             ) as matched_periods
         from candidates
-        inner join flows as counterpart
+        inner join counterparts as counterpart
             on
                 candidates.freq = counterpart.freq
                 and candidates.period = counterpart.period
@@ -342,7 +383,7 @@ concordance_pairs as (
             as group_gap_pct
     from candidates
     inner join related_codes on candidates.hs6 = related_codes.hs6
-    inner join flows as counterpart
+    inner join counterparts as counterpart
         on
             candidates.freq = counterpart.freq
             and candidates.period = counterpart.period
