@@ -90,7 +90,7 @@ pools as (
 
 ),
 
-flows_all as (
+flows_material as (
 
     select
         freq,
@@ -119,6 +119,25 @@ flows_all as (
     from gaps
     -- flows another mechanism explains are not material for a classification difference
     where stage_status is null or stage_status in ('ok', 'explained_cif_fob')
+
+),
+
+flows_all as (
+
+    -- the unexplained shortfalls of a reporter's flows of one HS6 that period, on each side:
+    -- what its nes pool must cover to explain them all (summed in partner order, so that a
+    -- pool equal to the sum compares the same way in every build)
+    select
+        *,
+        sum(case when stage_status is null and d > 0 then d end) over (
+            partition by freq, period, exporter_iso3, hs6
+            order by importer_iso3 rows between unbounded preceding and unbounded following
+        ) as exporter_shortfall_usd,
+        sum(case when stage_status is null and d < 0 then -d end) over (
+            partition by freq, period, importer_iso3, hs6
+            order by exporter_iso3 rows between unbounded preceding and unbounded following
+        ) as importer_shortfall_usd
+    from flows_material
 
 ),
 
@@ -151,24 +170,8 @@ flows as (
         coalesce(
             flows_all.stage_status is null
             and (
-                (
-                    flows_all.d > 0
-                    and exporter_pools.pool_usd >= sum(
-                        case when flows_all.stage_status is null and flows_all.d > 0 then flows_all.d end
-                    ) over (
-                        partition by
-                            flows_all.freq, flows_all.period, flows_all.exporter_iso3, flows_all.hs6
-                    )
-                )
-                or (
-                    flows_all.d < 0
-                    and importer_pools.pool_usd >= sum(
-                        case when flows_all.stage_status is null and flows_all.d < 0 then -flows_all.d end
-                    ) over (
-                        partition by
-                            flows_all.freq, flows_all.period, flows_all.importer_iso3, flows_all.hs6
-                    )
-                )
+                (flows_all.d > 0 and exporter_pools.pool_usd >= flows_all.exporter_shortfall_usd)
+                or (flows_all.d < 0 and importer_pools.pool_usd >= flows_all.importer_shortfall_usd)
             ),
             false
         ) as is_pool_explained
@@ -305,6 +308,27 @@ counterparts as (
 
     ),
 
+    several_groups_{{ level }} as (
+
+        -- the group's unexplained flows, summed in code order: the same doubles in every build
+        select
+            freq,
+            period,
+            exporter_iso3,
+            importer_iso3,
+            left(hs6, {{ digits }}) as code_group,
+            {{ string_agg_sorted('hs6', "','") }} as counterpart_hs6,
+            {{ sum_ordered('d', 'hs6') }} as group_d,
+            {{ sum_ordered('x', 'hs6') }} as group_x,
+            {{ sum_ordered('m', 'hs6') }} as group_m,
+            min(d) as smallest_d,
+            max(d) as largest_d,
+            min(tolerance_pct) as group_tolerance_pct
+        from candidates
+        group by all
+
+    ),
+
     several_{{ level }} as (
 
     -- several codes at once: the group's unexplained flows offset each other
@@ -315,38 +339,26 @@ counterparts as (
             candidates.importer_iso3,
             candidates.hs6,
             '{{ level }}' as classification_level,
-            {{ string_agg_sorted('candidates.hs6', "','", over='group_window') }}
-                as counterpart_hs6,
-            sum(candidates.d) over group_window as residual_gap_usd,
-        {{ share_of_larger(
-            'sum(candidates.m) over group_window',
-            'sum(candidates.x) over group_window'
-        ) }} as combined_gap_pct,
-            sum(candidates.d) over group_window as group_d,
-        {{ share_of_larger(
-            'sum(candidates.m) over group_window',
-            'sum(candidates.x) over group_window'
-        ) }} as group_gap_pct,
-            min(candidates.d) over group_window < 0
-            and max(candidates.d) over group_window > 0
-            and abs(sum(candidates.d) over group_window)
-            <= min(candidates.tolerance_pct) over group_window / 100 * greatest(
-                sum(candidates.x) over group_window, sum(candidates.m) over group_window
-            )
+            code_groups.counterpart_hs6,
+            code_groups.group_d as residual_gap_usd,
+            {{ share_of_larger('code_groups.group_m', 'code_groups.group_x') }} as combined_gap_pct,
+            code_groups.group_d,
+            {{ share_of_larger('code_groups.group_m', 'code_groups.group_x') }} as group_gap_pct,
+            code_groups.smallest_d < 0
+            and code_groups.largest_d > 0
+            and abs(code_groups.group_d)
+            <= code_groups.group_tolerance_pct / 100 * greatest(code_groups.group_x, code_groups.group_m)
             -- this flow is needed: without it the set would be further from zero
-            and abs(sum(candidates.d) over group_window)
-            < abs((sum(candidates.d) over group_window) - candidates.d) as is_offsetting,
+            and abs(code_groups.group_d) < abs(code_groups.group_d - candidates.d) as is_offsetting,
             candidates.candidate_periods
         from candidates
-        window
-            group_window as (
-                partition by
-                    candidates.freq,
-                    candidates.period,
-                    candidates.exporter_iso3,
-                    candidates.importer_iso3,
-                    left(candidates.hs6, {{ digits }})
-            )
+        inner join several_groups_{{ level }} as code_groups
+            on
+                candidates.freq = code_groups.freq
+                and candidates.period = code_groups.period
+                and candidates.exporter_iso3 = code_groups.exporter_iso3
+                and candidates.importer_iso3 = code_groups.importer_iso3
+                and left(candidates.hs6, {{ digits }}) = code_groups.code_group
 
     ),
 
