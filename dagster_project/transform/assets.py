@@ -98,9 +98,23 @@ def _started_node(raw_event: dict[str, Any]) -> str | None:
     return f"{node.get('resource_type', 'node')} {node.get('node_name', '?')}"
 
 
+def _jinja_log(raw_event: Mapping[str, Any]) -> str | None:
+    """What a model logged with ``log(..., info=True)``, from a raw dbt event."""
+    info = raw_event.get("info", {})
+    return info.get("msg") if info.get("name") == "JinjaLogInfo" else None
+
+
 def period_model_keys(assets_def: dg.AssetsDefinition) -> set[dg.AssetKey]:
     """The assets of ``assets_def`` partitioned by period: the period models."""
     return {spec.key for spec in assets_def.specs if spec.partitions_def}
+
+
+def _leaves_year_models_behind(context: dg.AssetExecutionContext) -> bool:
+    """A run (of some models, from the UI) that rebuilt period models but not every model
+    downstream of them (the year models and the tables they feed)."""
+    selected = set(context.selected_asset_keys)
+    periods = period_model_keys(context.assets_def)
+    return bool(periods & selected) and not (set(context.assets_def.keys) - periods) <= selected
 
 
 def _run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -278,6 +292,9 @@ def mirror_dbt_assets(
     # dbt's raw events say which node is running (a large model can take minutes); each is
     # turned into the Dagster events .stream() would give, with the same public API
     for raw in invocation.stream_raw_events():
+        said = _jinja_log(raw.raw_event)
+        if said:  # a model's own line (the years a year model rebuilds)
+            context.log.info(f"dbt: {said}")
         running = _started_node(raw.raw_event)
         if running:
             progress.note(f"nodes ({failed} failed), running {running}")
@@ -311,11 +328,20 @@ def mirror_dbt_assets(
             and set(context.assets_def.keys) - period_model_keys(context.assets_def)
             <= set(context.selected_asset_keys)
         )
-        if inputs is not None and complete:
-            # a run of some models or of some partitions (from the UI) leaves the others
-            # behind: the next build must still see the changes since the last complete one
-            with warehouse.connection() as con:
+        with warehouse.connection() as con:
+            if inputs is not None and complete:
+                # a run of some models or of some partitions (from the UI) leaves the others
+                # behind: the next build must still see the changes since the last complete one
                 build_plan.record_build(con, inputs.code)
+            elif _leaves_year_models_behind(context):
+                # the year models are rebuilt by the years of what changed: periods rebuilt
+                # without them must count as changed until a build takes them along
+                build_plan.forget_versions(con)
+                context.log.warning(
+                    "period models built without the models downstream of them: the next "
+                    "planned build rebuilds every period (estimates kept)"
+                )
+            build_plan.forget_reporter_frequencies(con)
         progress.finish(
             f"nodes built and tested ({failed} non-blocking test failures), {plan.scope()}"
         )

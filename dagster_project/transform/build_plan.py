@@ -55,6 +55,8 @@ PLANNED_TAG = jobs.PLANNED_TAG
 
 BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build read
 BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
+# the frequencies each reporter declared before the running build (dbt/macros/build_by_period.sql)
+REPORTER_FREQUENCIES_TABLE = "build.reporter_frequencies_before"
 
 # raw table of each source whose rows name their (freq, period), and how: a SQL expression of
 # the pairs a row touches, as a list of 'freq:period' strings
@@ -312,6 +314,20 @@ def record_build(con: duckdb.DuckDBPyConnection, code: str) -> None:
     )
     con.execute(f"CREATE OR REPLACE TABLE {BUILT_CODE_TABLE} AS SELECT ? AS code", [code])
     con.execute("COMMIT")
+
+
+def forget_versions(con: duckdb.DuckDBPyConnection) -> None:
+    """After a run that rebuilt some periods but not the year models downstream (a run of some
+    models from the UI): every version counts as changed, so the next planned build rebuilds
+    every period with the estimates kept (the code record stays)."""
+    if table_exists(con, BUILT_VERSIONS_TABLE):
+        con.execute(f"DELETE FROM {BUILT_VERSIONS_TABLE}")
+
+
+def forget_reporter_frequencies(con: duckdb.DuckDBPyConnection) -> None:
+    """After a successful dbt build: the year models agree with the reporters' frequencies, so
+    the snapshot taken before it (dbt macro ``snapshot_reporter_frequencies``) goes."""
+    con.execute(f"DROP TABLE IF EXISTS {REPORTER_FREQUENCIES_TABLE}")
 
 
 def forget_build(con: duckdb.DuckDBPyConnection) -> None:

@@ -27,9 +27,18 @@
 {%- endmacro %}
 
 
-{#- config of a period model: {{ config(**period_model_config()) }} -#}
-{% macro period_model_config() -%}
-    {{ return(_kept_between_builds_config('period_model', "{{ delete_build_periods() }}")) }}
+{#- config of a period model: {{ config(**period_model_config()) }}; `pre_hooks` run before
+    the delete of the build periods -#}
+{% macro period_model_config(pre_hooks=[]) -%}
+    {{ return(_kept_between_builds_config('period_model', pre_hooks + ["{{ delete_build_periods() }}"])) }}
+{%- endmacro %}
+
+
+{#- config of a year model: {{ config(**year_model_config()) }} -#}
+{% macro year_model_config(frequencies_matter=true) -%}
+    {{ return(_kept_between_builds_config(
+        'year_model', ["{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ") }}"]
+    )) }}
 {%- endmacro %}
 
 
@@ -42,7 +51,7 @@
 {#- what both kinds share: an incremental model that appends (after the period model's
     pre-hook deleted its periods; an estimate appends nothing while it exists) where the target
     supports it, a plain table elsewhere -#}
-{% macro _kept_between_builds_config(tag, pre_hook=none) -%}
+{% macro _kept_between_builds_config(tag, pre_hooks=[]) -%}
     {%- set config = {'materialized': 'table', 'tags': [tag]} -%}
     {%- if supports_build_by_period() -%}
         {%- do config.update({
@@ -50,8 +59,8 @@
             'incremental_strategy': 'append',
             'on_schema_change': 'fail',
         }) -%}
-        {%- if pre_hook is not none -%}
-            {%- do config.update({'pre_hook': pre_hook}) -%}
+        {%- if pre_hooks -%}
+            {%- do config.update({'pre_hook': pre_hooks}) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(config) }}
@@ -108,4 +117,129 @@
     {%- if building_incrementally() -%}
         where false
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- Year models: the gaps and what judges them (timing windows, classification, the mirror
+    fact). A row of period p depends on more than period p's declarations: the timing window
+    sums p's neighbours, the classification and the reporting thresholds look at p's calendar
+    year, and a one-sided flow asks whether the silent reporter reports this frequency at all.
+    So they are rebuilt by whole calendar years, both frequencies: the years of the build
+    periods widened by the timing window (a January's window reaches the December before, which
+    changes that year's classification), or every year when the frequencies a reporter
+    reports changed (int_reporter__declared_periods snapshots them before this build). -#}
+
+{#- The calendar years to rebuild, as a sorted list of 'YYYY', or none for every year (a full
+    build, a table not built yet, a period not understood, or the reporters' frequencies
+    changed and they matter to the model: not to the timing windows, which read declarations
+    only, and run before int_reporter__declared_periods may have been rebuilt). -#}
+{% macro build_years(frequencies_matter=true) -%}
+    {%- set periods = fromjson(env_var('MIRROR_BUILD_PERIODS', 'null')) -%}
+    {%- if not building_incrementally() or periods is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set months = var('timing_window_months') | int -%}
+    {%- set years_wide = var('timing_window_years') | int -%}
+    {%- set years = [] -%}
+    {%- for freq, period in periods -%}
+        {%- if freq == 'M' and period | length == 6 -%}
+            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
+            {%- set first, last = (month_index - months) // 12, (month_index + months) // 12 -%}
+        {%- elif freq == 'A' and period | length == 4 -%}
+            {%- set first, last = (period | int) - years_wide, (period | int) + years_wide -%}
+        {%- else -%}
+            {{ return(none) }}
+        {%- endif -%}
+        {%- for year in range(first, last + 1) -%}
+            {%- if year | string not in years -%}
+                {%- do years.append(year | string) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if years and frequencies_matter and reporter_frequencies_changed() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(years | sort) }}
+{%- endmacro %}
+
+
+{#- The rows of the build years, as a condition on a relation's period column (true: every
+    year; false: none). `widen`: as many years more on each side, for a model that reads its
+    neighbours (the timing windows). -#}
+{% macro in_build_years(period='period', widen=0, frequencies_matter=true) -%}
+    {%- set years = build_years(frequencies_matter) -%}
+    {%- if years is none -%}
+        true
+    {%- elif years | length == 0 -%}
+        false
+    {%- else -%}
+        {%- set wanted = [] -%}
+        {%- for year in years -%}
+            {%- for near in range((year | int) - widen, (year | int) + widen + 1) -%}
+                {%- if near | string not in wanted -%}
+                    {%- do wanted.append(near | string) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        left({{ period }}, 4) in (
+            {%- for year in wanted | sort -%}
+                '{{ year }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre-hook of a year model: the years about to be inserted go first -#}
+{% macro delete_build_years(frequencies_matter=true) -%}
+    {%- if building_incrementally() -%}
+        {%- if execute -%}
+            {%- set years = build_years(frequencies_matter) -%}
+            {%- do log(this.identifier ~ ": years rebuilt: " ~ (
+                'every year' if years is none else (years | join(', ') or 'none')), info=True) -%}
+        {%- endif -%}
+        delete from {{ this }} where {{ in_build_years(frequencies_matter=frequencies_matter) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Which frequencies and flows each reporter declares at all, as they were before this build
+    (pre-hook of int_reporter__declared_periods, before its periods are deleted). Kept until a
+    build succeeds (`mirror` drops it then), so a build that failed half-way still compares
+    with what the year models were built from. -#}
+{% macro reporter_frequencies_before() -%}
+    {{ return(api.Relation.create(database=this.database, schema='build',
+                                   identifier='reporter_frequencies_before')) }}
+{%- endmacro %}
+
+{% macro snapshot_reporter_frequencies() -%}
+    {%- if building_incrementally() -%}
+        create schema if not exists {{ this.database }}.build;
+        create table if not exists {{ reporter_frequencies_before() }} as
+        select distinct reporter_iso3, freq, flow_code from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- true when the reporters' frequencies differ from the snapshot, or none was taken -#}
+{% macro reporter_frequencies_changed() -%}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set before = reporter_frequencies_before() -%}
+    {%- if load_relation(before) is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {#- not ref(): a model that calls this depends on it through int_mirror__gaps, and a ref
+        here would make every dbt unit test of a year model give it as an input -#}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.int_reporter__declared_periods'] -%}
+    {%- set now -%}
+        select distinct reporter_iso3, freq, flow_code
+        from {{ api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) }}
+    {%- endset -%}
+    {%- set differing = run_query(
+        '(' ~ now ~ ' except select * from ' ~ before ~ ') union all (select * from '
+        ~ before ~ ' except ' ~ now ~ ') limit 1'
+    ) -%}
+    {{ return(differing.rows | length > 0) }}
 {%- endmacro %}

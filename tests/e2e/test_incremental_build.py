@@ -95,6 +95,18 @@ def _dbt_build_line(run: MirrorRun) -> str:
     return plans[0].split("dbt build plan: ", 1)[1]
 
 
+def _years_rebuilt(run: MirrorRun) -> dict[str, str]:
+    """The years each year model rebuilt, as the dbt step logged them (macro
+    delete_build_years)."""
+    log = Path(run.stdout.split("Log:", 1)[1].split()[0]).read_text(encoding="utf-8")
+    found = {}
+    for line in log.splitlines():
+        if " - mirror_dbt_assets - dbt: " in line and ": years rebuilt: " in line:
+            model, years = line.split(" - dbt: ", 1)[1].split(": years rebuilt: ")
+            found[model] = years.strip()
+    return found
+
+
 def _query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -153,6 +165,19 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
     assert _dbt_build_line(builds.incremental) == (
         f"2 period(s) (2 file version(s) changed): A:2020, M:{HELD_BACK_MONTH}"
     )
+    # the gaps and what judges them: the years of those periods and of their timing windows
+    # (A:2020 +/- 1 year; 202411..202501), both frequencies; the reporters' frequencies did
+    # not change
+    year_models = (
+        "int_mirror__timing_windows",
+        "int_mirror__gaps",
+        "int_mirror__classification",
+        "fct_mirror_trade",
+    )
+    assert _years_rebuilt(builds.incremental) == dict.fromkeys(
+        year_models, "2019, 2020, 2021, 2024, 2025"
+    )
+    assert _years_rebuilt(builds.full) == dict.fromkeys(year_models, "every year")
     count = f"SELECT count(*) FROM marts.fct_declarations WHERE period = '{HELD_BACK_MONTH}'"
     assert _query(builds.first_copy, count) == [(0,)]
     assert _query(builds.incremental_copy, count)[0][0] > 0

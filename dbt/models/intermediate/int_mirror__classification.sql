@@ -31,12 +31,15 @@
 -- and in a set each flow must bring the set's sum closer to zero (a small gap of the same
 -- sign as the set's residual does not ride on a large offsetting pair).
 -- One row per explained flow with the level, the counterpart and the residual.
+-- Built by calendar years (macro year_model_config): a flow's recurrence is counted in its year.
+{{ config(**year_model_config()) }}
+
 with
 
 gaps as (
 
     select * from {{ ref('int_mirror__gaps') }}
-    where is_country_pair and not is_confidential
+    where is_country_pair and not is_confidential and {{ in_build_years() }}
 
 ),
 
@@ -74,7 +77,7 @@ pools as (
         hs6,
         sum(import_value_fob_usd) as pool_usd
     from {{ ref('int_mirror__gaps') }}
-    where not is_country_pair and import_value_fob_usd is not null
+    where not is_country_pair and import_value_fob_usd is not null and {{ in_build_years() }}
     group by freq, period, importer_iso3, hs6
     union all
     select
@@ -85,7 +88,7 @@ pools as (
         hs6,
         sum(export_value_usd) as pool_usd
     from {{ ref('int_mirror__gaps') }}
-    where not is_country_pair and export_value_usd is not null
+    where not is_country_pair and export_value_usd is not null and {{ in_build_years() }}
     group by freq, period, exporter_iso3, hs6
 
 ),

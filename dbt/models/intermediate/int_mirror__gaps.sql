@@ -1,3 +1,5 @@
+{{ config(**year_model_config()) }}
+
 -- Every mirror flow with its gap and the explanations that can be read off the flow itself
 -- or its own evidence (stage 1 of the status; fct_mirror_trade finishes it):
 --   not comparable: a side names a non-country partner (`unallocated`) or is confidential;
@@ -20,24 +22,28 @@ with
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
+    where {{ in_build_years() }}
 
 ),
 
 windows as (
 
     select * from {{ ref('int_mirror__timing_windows') }}
+    where {{ in_build_years() }}
 
 ),
 
 transit as (
 
     select * from {{ ref('int_transit__allocation') }}
+    where {{ in_build_years() }}
 
 ),
 
 re_exports as (
 
     select * from {{ ref('int_reexport__attribution') }}
+    where {{ in_build_years() }}
 
 ),
 
@@ -55,14 +61,13 @@ declared_periods as (
 
 reporting as (
 
-    -- per reporter × freq × flow: does it declare this frequency at all
-    select
+    -- per reporter × freq × flow: does it declare this frequency at all (in any year: a
+    -- build by years rebuilds every year when this changes, macro build_years)
+    select distinct
         reporter_iso3,
         freq,
-        flow_code,
-        count(*) as reported_periods
+        flow_code
     from declared_periods
-    group by all
 
 ),
 
@@ -154,7 +159,7 @@ with_reporting as (
 
     select
         silent_side.*,
-        coalesce(reporting.reported_periods, 0) as silent_reporter_periods,
+        reporting.reporter_iso3 is not null as is_silent_reporter_reporting_freq,
         coalesce(declared_periods.declarations, 0) as silent_reporter_declarations_in_period
     from silent_side
     left join reporting
@@ -254,7 +259,7 @@ final as (
             when abs(gap_pct) <= tolerance_pct and abs(gap_before_cif_fob_pct) <= tolerance_pct
                 then 'ok'
             when abs(gap_pct) <= tolerance_pct then 'explained_cif_fob'
-            when declared_sides <> 'both' and silent_reporter_periods = 0
+            when declared_sides <> 'both' and not is_silent_reporter_reporting_freq
                 then 'non_reporting_partner'
             when declared_sides <> 'both' and silent_reporter_declarations_in_period = 0
                 then 'partner_not_reported'

@@ -12,29 +12,36 @@
 --   one-sided flow above the floor included, at a gap of ±100 %.
 -- Values are rounded (USD to cents, % to 4 decimals) so that a rebuild gives identical bytes:
 -- floating-point sums in parallel joins are not bit-for-bit reproducible.
+-- Built by calendar years (macro year_model_config): a reporter's threshold is of its year.
+{{ config(**year_model_config()) }}
+
 with
 
 gaps as (
 
     select * from {{ ref('int_mirror__gaps') }}
+    where {{ in_build_years() }}
 
 ),
 
 classified as (
 
     select * from {{ ref('int_mirror__classification') }}
+    where {{ in_build_years() }}
 
 ),
 
 allocation as (
 
     select * from {{ ref('int_unallocated__allocation') }}
+    where {{ in_build_years() }}
 
 ),
 
 declared_periods as (
 
     select * from {{ ref('int_reporter__declared_periods') }}
+    where {{ in_build_years() }}
 
 ),
 

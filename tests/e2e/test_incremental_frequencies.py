@@ -1,0 +1,149 @@
+"""A month that changes which frequencies a reporter declares rebuilds every year (issue 15).
+
+The year models (the gaps and what judges them, dbt macro ``build_years``) are rebuilt by the
+calendar years of what changed, except when a reporter starts (or stops) declaring a flow at a
+frequency: a one-sided flow whose silent reporter "declares no imports at this frequency in any
+period" (`non_reporting_partner`) is, once it declares one, a reporter that "declared nothing
+that period" (`partner_not_reported`), in every year.
+
+The sample plus AUT's exports of laptops to KAZ in three months of 2020 (KAZ declares exports
+only: `non_reporting_partner`); then KAZ's first import declaration, in 202412. The build of that
+month must rebuild every year, the 2020 flows must say `partner_not_reported`, and the marts
+must equal a full rebuild's (the test fails if the years stay those of 202412: the 2020 rows
+keep their old status).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from benchmarks.compare_warehouses import compare
+from tests.conftest import SAMPLE_COMTRADE
+from tests.e2e.conftest import MirrorRun, mirror_run
+from tests.e2e.test_incremental_build import (
+    _dbt_build_line,
+    _fields,
+    _query,
+    _write,
+    _years_rebuilt,
+)
+
+LAPTOPS = "847130"
+EXPORTS_FILE = "comtrade_final_M_AUT_2020_exports_released-2025-07-31.csv"
+IMPORTS_FILE = "comtrade_final_M_KAZ_202412_imports_released-2025-07-31.csv"
+EXPORT_MONTHS = ("202001", "202002", "202003")
+
+
+def _row(
+    period: str, reporter: tuple[str, str], flow: str, partner: tuple[str, str]
+) -> dict[str, str]:
+    """A monthly HS6 total declaration, shaped as the sample's rows."""
+    row = dict.fromkeys(_fields(), "")
+    row.update(
+        {
+            "typeCode": "C",
+            "freqCode": "M",
+            "refPeriodId": f"{period}01",
+            "refYear": period[:4],
+            "refMonth": str(int(period[4:])),
+            "period": period,
+            "reporterCode": reporter[0],
+            "reporterISO": reporter[1],
+            "flowCode": flow,
+            "flowDesc": "Export" if flow == "X" else "Import",
+            "partnerCode": partner[0],
+            "partnerISO": partner[1],
+            "partner2Code": "0",
+            "partner2ISO": "W00",
+            "classificationCode": "H5",
+            "classificationSearchCode": "HS",
+            "isOriginalClassification": "True",
+            "cmdCode": LAPTOPS,
+            "aggrLevel": "6",
+            "isLeaf": "True",
+            "customsCode": "C00",
+            "mosCode": "0",
+            "motCode": "0",
+            "qtyUnitCode": "8",
+            "qtyUnitAbbr": "kg",
+            "netWgt": "12000",
+            "fobvalue": "2500000" if flow == "X" else "",
+            "cifvalue": "2600000" if flow == "M" else "",
+            "primaryValue": "2500000" if flow == "X" else "2600000",
+            "legacyEstimationFlag": "0",
+            "isReported": "True",
+            "isAggregate": "False",
+        }
+    )
+    return row
+
+
+def _statuses(warehouse: Path) -> set[object]:
+    rows = _query(
+        warehouse,
+        "SELECT DISTINCT status FROM marts.fct_mirror_trade "
+        f"WHERE exporter_iso3 = 'AUT' AND importer_iso3 = 'KAZ' AND hs6 = '{LAPTOPS}' "
+        "AND period LIKE '2020%'",
+    )
+    return {r[0] for r in rows}
+
+
+@dataclass(frozen=True)
+class Builds:
+    first_copy: Path
+    incremental: MirrorRun
+    incremental_copy: Path
+    full: MirrorRun
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    root = tmp_path_factory.mktemp("frequencies")
+    home, landing = root / "home", root / "landing"
+    shutil.copytree(SAMPLE_COMTRADE, landing / "comtrade")
+    exports = [_row(m, ("40", "AUT"), "X", ("398", "KAZ")) for m in EXPORT_MONTHS]
+    _write(landing / "comtrade" / EXPORTS_FILE, _fields(), exports)
+    first = mirror_run(home, landing)
+    assert first.returncode == 0, first.stdout + first.stderr
+    first_copy = root / "first.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", first_copy)
+    imports = [_row("202412", ("398", "KAZ"), "M", ("276", "DEU"))]
+    _write(landing / "comtrade" / IMPORTS_FILE, _fields(), imports)
+    incremental = mirror_run(home, landing)
+    assert incremental.returncode == 0, incremental.stdout + incremental.stderr
+    incremental_copy = root / "incremental.duckdb"
+    shutil.copyfile(home / "mirror.duckdb", incremental_copy)
+    full = mirror_run(home, landing, "--rebuild")
+    assert full.returncode == 0, full.stdout + full.stderr
+    yield Builds(first_copy, incremental, incremental_copy, full)
+
+
+def test_a_reporter_that_never_declared_imports_is_a_non_reporting_partner(
+    builds: Builds,
+) -> None:
+    assert _statuses(builds.first_copy) == {"non_reporting_partner"}
+
+
+def test_its_first_import_declaration_rebuilds_every_year(builds: Builds) -> None:
+    assert (
+        _dbt_build_line(builds.incremental) == "1 period(s) (1 file version(s) changed): M:202412"
+    )
+    # the timing windows read declarations only: the years of 202412 and its window
+    assert _years_rebuilt(builds.incremental) == {
+        "int_mirror__timing_windows": "2024, 2025",
+        "int_mirror__gaps": "every year",
+        "int_mirror__classification": "every year",
+        "fct_mirror_trade": "every year",
+    }
+    # KAZ now declares imports monthly, only not in 2020
+    assert _statuses(builds.incremental_copy) == {"partner_not_reported"}
+
+
+def test_the_result_equals_a_full_rebuild(builds: Builds) -> None:
+    problems = compare(builds.incremental_copy, builds.full.warehouse, ["marts"], set(), out=print)
+    assert problems == []
