@@ -1,9 +1,12 @@
 """What a dbt build must compute: every period, or only the periods the ingest touched.
 
 The declaration-level chain is built by period (dbt macros ``dbt/macros/build_by_period.sql``):
-a period model deletes and re-inserts the periods of var ``build_periods`` and keeps the
-others. The estimates (CIF/FOB margins, reporter noise, detected transit corridors) use all of
-history: they are kept, with their ``estimate_vintage``, until a build refreshes them.
+a period model deletes and re-inserts the periods of ``MIRROR_BUILD_PERIODS`` and keeps the
+others; a year model (the gaps and what judges them) the calendar years those periods and
+their timing windows touch, or every year when the frequencies reporters declare changed
+(:data:`REPORTER_FREQUENCIES_TABLE`). The estimates (CIF/FOB margins, reporter noise,
+detected transit corridors) use all of history: they are kept, with their
+``estimate_vintage``, until a build refreshes them.
 
 A build is one of three kinds (:func:`decide`):
 

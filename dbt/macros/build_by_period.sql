@@ -1,5 +1,5 @@
 {#- How the warehouse is rebuilt when little changed (docs/architecture.md, "Incremental build
-    by period"). Two kinds of models besides plain tables:
+    by period"). Three kinds of models besides plain tables:
 
     * period models (the declaration-level chain): a row of period p depends only on the inputs
       of period p and on the estimates. `mirror` passes env var `MIRROR_BUILD_PERIODS`, the
@@ -11,6 +11,9 @@
       history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
       when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
       change of code run).
+    * year models (the gaps and what judges them): rows reach beyond their period (timing
+      windows, yearly counts and thresholds, whether a reporter declares a frequency at all),
+      so they delete and insert whole calendar years (macro build_years, below).
 
     The strategy lives here only: a target without delete (dbt-spark on plain Parquet) gets
     plain tables, i.e. a full build every time, with estimates refreshed every build. -#}
@@ -35,10 +38,11 @@
 
 
 {#- config of a year model: {{ config(**year_model_config()) }} -#}
-{% macro year_model_config(frequencies_matter=true) -%}
-    {{ return(_kept_between_builds_config(
-        'year_model', ["{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ") }}"]
-    )) }}
+{#- `period`: the model's column (or expression) whose first four characters are the year -#}
+{% macro year_model_config(frequencies_matter=true, period='period') -%}
+    {{ return(_kept_between_builds_config('year_model', [
+        "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ", period=\"" ~ period ~ "\") }}"
+    ])) }}
 {%- endmacro %}
 
 
@@ -191,14 +195,15 @@
 
 
 {#- pre-hook of a year model: the years about to be inserted go first -#}
-{% macro delete_build_years(frequencies_matter=true) -%}
+{% macro delete_build_years(frequencies_matter=true, period='period') -%}
     {%- if building_incrementally() -%}
         {%- if execute -%}
             {%- set years = build_years(frequencies_matter) -%}
             {%- do log(this.identifier ~ ": years rebuilt: " ~ (
                 'every year' if years is none else (years | join(', ') or 'none')), info=True) -%}
         {%- endif -%}
-        delete from {{ this }} where {{ in_build_years(frequencies_matter=frequencies_matter) }}
+        delete from {{ this }}
+        where {{ in_build_years(period=period, frequencies_matter=frequencies_matter) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -173,6 +173,8 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
         "int_mirror__gaps",
         "int_mirror__classification",
         "fct_mirror_trade",
+        "fct_reporter_reliability",
+        "fct_reconciled_trade",
     )
     assert _years_rebuilt(builds.incremental) == dict.fromkeys(
         year_models, "2019, 2020, 2021, 2024, 2025"

@@ -139,6 +139,8 @@ def test_its_first_import_declaration_rebuilds_every_year(builds: Builds) -> Non
         "int_mirror__gaps": "every year",
         "int_mirror__classification": "every year",
         "fct_mirror_trade": "every year",
+        "fct_reporter_reliability": "every year",
+        "fct_reconciled_trade": "every year",
     }
     # KAZ now declares imports monthly, only not in 2020
     assert _statuses(builds.incremental_copy) == {"partner_not_reported"}

@@ -9,12 +9,15 @@
 -- partner is not a country keeps the part of it that no flow claimed (`unallocated_remainder`),
 -- so that no declared value is lost. Confidential declarations stay out (fct_declarations).
 -- `reconciliation_method` says how each row's balanced value was formed.
+-- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability.
+{{ config(**year_model_config()) }}
+
 with
 
 mirror as (
 
     select * from {{ ref('fct_mirror_trade') }}
-    where status <> 'confidential'
+    where status <> 'confidential' and {{ in_build_years() }}
 
 ),
 
@@ -27,6 +30,7 @@ reliability as (
         inverse_variance_weight,
         reliability_score
     from {{ ref('fct_reporter_reliability') }}
+    where {{ in_build_years(period='cast(period_year as varchar)') }}
 
 ),
 

@@ -9,12 +9,15 @@
 -- report the period or does not report, a flow below the threshold, a non-country partner)
 -- do not count. Low variance = the reporter's declarations agree with its partners'; the
 -- inverse variance weighs that side in fct_reconciled_trade's balanced value.
+-- Built by calendar years (macro year_model_config): a year's scores read that year only.
+{{ config(**year_model_config(period='cast(period_year as varchar)')) }}
+
 with
 
 flows as (
 
     select * from {{ ref('fct_mirror_trade') }}
-    where residual_gap_pct is not null
+    where residual_gap_pct is not null and {{ in_build_years() }}
 
 ),
 
