@@ -40,9 +40,12 @@
 {#- config of a year model: {{ config(**year_model_config()) }} -#}
 {#- `period`: the model's column (or expression) whose first four characters are the year -#}
 {% macro year_model_config(frequencies_matter=true, period='period') -%}
-    {{ return(_kept_between_builds_config('year_model', [
+    {%- set config = _kept_between_builds_config('year_model', [
         "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ", period=\"" ~ period ~ "\") }}"
-    ])) }}
+    ]) -%}
+    {#- for its data tests (rows_built) -#}
+    {%- do config.update({'meta': {'year_column': period}}) -%}
+    {{ return(config) }}
 {%- endmacro %}
 
 
@@ -73,11 +76,13 @@
 
 {#- The periods this build computes, as a condition on a relation's freq and period columns:
     true in a full build (no var, or the table does not exist yet), false for an empty list. -#}
-{% macro in_build_periods(freq='freq', period='period') -%}
+{#- `incremental`: whether the model was built incrementally (default: the model being built) -#}
+{% macro in_build_periods(freq='freq', period='period', incremental=none) -%}
     {#- an environment variable, not a var: a changed var makes dbt parse the whole project
         again (~60 s on a loaded machine), a changed env var only the files that read it -#}
     {%- set periods = fromjson(env_var('MIRROR_BUILD_PERIODS', 'null')) -%}
-    {%- if not building_incrementally() or periods is none -%}
+    {%- set incremental = building_incrementally() if incremental is none else incremental -%}
+    {%- if not incremental or periods is none -%}
         true
     {%- elif periods | length == 0 -%}
         false
@@ -137,9 +142,10 @@
     build, a table not built yet, a period not understood, or the reporters' frequencies
     changed and they matter to the model: not to the timing windows, which read declarations
     only, and run before int_reporter__declared_periods may have been rebuilt). -#}
-{% macro build_years(frequencies_matter=true) -%}
+{% macro build_years(frequencies_matter=true, incremental=none) -%}
     {%- set periods = fromjson(env_var('MIRROR_BUILD_PERIODS', 'null')) -%}
-    {%- if not building_incrementally() or periods is none -%}
+    {%- set incremental = building_incrementally() if incremental is none else incremental -%}
+    {%- if not incremental or periods is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set months = var('timing_window_months') | int -%}
@@ -170,8 +176,8 @@
 {#- The rows of the build years, as a condition on a relation's period column (true: every
     year; false: none). `widen`: as many years more on each side, for a model that reads its
     neighbours (the timing windows). -#}
-{% macro in_build_years(period='period', widen=0, frequencies_matter=true) -%}
-    {%- set years = build_years(frequencies_matter) -%}
+{% macro in_build_years(period='period', widen=0, frequencies_matter=true, incremental=none) -%}
+    {%- set years = build_years(frequencies_matter, incremental) -%}
     {%- if years is none -%}
         true
     {%- elif years | length == 0 -%}
@@ -247,4 +253,32 @@
         ~ before ~ ' except ' ~ now ~ ') limit 1'
     ) -%}
     {{ return(differing.rows | length > 0) }}
+{%- endmacro %}
+
+
+{#- The rows of `model` this build computed, as a condition for its data tests (model_rules):
+    a period model's build periods, a year model's build years (every year when the reporters'
+    frequencies changed, whichever the model), every row of any other model or in a full
+    build. The rows kept from earlier builds passed these tests then and did not change; a
+    change of the tests themselves is a change of code, which builds and tests every row.
+    Every unique key of these models holds their period (or year), so a duplicate can only
+    be among the rows built. -#}
+{% macro rows_built(model) -%}
+    {%- set found = [] -%}
+    {%- if execute and supports_build_by_period() -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.schema == model.schema
+                and (node.alias or node.name) == model.identifier -%}
+                {%- do found.append(node) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set tags = found[0].tags if found else [] -%}
+    {%- if 'period_model' in tags -%}
+        {{ in_build_periods(incremental=true) }}
+    {%- elif 'year_model' in tags -%}
+        {{ in_build_years(period=found[0].config.meta.get('year_column', 'period'), incremental=true) }}
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endmacro %}

@@ -19,8 +19,12 @@
     column(s) or the expression), `failing_rows` and `examples` (the first and last offending
     row by `key`), which `dagster_project/transform/failures.py` puts in the run's cause.
     An empty model breaks no rule (counts are 0, never null).
-    Plain SQL only (count/min/max over case, values, ||): no DuckDB-only function. -#}
+    Plain SQL only (count/min/max over case, values, ||): no DuckDB-only function.
+    Only the rows this build computed are tested (macro rows_built): a build of one month tests
+    that month of a period model and those years of a year model, not all of history. -#}
 {% test model_rules(model, not_null=[], unique=[], accepted_values={}, expressions=[], key=none) %}
+{#- the rows this build computed (macro rows_built: a build by period or year tests those) -#}
+{%- set tested -%}(select * from {{ model }} where {{ rows_built(model) }}){%- endset -%}
 {%- set key = key or (unique[0] if unique else []) -%}
 {%- set row_rules = [] -%}
 {%- for column in not_null -%}
@@ -84,7 +88,7 @@
             max(case when {{ r.broken }} then {{ key_text }} end) as last_{{ loop.index }}
             {{- ',' if not loop.last }}
         {%- endfor %}
-        from {{ model }}
+        from {{ tested }} as tested_rows
     ) as counted
     cross join (
         values
@@ -110,7 +114,7 @@
         max(duplicates.key_text) as last_example
     from (
         select {{ duplicate_key_parts | join(" || ', ' || ") }} as key_text, count(*) as n_rows
-        from {{ model }}
+        from {{ tested }} as tested_rows
         where {% for column in columns %}{{ 'or ' if not loop.first }}{{ column }} is not null {% endfor %}
         group by {{ columns | join(', ') }}
         having count(*) > 1
