@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,25 +130,37 @@ class Builds:
     full: MirrorRun
 
 
-@pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
-    root = tmp_path_factory.mktemp("incremental")
-    home, landing = root / "home", root / "landing"
-    held = _split_sample(landing)
+def build_change_and_rebuild(root: Path, landing: Path, change: Callable[[], None]) -> Builds:
+    """Build ``landing`` in a new home under ``root``, apply ``change`` to the landing files,
+    build again (the incremental build), then ``--rebuild``; copies of the warehouse after the
+    first two."""
+    home = root / "home"
     first = mirror_run(home, landing)
     assert first.returncode == 0, first.stdout + first.stderr
     first_copy = root / "first.duckdb"
     shutil.copyfile(home / "mirror.duckdb", first_copy)
-    _write(landing / "comtrade" / MONTH_FILE, _fields(), held)
-    rows, _largest = _revision_of_kaz_2020()
-    _write(landing / "comtrade" / REVISED_FILE, _fields(), rows)
+    change()
     incremental = mirror_run(home, landing)
     assert incremental.returncode == 0, incremental.stdout + incremental.stderr
     incremental_copy = root / "incremental.duckdb"
     shutil.copyfile(home / "mirror.duckdb", incremental_copy)
     full = mirror_run(home, landing, "--rebuild")
     assert full.returncode == 0, full.stdout + full.stderr
-    yield Builds(first, first_copy, incremental, incremental_copy, full)
+    return Builds(first, first_copy, incremental, incremental_copy, full)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    root = tmp_path_factory.mktemp("incremental")
+    landing = root / "landing"
+    held = _split_sample(landing)
+
+    def add_the_month_and_a_revision() -> None:
+        _write(landing / "comtrade" / MONTH_FILE, _fields(), held)
+        rows, _largest = _revision_of_kaz_2020()
+        _write(landing / "comtrade" / REVISED_FILE, _fields(), rows)
+
+    yield build_change_and_rebuild(root, landing, add_the_month_and_a_revision)
 
 
 def test_the_first_build_computes_the_estimates_and_stamps_every_row(builds: Builds) -> None:

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from benchmarks.compare_warehouses import compare
 from tests.conftest import SAMPLE_COMTRADE
-from tests.e2e.conftest import MirrorRun, mirror_run
 from tests.e2e.test_incremental_build import (
+    Builds,
     _dbt_build_line,
     _fields,
     _query,
     _write,
     _years_rebuilt,
+    build_change_and_rebuild,
 )
 
 LAPTOPS = "847130"
@@ -93,34 +93,19 @@ def _statuses(warehouse: Path) -> set[object]:
     return {r[0] for r in rows}
 
 
-@dataclass(frozen=True)
-class Builds:
-    first_copy: Path
-    incremental: MirrorRun
-    incremental_copy: Path
-    full: MirrorRun
-
-
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     root = tmp_path_factory.mktemp("frequencies")
-    home, landing = root / "home", root / "landing"
+    landing = root / "landing"
     shutil.copytree(SAMPLE_COMTRADE, landing / "comtrade")
     exports = [_row(m, ("40", "AUT"), "X", ("398", "KAZ")) for m in EXPORT_MONTHS]
     _write(landing / "comtrade" / EXPORTS_FILE, _fields(), exports)
-    first = mirror_run(home, landing)
-    assert first.returncode == 0, first.stdout + first.stderr
-    first_copy = root / "first.duckdb"
-    shutil.copyfile(home / "mirror.duckdb", first_copy)
-    imports = [_row("202412", ("398", "KAZ"), "M", ("276", "DEU"))]
-    _write(landing / "comtrade" / IMPORTS_FILE, _fields(), imports)
-    incremental = mirror_run(home, landing)
-    assert incremental.returncode == 0, incremental.stdout + incremental.stderr
-    incremental_copy = root / "incremental.duckdb"
-    shutil.copyfile(home / "mirror.duckdb", incremental_copy)
-    full = mirror_run(home, landing, "--rebuild")
-    assert full.returncode == 0, full.stdout + full.stderr
-    yield Builds(first_copy, incremental, incremental_copy, full)
+
+    def kaz_declares_an_import() -> None:
+        imports = [_row("202412", ("398", "KAZ"), "M", ("276", "DEU"))]
+        _write(landing / "comtrade" / IMPORTS_FILE, _fields(), imports)
+
+    yield build_change_and_rebuild(root, landing, kaz_declares_an_import)
 
 
 def test_a_reporter_that_never_declared_imports_is_a_non_reporting_partner(
