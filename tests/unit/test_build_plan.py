@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from dagster_project.ingest import registry
+from dagster_project.ingest.sql import table_exists
 from dagster_project.transform import build_plan
 from dagster_project.transform.build_plan import BuildPlan, ChangedVersion, decide
 
@@ -163,6 +164,35 @@ def test_plan_reads_the_periods_of_the_versions_changed_since_the_recorded_build
         ).kind
         == "refresh"
     )
+
+
+def test_periods_built_without_the_year_models_make_every_period_due(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """A run of some models from the UI rebuilt period models but not the year models
+    downstream: the next planned build rebuilds every period, the estimates kept (the code
+    record stays); and the frequency snapshot goes after a successful build."""
+    con = warehouse
+    _register(con, "a.csv", "a1", "comtrade", "loaded")
+    _register(con, "m.csv", "m1", "comtrade", "loaded")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('A', '2020', 'a.csv', 'a1')")
+    con.execute("INSERT INTO raw.comtrade_final VALUES ('M', '202103', 'm.csv', 'm1')")
+    build_plan.record_build(con, "c")
+
+    def plan() -> BuildPlan:
+        return build_plan.plan(
+            con, refresh_asked=False, all_periods_asked=False, code="c", new_vintage=VINTAGE
+        )
+
+    assert plan().periods == ()
+    build_plan.forget_versions(con)
+    assert plan().kind == "periods"
+    assert plan().periods == (("A", "2020"), ("M", "202103"))
+    con.execute(
+        f"CREATE TABLE {build_plan.REPORTER_FREQUENCIES_TABLE} AS SELECT 'KAZ' AS reporter_iso3"
+    )
+    build_plan.forget_reporter_frequencies(con)
+    assert not table_exists(con, build_plan.REPORTER_FREQUENCIES_TABLE)
 
 
 def test_a_run_of_partitions_builds_exactly_them_with_the_estimates_kept() -> None:
