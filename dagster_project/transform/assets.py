@@ -109,12 +109,19 @@ def period_model_keys(assets_def: dg.AssetsDefinition) -> set[dg.AssetKey]:
     return {spec.key for spec in assets_def.specs if spec.partitions_def}
 
 
+def _selects_every_other_model(context: dg.AssetExecutionContext) -> bool:
+    """Whether the run selected every asset of the dbt step but the period models."""
+    others = set(context.assets_def.keys) - period_model_keys(context.assets_def)
+    return others <= set(context.selected_asset_keys)
+
+
 def _leaves_year_models_behind(context: dg.AssetExecutionContext) -> bool:
     """A run (of some models, from the UI) that rebuilt period models but not every model
     downstream of them (the year models and the tables they feed)."""
-    selected = set(context.selected_asset_keys)
     periods = period_model_keys(context.assets_def)
-    return bool(periods & selected) and not (set(context.assets_def.keys) - periods) <= selected
+    return bool(periods & set(context.selected_asset_keys)) and not _selects_every_other_model(
+        context
+    )
 
 
 def _run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -324,9 +331,7 @@ def mirror_dbt_assets(
             )
         # without periods, complete when everything but the period models was selected
         complete = not context.is_subset or (
-            without_periods
-            and set(context.assets_def.keys) - period_model_keys(context.assets_def)
-            <= set(context.selected_asset_keys)
+            without_periods and _selects_every_other_model(context)
         )
         with warehouse.connection() as con:
             if inputs is not None and complete:

@@ -177,7 +177,12 @@
     year; false: none). `widen`: as many years more on each side, for a model that reads its
     neighbours (the timing windows). -#}
 {% macro in_build_years(period='period', widen=0, frequencies_matter=true, incremental=none) -%}
-    {%- set years = build_years(frequencies_matter, incremental) -%}
+    {{ years_condition(build_years(frequencies_matter, incremental), period, widen) }}
+{%- endmacro %}
+
+
+{#- `years` (build_years' answer: none is every year) as a condition on `period` -#}
+{% macro years_condition(years, period='period', widen=0) -%}
     {%- if years is none -%}
         true
     {%- elif years | length == 0 -%}
@@ -203,13 +208,12 @@
 {#- pre-hook of a year model: the years about to be inserted go first -#}
 {% macro delete_build_years(frequencies_matter=true, period='period') -%}
     {%- if building_incrementally() -%}
+        {%- set years = build_years(frequencies_matter) -%}
         {%- if execute -%}
-            {%- set years = build_years(frequencies_matter) -%}
             {%- do log(this.identifier ~ ": years rebuilt: " ~ (
                 'every year' if years is none else (years | join(', ') or 'none')), info=True) -%}
         {%- endif -%}
-        delete from {{ this }}
-        where {{ in_build_years(period=period, frequencies_matter=frequencies_matter) }}
+        delete from {{ this }} where {{ years_condition(years, period) }}
     {%- endif -%}
 {%- endmacro %}
 
