@@ -404,8 +404,10 @@ def _sample_lines(result: dict[str, Any] | None) -> list[str]:
             )
             for label, r, limit in (
                 ("nothing new", result["warm"]["nothing_new"], 10.0),
+                ("one revised file", result["warm"].get("one_revised_file"), 10.0),
                 ("--rebuild", result["warm"]["rebuild"], 10.0),
             )
+            if r
         ),
     ]
     for label, run, seconds, limit in rows:

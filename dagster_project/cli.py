@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import resource
+import subprocess
 import sys
 import time
 import traceback
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dagster_project.jobs import (
     INGEST_JOB_NAME,
@@ -36,6 +38,7 @@ from dagster_project.settings import (
     SettingsError,
     alert_urls_from_env,
 )
+from dagster_project.transform.home_parse import finish_home_parse, start_home_parse
 
 DESCRIPTION = """\
 mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
@@ -64,12 +67,24 @@ _QUIET_ENV = {
 }
 
 
+_OLD_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+
+
 def _prepare_dagster_home(settings: Settings) -> Path:
+    from dagster_project.run_history import GENERATED, dagster_yaml
+
     home = Path(os.environ.get("DAGSTER_HOME") or settings.layout.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    # Ours: none yet, the one written before run_history.py (its two lines), or one it wrote
+    # (GENERATED first), which names its folder and is rewritten when the home moved. Any
+    # other file is the user's and is kept.
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    wanted = dagster_yaml(home)
+    if current != wanted and (
+        current is None or current == _OLD_DAGSTER_YAML or current.startswith(GENERATED)
+    ):
+        config.write_text(wanted, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -444,16 +459,37 @@ def _run_job(
     (transform/partitions.py: Dagster cannot record a partitioned asset in a run without
     partitions, and a run's partitions are fixed when it starts, before its ingest could add
     the new periods)."""
+    # Before the definitions are imported (in _run_steps): importing them parses the dbt
+    # project when its manifest is stale (a fresh clone, an edited model), and dbt keeps a
+    # parse only for the profile it was made with, whose hash includes the warehouse path.
+    # Parsed for this home, the build reuses that parse; parsed for the default path, a first
+    # run parsed the whole project twice.
+    settings.export_to_environ()
+    steps = [INGEST_JOB_NAME, TRANSFORM_JOB_NAME] if job_name == MIRROR_JOB_NAME else [job_name]
+    # a new home's dbt parse, made while Dagster starts and the ingest runs (home_parse.py)
+    parse = (
+        start_home_parse(settings.layout, settings.dbt_target)
+        if TRANSFORM_JOB_NAME in steps
+        else None
+    )
+    try:
+        return _run_steps(settings, steps, verbose, progress, tags, parse)
+    finally:
+        finish_home_parse(parse, wait=False)
+
+
+def _run_steps(
+    settings: Settings,
+    steps: list[str],
+    verbose: bool,
+    progress: TerminalProgress | None,
+    tags: dict[str, str] | None,
+    parse: subprocess.Popen[bytes] | None,
+) -> tuple[RunResults, dict[str, Any]]:
     from dagster import DagsterInstance
 
     from dagster_project.alerts.channels import AlertTarget
     from dagster_project.alerts.sensors import notify_run
-
-    # Before the import: importing the definitions parses the dbt project when its manifest is
-    # stale (a fresh clone, an edited model), and dbt keeps a parse only for the profile it was
-    # made with, whose hash includes the warehouse path. Parsed for this home, the build reuses
-    # that parse; parsed for the default path, a first run parsed the whole project twice.
-    settings.export_to_environ()
     from dagster_project.definitions import build_definitions
     from dagster_project.transform.build_plan import PLANNED_TAG
     from dagster_project.transform.partitions import planned_run_tags
@@ -461,7 +497,6 @@ def _run_job(
     defs = build_definitions(settings)
     log_level = "DEBUG" if verbose else "INFO"
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    steps = [INGEST_JOB_NAME, TRANSFORM_JOB_NAME] if job_name == MIRROR_JOB_NAME else [job_name]
     results = []
     notices: dict[str, Any] = {}
     with DagsterInstance.get() as instance:
@@ -469,6 +504,7 @@ def _run_job(
             for step in steps:
                 run_tags = dict(tags or {})
                 if step == TRANSFORM_JOB_NAME:
+                    finish_home_parse(parse, wait=True)
                     over_periods = planned_run_tags(instance, _planned_periods(settings, tags))
                     if over_periods is None:  # no period in raw: no partition to run over
                         step, over_periods = (
@@ -624,5 +660,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # what a shell reports for a process ended by SIGPIPE
 
 
+def entry() -> NoReturn:
+    """The ``mirror`` command: :func:`main`, then exit without tearing the interpreter down.
+
+    By the end of a run everything that must outlive it is closed and on disk (the warehouse
+    and the published files by their own context managers, run history by the instance's).
+    What is left is freeing the objects of Dagster, dbt's manifest and GX one by one: 1.6 s of
+    a 19 s ``mirror run`` of the sample, measured (py-spy: samples outside any Python frame
+    after the last atexit handler). So the output and the log files are flushed and the
+    process ends. :func:`main` itself returns normally, for callers in Python (the tests)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -36,6 +36,7 @@ from dagster_project.settings import (
     HomeLayout,
     dbt_target_from_env,
 )
+from dagster_project.transform.home_parse import PARTIAL_PARSE_FILE
 
 
 def use_dbt_beside_the_interpreter() -> None:
@@ -45,9 +46,6 @@ def use_dbt_beside_the_interpreter() -> None:
         entries = os.environ.get("PATH", "").split(os.pathsep)
         if str(folder) not in entries:
             os.environ["PATH"] = os.pathsep.join([str(folder), *[e for e in entries if e]])
-
-
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def run_target_path(layout: HomeLayout, command: str) -> Path:

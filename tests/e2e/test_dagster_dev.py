@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.run_history import dagster_yaml
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +69,9 @@ def _restore_signals() -> None:
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     tmp = tmp_path_factory.mktemp("dagster_dev")
     (tmp / "dagster_home").mkdir()
-    (tmp / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # the dagster.yaml `mirror` writes: the UI, the daemon and the runs it launches (other
+    # processes) share run history through dagster_project.run_history's storage
+    (tmp / "dagster_home" / "dagster.yaml").write_text(dagster_yaml(tmp / "dagster_home"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIRROR_")}
     env.update(DAGSTER_HOME=str(tmp / "dagster_home"), MIRROR_HOME=str(tmp / "home"))
     port = _free_port()

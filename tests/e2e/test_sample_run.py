@@ -53,6 +53,16 @@ def test_run_succeeds_and_summarises(sample_run: MirrorRun) -> None:
     assert str(sample_run.warehouse) in out
 
 
+def test_a_first_build_reuses_the_parse_made_while_the_run_started(sample_run: MirrorRun) -> None:
+    """transform/home_parse.py: a new home's dbt parse runs beside Dagster's start and the
+    ingest, and the build takes it instead of parsing the whole project itself."""
+    assert sample_run.returncode == 0, sample_run.stdout + sample_run.stderr
+    assert (sample_run.home / "dbt" / "parse" / "partial_parse.msgpack").is_file()
+    log = (sample_run.home / "dbt" / "build" / "dbt.log").read_text(encoding="utf-8")
+    assert "Registered adapter" in log  # dbt's log of the first build
+    assert "Unable to do partial parsing" not in log
+
+
 def test_every_delivered_row_is_in_raw(sample_run: MirrorRun) -> None:
     delivered = sum(len(csv_rows(p)) for p in SAMPLE_COMTRADE.glob("*.csv"))
     with sample_run.connect() as con:
