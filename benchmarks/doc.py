@@ -333,7 +333,7 @@ WHY_SLOWER = (
     "  25M under 1 GB in 17 s, bit for bit the same medians on the 5M and 25M worlds, and the",
     "  25M marts are identical to those of the 3 GB run of the code before it",
     "  (compare_warehouses.py, all 10 tables, 24.8M declarations).",
-    "* **Fixed costs dominate small runs**: the sample's cold run is 22 s (39 s before the",
+    "* **Fixed costs dominate small runs**: the sample's cold run is 25 s (39 s before the",
     "  fixed costs of 5 December: run history written in batches, no re-parse per build, dbt's",
     "  log at info, no interpreter teardown; docs/architecture.md), of which the dbt step is",
     "  12 s for 137 nodes; the rest is Dagster's start and two runs, the ingest, the docs",
