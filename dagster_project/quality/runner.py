@@ -229,7 +229,9 @@ class _Database:
             keys = " || '|' || ".join(f"coalesce(cast({k} as varchar), '')" for k in _KEYS)
             fingerprint_sql = f"select string_agg({keys}, ';' order by {keys}) from ({sql})"
         else:
-            rows = _rows(self.con.execute(f"select * from ({sql}) limit {int(limit)}"))
+            # in the rows' own order (every column): an unordered limit showed different rows
+            # of the same result from run to run (a tie-free order is all that is asked here)
+            rows = _rows(self.con.execute(f"select * from ({sql}) order by all limit {int(limit)}"))
             fingerprint_sql = (
                 f"select string_agg(cast(q as varchar), ';' order by cast(q as varchar)) "
                 f"from ({sql}) as q"

@@ -192,3 +192,26 @@ def test_an_empty_mart_fails_only_beside_declarations(tmp_path: Path) -> None:
     assert _structural_failures(warehouse) == {"flows_for_the_declarations"}
     change(warehouse, "delete from marts.fct_declarations")
     assert _structural_failures(warehouse) == set()
+
+
+def test_the_rows_shown_for_a_query_without_the_fact_keys_are_the_same_every_run(
+    tmp_path: Path,
+) -> None:
+    """Offenders of a query that is not of fact rows (an aggregate, a list of reporters) are
+    shown in the rows' own order: an unordered LIMIT may show other rows of the same result
+    in the next run (seen on the 5M world: classification_differences_listed)."""
+    import duckdb
+
+    from dagster_project.quality.runner import _Database
+    from dagster_project.quality.suites import Suite
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.t as select * from (values ('M', 'ITA', 3), ('A', 'DEU', 1), "
+                "('M', 'AUT', 2), ('A', 'CZE', 5)) as v(freq, reporter, n)")  # fmt: skip
+    suite = Suite("t", "marts", "t", "warn", "", (), (), tmp_path / "t.yml")
+    rows, fingerprint = _Database(con, suite, dt.date(2026, 12, 5), None).offenders(
+        "select freq, reporter, n from {batch} where n > 1", limit=2
+    )
+    assert [(r["freq"], r["reporter"]) for r in rows] == [("A", "CZE"), ("M", "AUT")]
+    assert fingerprint
