@@ -54,9 +54,10 @@ class PublishTarget(dg.ConfigurableResource):
     kinds={"duckdb", "parquet"},
     description=(
         "Read-only DuckDB file ($MIRROR_HOME/published/mirror.duckdb) and Parquet exports "
-        "($MIRROR_HOME/exports/ -> exports.versions/<publication id>/) of every mart, built "
-        "aside and swapped in atomically. Runs only after the blocking checks on the marts "
-        "passed; a failed run leaves the previous publication as it was."
+        "($MIRROR_HOME/exports/<table>/<year>.parquet, exports -> exports.versions/<publication "
+        "id>/) of every mart, built aside and swapped in atomically; the years that did not "
+        "change are kept from the previous publication. Runs only after the blocking checks on "
+        "the marts passed; a failed run leaves the previous publication as it was."
     ),
 )
 def published_mirror_warehouse(
@@ -81,9 +82,12 @@ def published_mirror_warehouse(
         on_table=on_table,
     )
     build_state.record_published(layout, inputs, pub.publication_id)
+    written = pub.written
     progress.finish(
         f"tables published as {pub.publication_id} to {pub.duckdb_path} "
-        f"in {pub.timings.get('total_s', 0):.2f}s"
+        f"in {pub.timings.get('total_s', 0):.2f}s: {written.get('files_written', 0)} export "
+        f"files written, {written.get('files_reused', 0)} unchanged kept; DuckDB file "
+        + ("updated" if pub.duckdb_updated else "written whole")
     )
     return dg.MaterializeResult(
         metadata={
@@ -94,6 +98,10 @@ def published_mirror_warehouse(
             "tables": dg.MetadataValue.json(pub.tables),
             "dagster/row_count": sum(pub.tables.values()),
             "publish_seconds": pub.timings.get("total_s", 0.0),
+            "duckdb_file_updated": pub.duckdb_updated,
+            "export_files_written": written.get("files_written", 0),
+            "export_files_kept": written.get("files_reused", 0),
+            "rows_written": written.get("rows_written_parquet", 0),
         }
     )
 

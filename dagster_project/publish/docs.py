@@ -129,7 +129,7 @@ def render_marts_section(manifest: Mapping[str, Any]) -> str:
             "",
             _one_line(model.get("description")) or "(no description in the dbt yml)",
             "",
-            f"Parquet: `exports/{name}.parquet`.",
+            f"Parquet: `exports/{name}/*.parquet`.",
             "",
         ]
         if tests.get(None):

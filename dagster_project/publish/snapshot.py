@@ -7,8 +7,20 @@ Layout under ``$MIRROR_HOME`` (``publish()`` takes the two public paths)::
                                      main.publication_tables
     exports -> exports.versions/<id> a symlink, swapped atomically
     exports.versions/<id>/           one complete publication, never modified (0555/0444):
-        <table>.parquet              Parquet key-value metadata ``publication_id`` = <id>
-        publication.json             id, time, run id, every table's rows, file and sha256
+        <table>/<year>.parquet       a table with a DATE ``period_start``: one file per year
+        <table>/all.parquet          any other table (and an empty one)
+        publication.json             id, time, run id; every table's rows and column
+                                     fingerprint; every file's year, rows, row fingerprint,
+                                     sha256 and ``written_by`` (the publication that wrote it)
+
+What changed is the only thing written. Each table is read once into slices (a year, or the
+whole table) with a fingerprint of their rows (:func:`_slices`). A slice whose fingerprint
+and table columns equal the previous publication's keeps the previous file: a hard link into
+the new version, no byte written. The DuckDB file starts as a copy of the previous one with
+the changed slices deleted and written again (rows are kept in year order, so a year is whole
+row groups), unless that is not cheaper or not safe (:func:`_open_update`). Measured at 5M
+declarations under a 1 GB cap on a slow day: one more month published in 6.6 s against 38 s
+for the whole (``docs/architecture.md``).
 
 What a reader can rely on:
 
@@ -17,12 +29,17 @@ What a reader can rely on:
   makes them read-only, then renames them into place. A reader opens either the previous or
   the new publication, never a mix or a half-written file, and a reader holding the old file
   open keeps reading the old publication until it reconnects.
-* Everything of one publication carries the same ``publication_id`` (table
-  ``main.publication``, ``publication.json``, each Parquet file's key-value metadata) and the
-  row counts in ``main.publication_tables`` / ``publication.json`` match the tables.
-* ``exports/<table>.parquet`` resolved once (open the folder ``exports/`` points to, or check
-  ``publication_id``) is a consistent set. The previous ``KEEP_EXPORT_VERSIONS - 1`` versions
-  stay on disk, so a reader that resolved the link just before a swap can finish.
+* Before the swap, every table of the new DuckDB file is compared slice by slice with the
+  warehouse (rows and fingerprints) and every new Parquet file's rows are counted: a
+  difference publishes nothing.
+* The DuckDB file's ``main.publication`` and ``publication.json`` carry the same
+  ``publication_id``; each Parquet file's key-value metadata carries the id of the publication
+  that wrote it (``written_by``). Row counts in ``main.publication_tables`` /
+  ``publication.json`` match the tables.
+* ``exports/<table>/*.parquet`` resolved once (open the folder ``exports/`` points to) is a
+  consistent set. The previous ``KEEP_EXPORT_VERSIONS - 1`` versions stay on disk, so a
+  reader that resolved the link just before a swap can finish; pruning a version removes
+  its names only, a file it shares with a newer version stays there.
 * The exports are swapped first and the DuckDB file right after (microseconds apart): for an
   instant the exports can be one publication ahead of the DuckDB file, never behind.
 * A publish that fails (or is killed) before the swap leaves the previous publication as it
@@ -43,6 +60,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -64,6 +82,13 @@ MANIFEST_NAME = "publication.json"
 VERSIONS_SUFFIX = ".versions"
 TMP_MARK = ".tmp-"
 
+# the layout of an export version this code writes and can reuse (publication.json "layout")
+LAYOUT = "table-folders/v2"
+SLICE_COLUMN = "period_start"  # a table with this DATE column is exported one file per year
+ALL_SLICE = "all"  # the one file of a table without it (or of an empty table)
+UNDATED_SLICE = "undated"  # rows whose period_start is null
+MAX_GROWTH = 1.5  # updates in place stop once the DuckDB file is this much its full size
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PUBLICATION_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
 _READ_ONLY_FILE = 0o444
@@ -79,6 +104,8 @@ class Publication:
     parquet_files: tuple[Path, ...]  # inside the export version folder
     exports_version_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
+    duckdb_updated: bool = False  # the previous DuckDB file was copied and updated
+    written: dict[str, int] = field(default_factory=dict)  # files / rows written and reused
 
 
 def new_publication_id(now: dt.datetime) -> str:
@@ -189,6 +216,208 @@ def _prune_versions(versions: Path, current: str, keep: int) -> list[str]:
     return doomed
 
 
+@dataclass(frozen=True)
+class _Slice:
+    """A year of a table with a period (``period_start``), or the whole of another table."""
+
+    name: str  # "2024", or ALL_SLICE
+    rows: int
+    fingerprint: str  # rows and two 64-bit sums of row hashes: equal means the same rows
+
+    @property
+    def where(self) -> str:
+        if self.name == ALL_SLICE:
+            return "true"
+        if self.name == UNDATED_SLICE:
+            return f"{SLICE_COLUMN} is null"
+        return f"year({SLICE_COLUMN}) = {int(self.name)}"
+
+
+@dataclass(frozen=True)
+class _Table:
+    schema: str
+    name: str
+    columns: str  # fingerprint of the column names and types, in order
+    sliced: bool  # has a DATE column period_start: one export file per year
+    slices: tuple[_Slice, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.slices)
+
+    def file(self, piece: _Slice) -> str:
+        return f"{self.name}/{piece.name}.parquet"
+
+
+def _slice_expression(sliced: bool) -> str:
+    if not sliced:
+        return f"'{ALL_SLICE}'"
+    return f"coalesce(year({SLICE_COLUMN})::varchar, '{UNDATED_SLICE}')"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [catalog, schema, table],
+    ).fetchall()
+    return hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:16]
+
+
+def _slices(
+    con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str, sliced: bool
+) -> tuple[_Slice, ...]:
+    """One scan: each slice's rows and fingerprint. The fingerprint sums two hashes of every
+    row (as HUGEINT, so nothing overflows and a repeated row is not cancelled as XOR would):
+    two slices with the same rows in any order agree, and a changed value changes both sums
+    (128 bits: a collision is not a practical concern). DuckDB's hash may change with its
+    version: then every slice looks changed and is written again, never the reverse."""
+    rows = con.execute(
+        f"select {_slice_expression(sliced)} as slice, count(*), "
+        f"sum(hash(t)::hugeint), sum(hash(t, 'mirror')::hugeint) "
+        f"from {catalog}.{schema}.{table} as t group by slice order by slice"
+    ).fetchall()
+    found = tuple(_Slice(name, n, f"{n}:{a}:{b}") for name, n, a, b in rows)
+    return found or (_Slice(ALL_SLICE, 0, "0"),)  # an empty table: one empty file
+
+
+def _read_tables(
+    con: duckdb.DuckDBPyConnection, catalog: str, names: Sequence[tuple[str, str]]
+) -> list[_Table]:
+    tables = []
+    for schema, name in names:
+        sliced = bool(
+            con.execute(
+                "select count(*) from information_schema.columns where table_catalog = ? "
+                "and table_schema = ? and table_name = ? and column_name = ? "
+                "and data_type = 'DATE'",
+                [catalog, schema, name, SLICE_COLUMN],
+            ).fetchone()[0]
+        )
+        tables.append(
+            _Table(schema, name, _describe(con, catalog, schema, name), sliced,
+                   _slices(con, catalog, schema, name, sliced))
+        )  # fmt: skip
+    return tables
+
+
+@dataclass
+class _Previous:
+    """The publication in place now, as far as this one can reuse it."""
+
+    manifest: dict[str, Any]
+    folder: Path  # its export version
+
+    def file(self, table: _Table, piece: _Slice) -> dict[str, Any] | None:
+        """The previous file of this slice when it holds exactly these rows."""
+        entry = self.manifest.get("tables", {}).get(table.key)
+        if not isinstance(entry, dict) or entry.get("columns") != table.columns:
+            return None
+        info = entry.get("files", {}).get(table.file(piece))
+        if not isinstance(info, dict) or info.get("fingerprint") != piece.fingerprint:
+            return None
+        return info if (self.folder / table.file(piece)).is_file() else None
+
+
+def _previous(exports_dir: Path) -> _Previous | None:
+    """The current publication's manifest, if it is of this layout and readable; anything
+    else means nothing is reused (a full publication)."""
+    try:
+        manifest = read_manifest(exports_dir)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("layout") != LAYOUT:
+        return None
+    return _Previous(manifest, exports_dir.resolve())
+
+
+def _open_update(
+    con: duckdb.DuckDBPyConnection,
+    previous: _Previous | None,
+    published_path: Path,
+    tmp_db: Path,
+    tables: Sequence[_Table],
+) -> bool:
+    """Start the new DuckDB file from a copy of the published one when that is cheaper and
+    safe: it is the publication the exports show, in the published storage format, not grown
+    past :data:`MAX_GROWTH` of its last full write by earlier updates, and less than half of
+    the rows change. Otherwise (False) the caller writes every table afresh."""
+    if previous is None or not published_path.is_file():
+        return False
+    duck = previous.manifest.get("duckdb", {})
+    fresh_bytes = duck.get("fresh_bytes") if isinstance(duck, dict) else None
+    if not isinstance(fresh_bytes, int) or published_path.stat().st_size > MAX_GROWTH * fresh_bytes:
+        return False
+    total = sum(t.rows for t in tables)
+    changed = sum(p.rows for t in tables for p in t.slices if previous.file(t, p) is None)
+    if total and changed > total / 2:
+        return False
+    shutil.copyfile(published_path, tmp_db)
+    os.chmod(tmp_db, 0o644)
+    con.execute("ATTACH ? AS publication", [str(tmp_db)])
+    storage, pub_id = con.execute(
+        "select tags['storage_version'], (select publication_id from publication.main.publication) "
+        "from duckdb_databases() where database_name = 'publication'"
+    ).fetchone()
+    if storage != f"{PUBLISHED_STORAGE_VERSION}+" or pub_id != previous.manifest.get(
+        "publication_id"
+    ):
+        con.execute("DETACH publication")
+        tmp_db.unlink()
+        return False
+    return True
+
+
+def _write_table_into(
+    con: duckdb.DuckDBPyConnection, table: _Table, previous: _Previous | None, updating: bool
+) -> int:
+    """Bring ``publication.<table>`` to the source's rows; returns the rows written. Rows of a
+    table with a period are written in year order, so that a later update deletes whole row
+    groups and the file does not grow much."""
+    target = f"publication.{table.schema}.{table.name}"
+    source = f"source.{table.schema}.{table.name}"
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{table.schema}")
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = 'publication' "
+        "and schema_name = ? and table_name = ?",
+        [table.schema, table.name],
+    ).fetchone()[0]
+    same_columns = (
+        exists and _describe(con, "publication", table.schema, table.name) == table.columns
+    )
+    if not (updating and same_columns and previous is not None):
+        con.execute(f"DROP TABLE IF EXISTS {target}")
+        order = f" ORDER BY {_slice_expression(table.sliced)}" if table.sliced else ""
+        con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}{order}")
+        return table.rows
+    written = 0
+    slice_of = _slice_expression(table.sliced)
+    keep = [p.name for p in table.slices if previous.file(table, p) is not None]
+    # every row outside the slices kept is replaced (changed slices, and years now gone)
+    con.execute(f"DELETE FROM {target} WHERE NOT list_contains(?, {slice_of})", [keep])
+    for piece in table.slices:
+        if piece.name not in keep:
+            con.execute(f"INSERT INTO {target} SELECT * FROM {source} WHERE {piece.where}")
+            written += piece.rows
+    return written
+
+
+def _verify(con: duckdb.DuckDBPyConnection, tables: Sequence[_Table]) -> None:
+    """The new DuckDB file holds, slice by slice, exactly the source's rows."""
+    for table in tables:
+        got = _slices(con, "publication", table.schema, table.name, table.sliced)
+        if got != table.slices:
+            raise RuntimeError(
+                f"the new publication's {table.key} differs from the warehouse "
+                f"({sum(s.rows for s in got)} rows against {table.rows}): nothing was published"
+            )
+
+
 def publish(
     source_path: Path,
     published_path: Path,
@@ -201,9 +430,11 @@ def publish(
     memory_limit: str | None = None,
     on_table: Callable[[str, int, int], None] | None = None,
 ) -> Publication:
-    """Copy every table of ``schemas`` into a fresh DuckDB file and a fresh export folder,
-    verify both, then swap them in (exports first, then the DuckDB file). ``on_table(name,
-    done, total)`` hears of each table as it is copied (live progress)."""
+    """Publish every table of ``schemas`` as a new DuckDB file and a new export version,
+    verify both, then swap them in (exports first, then the DuckDB file). What did not change
+    since the publication in place is reused: its Parquet files are hard-linked, and its DuckDB
+    file is copied and only the changed slices rewritten. ``on_table(name, done, total)``
+    hears of each table as it is written (live progress)."""
     if not source_path.exists():
         raise FileNotFoundError(f"nothing to publish: {source_path} does not exist")
     timings: dict[str, float] = {}
@@ -219,8 +450,10 @@ def publish(
     tmp_db = published_path.with_name(f"{published_path.name}{TMP_MARK}{publication_id}")
     tmp_exports = versions / f"{TMP_MARK}{publication_id}"
     tmp_exports.mkdir()
-    counts: dict[str, int] = {}
+    previous = _previous(exports_dir)
     manifest_tables: dict[str, dict[str, object]] = {}
+    stats = {"files_written": 0, "files_reused": 0, "rows_written_parquet": 0,
+             "rows_written_duckdb": 0}  # fmt: skip
 
     # in-memory hub: source attached read-only, publication read-write; spills beside them
     con = duckdb.connect(
@@ -231,13 +464,26 @@ def publish(
     )
     try:
         _attach_source(con, source_path, lock_wait_seconds)
-        tables = _tables(con, schemas)
-        if not tables:
+        names = _tables(con, schemas)
+        if not names:
             raise ValueError(f"nothing to publish: no tables in schemas {schemas} of {source_path}")
-        con.execute(
-            f"ATTACH ? AS publication (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')",
-            [str(tmp_db)],
-        )
+        tables = _read_tables(con, "source", names)
+        timings["fingerprint_s"] = round(time.monotonic() - started, 3)
+        updating = _open_update(con, previous, published_path, tmp_db, tables)
+        if not updating:
+            con.execute(
+                f"ATTACH ? AS publication (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')",
+                [str(tmp_db)],
+            )
+        published_names = {t.key for t in tables}
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = 'publication' and schema_name <> 'main'"
+        ).fetchall():
+            if f"{schema}.{name}" not in published_names:  # a mart that no longer exists
+                con.execute(f'DROP TABLE publication."{schema}"."{name}"')
+        con.execute("DROP TABLE IF EXISTS publication.main.publication")
+        con.execute("DROP TABLE IF EXISTS publication.main.publication_tables")
         con.execute(
             "CREATE TABLE publication.main.publication (publication_id VARCHAR NOT NULL, "
             "published_at TIMESTAMP NOT NULL, run_id VARCHAR, tables INTEGER NOT NULL)"
@@ -246,59 +492,87 @@ def publish(
             "CREATE TABLE publication.main.publication_tables (table_schema VARCHAR NOT NULL, "
             "table_name VARCHAR NOT NULL, row_count BIGINT NOT NULL, parquet_file VARCHAR)"
         )
-        for schema, table in tables:
-            # schema and table are allow-listed identifiers (checked in _tables)
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{schema}")
-            con.execute(
-                f"CREATE TABLE publication.{schema}.{table} AS "
-                f"SELECT * FROM source.{schema}.{table}"
-            )
-            rows = con.execute(f"SELECT count(*) FROM publication.{schema}.{table}").fetchone()[0]
-            counts[f"{schema}.{table}"] = rows
-            parquet = tmp_exports / f"{table}.parquet"
-            con.execute(
-                f"COPY (SELECT * FROM publication.{schema}.{table}) TO ? (FORMAT parquet, "
-                f"COMPRESSION zstd, KV_METADATA {{publication_id: '{publication_id}'}})",
-                [str(parquet)],
-            )
-            exported = con.execute("SELECT count(*) FROM read_parquet(?)", [str(parquet)])
-            if exported.fetchone()[0] != rows:
-                raise RuntimeError(f"{parquet.name}: Parquet row count differs from the table")
+        for table in tables:
+            stats["rows_written_duckdb"] += _write_table_into(con, table, previous, updating)
+            (tmp_exports / table.name).mkdir()
+            files: dict[str, dict[str, object]] = {}
+            for piece in table.slices:
+                relative = table.file(piece)
+                parquet = tmp_exports / relative
+                reused = previous.file(table, piece) if previous is not None else None
+                if reused is not None:
+                    _link_or_copy(previous.folder / relative, parquet)
+                    files[relative] = dict(reused)
+                    stats["files_reused"] += 1
+                    continue
+                con.execute(
+                    f"COPY (SELECT * FROM source.{table.schema}.{table.name} "
+                    f"WHERE {piece.where}) TO ? (FORMAT parquet, COMPRESSION zstd, "
+                    f"KV_METADATA {{publication_id: '{publication_id}'}})",
+                    [str(parquet)],
+                )
+                exported = con.execute("SELECT count(*) FROM read_parquet(?)", [str(parquet)])
+                if exported.fetchone()[0] != piece.rows:
+                    raise RuntimeError(f"{relative}: Parquet row count differs from the table")
+                files[relative] = {
+                    "slice": piece.name,
+                    "rows": piece.rows,
+                    "fingerprint": piece.fingerprint,
+                    "bytes": parquet.stat().st_size,
+                    "sha256": _sha256(parquet),
+                    "written_by": publication_id,
+                }
+                stats["files_written"] += 1
+                stats["rows_written_parquet"] += piece.rows
+            glob = f"{table.name}/*.parquet"
             con.execute(
                 "INSERT INTO publication.main.publication_tables VALUES (?, ?, ?, ?)",
-                [schema, table, rows, parquet.name],
+                [table.schema, table.name, table.rows, glob],
             )
-            manifest_tables[f"{schema}.{table}"] = {
-                "rows": rows,
-                "parquet": parquet.name,
-                "bytes": parquet.stat().st_size,
-                "sha256": _sha256(parquet),
+            manifest_tables[table.key] = {
+                "rows": table.rows,
+                "parquet": glob,
+                "columns": table.columns,
+                "files": files,
             }
             if on_table is not None:
-                on_table(f"{schema}.{table}", len(manifest_tables), len(tables))
+                on_table(table.key, len(manifest_tables), len(tables))
         con.execute(
             "INSERT INTO publication.main.publication VALUES (?, ?, ?, ?)",
             [publication_id, published_at, run_id, len(tables)],
         )
+        _verify(con, tables)
         con.execute("CHECKPOINT publication")
         con.execute("DETACH publication")
         timings["build_s"] = round(time.monotonic() - started, 3)
-
+        fresh_bytes = tmp_db.stat().st_size
+        if updating and previous is not None:
+            fresh_bytes = previous.manifest["duckdb"]["fresh_bytes"]
         manifest = {
+            "layout": LAYOUT,
             "publication_id": publication_id,
             "published_at": published_at.isoformat() + "Z",
             "run_id": run_id,
             "duckdb_file": str(published_path),
+            "duckdb": {"written": "updated" if updating else "whole",
+                       "bytes": tmp_db.stat().st_size, "fresh_bytes": fresh_bytes},
+            "written": stats,
             "tables": manifest_tables,
-        }
+        }  # fmt: skip
         (tmp_exports / MANIFEST_NAME).write_text(
             json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
         )
         if Path(f"{tmp_db}.wal").exists():
             raise RuntimeError(f"{tmp_db}.wal left behind: the publication was not checkpointed")
-        for path in [*tmp_exports.iterdir(), tmp_db]:
+        for path in [tmp_exports / MANIFEST_NAME, tmp_db]:
             os.chmod(path, _READ_ONLY_FILE)
             _fsync(path)
+        for folder in [p for p in tmp_exports.iterdir() if p.is_dir()]:
+            for path in folder.iterdir():
+                if not is_read_only(path):
+                    os.chmod(path, _READ_ONLY_FILE)
+                    _fsync(path)
+            os.chmod(folder, _READ_ONLY_DIR)
         os.chmod(tmp_exports, _READ_ONLY_DIR)
         final_exports = versions / publication_id
         os.replace(tmp_exports, final_exports)
@@ -321,11 +595,23 @@ def publish(
         publication_id=publication_id,
         published_at=published_at,
         duckdb_path=published_path,
-        tables=counts,
-        parquet_files=tuple(sorted(final_exports.glob("*.parquet"))),
+        tables={t.key: t.rows for t in tables},
+        parquet_files=tuple(sorted(final_exports.glob("*/*.parquet"))),
         exports_version_dir=final_exports,
         timings=timings,
+        duckdb_updated=updating,
+        written=dict(stats),
     )
+
+
+def _link_or_copy(existing: Path, new: Path) -> None:
+    """A file of the previous version into the new one: a hard link (no bytes written; the
+    file is read-only and never modified, so both versions share it safely), or a copy where
+    the file system has no hard links."""
+    try:
+        os.link(existing, new)
+    except OSError:
+        shutil.copy2(existing, new)
 
 
 def is_read_only(path: Path) -> bool:

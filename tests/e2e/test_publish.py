@@ -55,7 +55,7 @@ def test_published_file_and_exports_are_read_only_and_one_publication(
     exports = sample_run.home / "exports"
     version = exports.resolve()
     assert exports.is_symlink() and version.parent.name == "exports.versions"
-    files = [published, *version.iterdir()]
+    files = [published, *version.rglob("*")]
     for path in files:
         assert is_read_only(path), f"{path} is writable"
     assert not version.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
@@ -76,19 +76,25 @@ def test_published_file_and_exports_are_read_only_and_one_publication(
     assert {k: v["rows"] for k, v in manifest["tables"].items()} == counts
     con = duckdb.connect()
     for name, info in manifest["tables"].items():
-        parquet = str(version / info["parquet"])
+        glob = str(version / info["parquet"])  # <table>/*.parquet: one file per year or "all"
         assert (
-            con.execute("select count(*) from read_parquet(?)", [parquet]).fetchone()[0]
+            con.execute("select count(*) from read_parquet(?)", [glob]).fetchone()[0]
             == (counts[name])
         )
-        kv = con.execute(
-            "select value::varchar from parquet_kv_metadata(?) where key::varchar = "
-            "'publication_id'",
-            [parquet],
-        ).fetchone()[0]
-        assert kv == pub_id
-    # the documented path exports/<table>.parquet works through the link
-    assert (exports / "fct_mirror_trade.parquet").is_file()
+        for relative, file in info["files"].items():
+            kv = con.execute(
+                "select value::varchar from parquet_kv_metadata(?) where key::varchar = "
+                "'publication_id'",
+                [str(version / relative)],
+            ).fetchone()[0]
+            assert kv == file["written_by"]  # this publication's, or an earlier one's, reused
+    # the documented path exports/<table>/*.parquet works through the link, a file per year
+    for path in (exports / "fct_mirror_trade").iterdir():
+        year = int(path.stem)  # 2019.parquet ... 2024.parquet
+        years = con.execute(
+            "select distinct year(period_start) from read_parquet(?)", [str(path)]
+        ).fetchall()
+        assert years == [(year,)], path
 
 
 def test_dbt_docs_site_is_written_for_the_run(sample_run: MirrorRun) -> None:

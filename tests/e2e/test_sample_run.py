@@ -248,7 +248,7 @@ def test_published_copy_is_complete_and_read_only(sample_run: MirrorRun) -> None
     with sample_run.connect() as con:
         for table, count in pub_counts.items():
             assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
-    parquet = sample_run.home / "exports" / "fct_mirror_trade.parquet"
+    parquet = sample_run.home / "exports" / "fct_mirror_trade" / "*.parquet"
     rows = (
         duckdb.connect()
         .execute("select count(*) from read_parquet(?)", [str(parquet)])

@@ -24,6 +24,12 @@ def make_source(path: Path, rows: int = 3) -> Path:
     con.execute("create schema if not exists marts")
     con.execute("create schema if not exists staging")
     con.execute("create or replace table marts.fct_x as select range as id from range(?)", [rows])
+    # a table with a period: exported one file per year (2020, 2021, 2022)
+    con.execute(
+        "create or replace table marts.fct_p as select range as id, "
+        "(date '2020-01-01' + to_months(range % 36))::date as period_start, range * 1.5 as value "
+        "from range(120)"
+    )
     con.execute("create or replace table marts.dim_y as select 'a' as code")
     con.execute("create or replace view marts.v_z as select 1 as one")  # views are not published
     con.execute("create or replace table staging.stg_w as select 1 as w")  # nor other schemas
@@ -58,14 +64,18 @@ def kv_id(parquet: Path) -> str:
 def test_publication_is_complete_consistent_and_read_only(home: Path) -> None:
     pub = do_publish(home, run_id="run-1")
     db = home / "published" / "mirror.duckdb"
-    assert pub.tables == {"marts.dim_y": 1, "marts.fct_x": 3}
+    assert pub.tables == {"marts.dim_y": 1, "marts.fct_p": 120, "marts.fct_x": 3}
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute(
             "select publication_id, run_id, tables from main.publication"
-        ).fetchall() == [(pub.publication_id, "run-1", 2)]
+        ).fetchall() == [(pub.publication_id, "run-1", 3)]
         assert con.execute(
             "select table_name, row_count, parquet_file from main.publication_tables order by 1"
-        ).fetchall() == [("dim_y", 1, "dim_y.parquet"), ("fct_x", 3, "fct_x.parquet")]
+        ).fetchall() == [
+            ("dim_y", 1, "dim_y/*.parquet"),
+            ("fct_p", 120, "fct_p/*.parquet"),
+            ("fct_x", 3, "fct_x/*.parquet"),
+        ]
         schemas = {
             r[0]
             for r in con.execute(
@@ -79,9 +89,27 @@ def test_publication_is_complete_consistent_and_read_only(home: Path) -> None:
     manifest = read_manifest(exports)
     assert manifest["publication_id"] == pub.publication_id
     assert {k: v["rows"] for k, v in manifest["tables"].items()} == pub.tables
-    for name in ("fct_x", "dim_y"):
-        assert kv_id(exports / f"{name}.parquet") == pub.publication_id
-    for path in [db, *pub.exports_version_dir.iterdir()]:
+    assert sorted(p.relative_to(exports.resolve()).as_posix() for p in pub.parquet_files) == [
+        "dim_y/all.parquet",
+        "fct_p/2020.parquet",
+        "fct_p/2021.parquet",
+        "fct_p/2022.parquet",
+        "fct_x/all.parquet",
+    ]
+    for path in pub.parquet_files:
+        assert kv_id(path) == pub.publication_id
+    with duckdb.connect() as con:  # the documented read: every file of a table's folder
+        for name, rows in pub.tables.items():
+            glob = str(exports / name.split(".")[1] / "*.parquet")
+            assert con.execute("select count(*) from read_parquet(?)", [glob]).fetchone()[0] == rows
+        assert (
+            con.execute(
+                "select count(*) from read_parquet(?) where year(period_start) <> 2021",
+                [str(exports / "fct_p" / "2021.parquet")],
+            ).fetchone()[0]
+            == 0
+        )
+    for path in [db, *pub.exports_version_dir.rglob("*")]:
         assert is_read_only(path), path
     assert is_read_only(pub.exports_version_dir)
     assert not list((home / "published").glob("*.tmp-*")) and not Path(f"{db}.wal").exists()
@@ -132,13 +160,131 @@ def test_a_failed_publish_leaves_the_previous_one(home: Path, monkeypatch) -> No
     assert not list((home / "exports.versions").glob(".tmp-*"))
 
 
+def published_rows(db: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall()
+        return {
+            n: con.execute(f"select * from marts.{n} order by all").fetchall() for (n,) in names
+        }
+
+
+def inodes(pub: snapshot.Publication) -> dict[str, int]:
+    return {
+        p.relative_to(pub.exports_version_dir).as_posix(): p.stat().st_ino
+        for p in pub.parquet_files
+    }
+
+
+def test_what_did_not_change_is_reused_and_the_result_equals_a_whole_publication(
+    home: Path, tmp_path_factory
+) -> None:
+    """A revised year: only its export file is written (the others are hard links to the
+    previous version's), the DuckDB file is the previous one with that year replaced, and both
+    hold exactly what a publication from nothing holds."""
+    first = do_publish(home)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = value + 1 where year(period_start) = 2021")
+        con.execute("insert into marts.fct_p values (999, date '2023-03-01', 1.0)")  # a new year
+    second = do_publish(home)
+    assert second.duckdb_updated
+    before, after = inodes(first), inodes(second)
+    assert {n for n in after if after[n] == before.get(n)} == {
+        "dim_y/all.parquet", "fct_p/2020.parquet", "fct_p/2022.parquet", "fct_x/all.parquet"
+    }  # fmt: skip
+    assert second.written["files_written"] == 2 and second.written["files_reused"] == 4
+    assert second.written["rows_written_duckdb"] == 37  # 2021's 36 rows and 2023's one
+    manifest = read_manifest(home / "exports")
+    files = manifest["tables"]["marts.fct_p"]["files"]
+    assert files["fct_p/2020.parquet"]["written_by"] == first.publication_id
+    assert files["fct_p/2021.parquet"]["written_by"] == second.publication_id
+    assert kv_id(second.exports_version_dir / "fct_p/2020.parquet") == first.publication_id
+    # the same source published from nothing elsewhere: the same rows in every table
+    fresh_home = tmp_path_factory.mktemp("fresh")
+    (fresh_home / "mirror.duckdb").write_bytes((home / "mirror.duckdb").read_bytes())
+    fresh = do_publish(fresh_home)
+    assert not fresh.duckdb_updated
+    assert published_rows(second.duckdb_path) == published_rows(fresh.duckdb_path)
+    with duckdb.connect() as con:
+        for name in ("fct_p", "fct_x", "dim_y"):
+            read = "select * from read_parquet(?) order by all"
+            assert con.execute(read, [str(home / "exports" / name / "*.parquet")]).fetchall() == (
+                con.execute(read, [str(fresh_home / "exports" / name / "*.parquet")]).fetchall()
+            )
+    # the older version keeps its own files whole, and pruning it leaves the links intact
+    assert (first.exports_version_dir / "fct_p/2021.parquet").is_file()
+    do_publish(home, keep_versions=1)
+    assert not first.exports_version_dir.exists()
+    assert (
+        published_rows(home / "published" / "mirror.duckdb")["fct_p"]
+        == (published_rows(fresh.duckdb_path)["fct_p"])
+    )
+
+
+def test_nothing_changed_writes_no_export_file(home: Path) -> None:
+    first = do_publish(home)
+    second = do_publish(home)
+    assert inodes(second) == inodes(first)
+    assert second.written["files_written"] == 0 and second.written["rows_written_duckdb"] == 0
+    with duckdb.connect(str(second.duckdb_path), read_only=True) as con:
+        assert con.execute("select publication_id from main.publication").fetchone()[0] == (
+            second.publication_id
+        )
+
+
+def test_a_changed_table_shape_or_a_dropped_table_is_written_again(home: Path) -> None:
+    do_publish(home)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("alter table marts.fct_x add column note varchar default 'n'")
+        con.execute("drop table marts.dim_y")
+    pub = do_publish(home)
+    assert pub.duckdb_updated
+    with duckdb.connect(str(pub.duckdb_path), read_only=True) as con:
+        assert con.execute("select * from marts.fct_x order by 1").fetchall() == [
+            (0, "n"), (1, "n"), (2, "n")
+        ]  # fmt: skip
+        tables = con.execute("select table_name from duckdb_tables() where schema_name='marts'")
+        assert sorted(r[0] for r in tables.fetchall()) == ["fct_p", "fct_x"]
+    assert not (pub.exports_version_dir / "dim_y").exists()
+
+
+def test_a_grown_file_or_a_foreign_one_is_written_whole(home: Path, monkeypatch) -> None:
+    do_publish(home)
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 0.5)  # the file "grew" past its limit
+    assert not do_publish(home).duckdb_updated
+    monkeypatch.undo()
+    db = home / "published" / "mirror.duckdb"
+    os.chmod(db, 0o644)  # someone replaced the published file with another publication's
+    with duckdb.connect(str(db)) as con:
+        con.execute("update main.publication set publication_id = 'another'")
+    pub = do_publish(home)
+    assert not pub.duckdb_updated
+    assert published_rows(db)["fct_p"] and published_rows(db)["fct_x"] == [(0,), (1,), (2,)]
+
+
+def test_an_update_that_does_not_match_the_warehouse_publishes_nothing(
+    home: Path, monkeypatch
+) -> None:
+    first = do_publish(home)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("delete from marts.fct_p where year(period_start) = 2022")
+    monkeypatch.setattr(snapshot, "_write_table_into", lambda *a, **k: 0)  # an update lost
+    with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse"):
+        do_publish(home)
+    assert read_manifest(home / "exports")["publication_id"] == first.publication_id
+    assert not list((home / "published").glob("*.tmp-*"))
+
+
 def test_leftovers_of_a_killed_publish_are_cleaned(home: Path) -> None:
     do_publish(home)
     stale_db = home / "published" / "mirror.duckdb.tmp-20200101T000000.000000Z-abcdef"
     stale_db.write_bytes(b"half")
     stale_dir = home / "exports.versions" / ".tmp-20200101T000000.000000Z-abcdef"
     stale_dir.mkdir()
-    (stale_dir / "fct_x.parquet").write_bytes(b"half")
+    (stale_dir / "fct_x").mkdir()
+    (stale_dir / "fct_x" / "all.parquet").write_bytes(b"half")
+    os.chmod(stale_dir / "fct_x", 0o555)
     os.chmod(stale_dir, 0o555)
     do_publish(home)
     assert not stale_db.exists() and not stale_dir.exists()
