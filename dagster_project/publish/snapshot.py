@@ -230,7 +230,11 @@ class _Slice:
             return "true"
         if self.name == UNDATED_SLICE:
             return f"{SLICE_COLUMN} is null"
-        return f"year({SLICE_COLUMN}) = {int(self.name)}"
+        year = int(self.name)  # a range, not year(...) = Y: DuckDB skips row groups by it
+        return (
+            f"{SLICE_COLUMN} >= date '{year:04d}-01-01' "
+            f"and {SLICE_COLUMN} < date '{year + 1:04d}-01-01'"
+        )
 
 
 @dataclass(frozen=True)
@@ -279,8 +283,8 @@ def _slices(
     version: then every slice looks changed and is written again, never the reverse."""
     rows = con.execute(
         f"select {_slice_expression(sliced)} as slice, count(*), "
-        f"sum(hash(t)::hugeint), sum(hash(t, 'mirror')::hugeint) "
-        f"from {catalog}.{schema}.{table} as t group by slice order by slice"
+        f"sum(hash(_mirror_row)::hugeint), sum(hash(_mirror_row, 'mirror')::hugeint) "
+        f"from {catalog}.{schema}.{table} as _mirror_row group by 1 order by 1"
     ).fetchall()
     found = tuple(_Slice(name, n, f"{n}:{a}:{b}") for name, n, a, b in rows)
     return found or (_Slice(ALL_SLICE, 0, "0"),)  # an empty table: one empty file
@@ -493,7 +497,10 @@ def publish(
             "table_name VARCHAR NOT NULL, row_count BIGINT NOT NULL, parquet_file VARCHAR)"
         )
         for table in tables:
+            step = time.monotonic()
             stats["rows_written_duckdb"] += _write_table_into(con, table, previous, updating)
+            timings["duckdb_s"] = timings.get("duckdb_s", 0.0) + time.monotonic() - step
+            step = time.monotonic()
             (tmp_exports / table.name).mkdir()
             files: dict[str, dict[str, object]] = {}
             for piece in table.slices:
@@ -524,6 +531,7 @@ def publish(
                 }
                 stats["files_written"] += 1
                 stats["rows_written_parquet"] += piece.rows
+            timings["parquet_s"] = timings.get("parquet_s", 0.0) + time.monotonic() - step
             glob = f"{table.name}/*.parquet"
             con.execute(
                 "INSERT INTO publication.main.publication_tables VALUES (?, ?, ?, ?)",
@@ -541,7 +549,9 @@ def publish(
             "INSERT INTO publication.main.publication VALUES (?, ?, ?, ?)",
             [publication_id, published_at, run_id, len(tables)],
         )
+        step = time.monotonic()
         _verify(con, tables)
+        timings["verify_s"] = time.monotonic() - step
         con.execute("CHECKPOINT publication")
         con.execute("DETACH publication")
         timings["build_s"] = round(time.monotonic() - started, 3)
@@ -589,7 +599,8 @@ def publish(
     os.replace(tmp_db, published_path)
     _fsync(published_path.parent)
     _fsync(exports_dir.parent)
-    timings["total_s"] = round(time.monotonic() - started, 3)
+    timings["total_s"] = time.monotonic() - started
+    timings = {k: round(v, 3) for k, v in timings.items()}
     _prune_versions(versions, publication_id, keep_versions)
     return Publication(
         publication_id=publication_id,
