@@ -19,18 +19,22 @@
 -- `re_export_declared_usd` on hub → destination keys, `re_export_attributed_usd` on origin →
 -- destination keys (with the hubs it came through). fct_mirror_trade decides whether they
 -- close the gap (status `re_export`).
+-- Built by period (macro period_model_config): every join and window is within one period.
+{{ config(**period_model_config()) }}
+
 with
 
 declarations as (
 
     select * from {{ ref('int_trade__declarations_preferred') }}
+    where {{ in_build_periods() }}
 
 ),
 
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
-    where is_country_pair and not is_confidential
+    where is_country_pair and not is_confidential and {{ in_build_periods() }}
 
 ),
 

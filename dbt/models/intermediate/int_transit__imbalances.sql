@@ -8,12 +8,18 @@
 -- another HS6 of the same heading that period (a classification difference), or the side that
 -- declared less booked at least that much of the product to non-country partners that period
 -- (an importer's imports from "areas nes", CIF; an exporter's exports to them).
+-- Built by period (macro period_model_config): every join and window is within one period.
+-- Only the corridor estimates read it, on a refresh.
+{{ config(**period_model_config()) }}
+
 with
 
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
-    where is_country_pair and not is_confidential and left(hs6, 2) <> '99'
+    where
+        is_country_pair and not is_confidential and left(hs6, 2) <> '99'
+        and {{ in_build_periods() }}
 
 ),
 
@@ -42,7 +48,9 @@ nes_pools as (
         hs6,
         sum(value_usd) as nes_value_usd
     from {{ ref('int_trade__declarations_preferred') }}
-    where flow_code in ('X', 'M') and partner_area_type <> 'country'
+    where
+        flow_code in ('X', 'M') and partner_area_type <> 'country'
+        and {{ in_build_periods() }}
     group by all
 
 ),

@@ -8,12 +8,15 @@
 -- Pools: those declarations, per reporter × freq × period × direction (what the importer
 -- booked as imports, CIF; what the exporter declared as exports, FOB). One row per
 -- declaration.
+-- Built by period (macro period_model_config): a pool is one period's declarations.
+{{ config(**period_model_config()) }}
+
 with
 
 declarations as (
 
     select * from {{ ref('int_trade__declarations_preferred') }}
-    where flow_code in ('X', 'M')
+    where flow_code in ('X', 'M') and {{ in_build_periods() }}
 
 ),
 
