@@ -30,8 +30,8 @@ What a reader can rely on:
   the new publication, never a mix or a half-written file, and a reader holding the old file
   open keeps reading the old publication until it reconnects.
 * Before the swap, every table of the new DuckDB file is compared slice by slice with the
-  warehouse (rows and fingerprints) and every new Parquet file's rows are counted: a
-  difference publishes nothing.
+  warehouse (fingerprints when it was updated from a copy, row counts when it was written
+  whole) and every new Parquet file's rows are counted: a difference publishes nothing.
 * The DuckDB file's ``main.publication`` and ``publication.json`` carry the same
   ``publication_id``; each Parquet file's key-value metadata carries the id of the publication
   that wrote it (``written_by``). Row counts in ``main.publication_tables`` /
@@ -411,11 +411,24 @@ def _write_table_into(
     return written
 
 
-def _verify(con: duckdb.DuckDBPyConnection, tables: Sequence[_Table]) -> None:
-    """The new DuckDB file holds, slice by slice, exactly the source's rows."""
+def _verify(con: duckdb.DuckDBPyConnection, tables: Sequence[_Table], *, updated: bool) -> None:
+    """The new DuckDB file holds, slice by slice, the source's rows: the same fingerprints
+    when it was updated from a copy (what a lost or doubled update would break), the same
+    row counts when every table was written whole from the source by one statement (a
+    second fingerprint pass would cost 1.6 s at 5M for what CREATE TABLE AS guarantees)."""
     for table in tables:
-        got = _slices(con, "publication", table.schema, table.name, table.sliced)
-        if got != table.slices:
+        if updated:
+            got = _slices(con, "publication", table.schema, table.name, table.sliced)
+            same = got == table.slices
+        else:
+            counted = con.execute(
+                f"select {_slice_expression(table.sliced)}, count(*) "
+                f"from publication.{table.schema}.{table.name} group by 1 order by 1"
+            ).fetchall()
+            got = tuple(_Slice(name, n, "") for name, n in counted)
+            expected = [(p.name, p.rows) for p in table.slices if p.rows]
+            same = [(g.name, g.rows) for g in got] == expected
+        if not same:
             raise RuntimeError(
                 f"the new publication's {table.key} differs from the warehouse "
                 f"({sum(s.rows for s in got)} rows against {table.rows}): nothing was published"
@@ -550,7 +563,7 @@ def publish(
             [publication_id, published_at, run_id, len(tables)],
         )
         step = time.monotonic()
-        _verify(con, tables)
+        _verify(con, tables, updated=updating)
         timings["verify_s"] = time.monotonic() - step
         con.execute("CHECKPOINT publication")
         con.execute("DETACH publication")

@@ -417,3 +417,23 @@ def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path: Path) -> None:
     lock = RunLock(db)
     assert lock.acquire(wait_seconds=5) < 1  # the kernel released it with the process
     lock.release()
+
+
+def test_a_whole_write_that_lost_rows_publishes_nothing(home: Path, monkeypatch) -> None:
+    """The first publication (no copy to update) is checked by row counts per year."""
+
+    def short_write(con, table, previous, updating) -> int:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{table.schema}")
+        con.execute(
+            f"CREATE TABLE publication.{table.schema}.{table.name} AS "
+            f"SELECT * FROM source.{table.schema}.{table.name} LIMIT 1"
+        )
+        return 1
+
+    monkeypatch.setattr(snapshot, "_write_table_into", short_write)
+    with pytest.raises(
+        RuntimeError, match=r"fct_p differs from the warehouse \(1 rows against 120"
+    ):
+        do_publish(home)
+    assert not (home / "published" / "mirror.duckdb").exists()
+    assert not (home / "exports").exists()
