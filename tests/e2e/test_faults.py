@@ -303,12 +303,19 @@ while not stop.exists():
         pq = duckdb.connect()
         pq_bad = []
         for name, info in manifest["tables"].items():
-            f = str(version / info["parquet"])
-            kv = pq.execute(
-                "select value::varchar from parquet_kv_metadata(?) "
-                "where key::varchar = 'publication_id'", [f]).fetchone()[0]
-            n = pq.execute("select count(*) from read_parquet(?)", [f]).fetchone()[0]
-            if kv != manifest["publication_id"] or n != info["rows"]:
+            # a table is its folder; each file says which publication wrote it (a year that
+            # did not change keeps the file an earlier publication wrote)
+            n = pq.execute(
+                "select count(*) from read_parquet(?)", [str(version / info["parquet"])]
+            ).fetchone()[0]
+            for relative, file in info["files"].items():
+                kv = pq.execute(
+                    "select value::varchar from parquet_kv_metadata(?) "
+                    "where key::varchar = 'publication_id'", [str(version / relative)]
+                ).fetchone()[0]
+                if kv != file["written_by"]:
+                    pq_bad.append(relative)
+            if n != info["rows"]:
                 pq_bad.append(name)
         pq.close()
         rec.update(ok=not bad and not pq_bad and len(tables) > 0, pid=pid,
