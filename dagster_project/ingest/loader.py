@@ -76,7 +76,15 @@ def ingest_files(
         if on_done is not None and finished:
             on_done(finished)
 
+    untouched = _untouched(con, paths)
+    registry.touch_many(con, [(path, sha) for path, (sha, _) in untouched.items()], naive_utc_now())
     for path in paths:
+        if path in untouched:
+            outcomes[path] = FileOutcome(
+                path, spec.name, "unchanged", message=f"already {untouched[path][1]}"
+            )
+            done(outcomes[path])
+            continue
         seen = _triage(con, spec, path)
         if isinstance(seen, FileOutcome):
             outcomes[path] = seen
@@ -114,17 +122,29 @@ def ingest_files(
     return [outcomes[path] for path in paths]
 
 
+def _untouched(
+    con: duckdb.DuckDBPyConnection, paths: Sequence[Path]
+) -> dict[Path, tuple[str, str]]:
+    """(sha256, status) of each of ``paths`` whose size and mtime are those of a version the
+    registry has seen (``registry.untouched_versions``): not read, not hashed again."""
+    known = registry.untouched_versions(con)
+    found: dict[Path, tuple[str, str]] = {}
+    for path in paths:
+        stat = path.stat()
+        seen = known.get((str(path), stat.st_size, stat.st_mtime_ns))
+        if seen is not None:
+            found[path] = seen
+    return found
+
+
 def _triage(
     con: duckdb.DuckDBPyConnection, spec: SourceSpec, path: Path
 ) -> FileOutcome | _NewVersion:
-    """What the registry already knows of ``path``: an outcome, or a new version to read."""
+    """What the registry knows of ``path``, a file it has not seen with this size and mtime:
+    an outcome, or a new version to read."""
     now = naive_utc_now()
     stat = path.stat()
     size, modified = stat.st_size, stat.st_mtime_ns
-    untouched = registry.seen_unchanged(con, path, size, modified)
-    if untouched:
-        registry.touch(con, path, untouched[0], now)
-        return FileOutcome(path, spec.name, "unchanged", message=f"already {untouched[1]}")
     sha = sha256_of(path)
     status = registry.version_status(con, path, sha)
     if status == "superseded" and spec.keeps_history:  # its rows are still in the raw table

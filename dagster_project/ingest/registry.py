@@ -12,6 +12,7 @@ Loading the same bytes again is a no-op.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,23 +110,24 @@ UNTOUCHED_STATUSES = ("loaded", "refused", "duplicate")
 _UNTOUCHED_SQL = ", ".join(f"'{s}'" for s in UNTOUCHED_STATUSES)
 
 
-def seen_unchanged(
-    con: duckdb.DuckDBPyConnection, path: Path, size_bytes: int, modified_ns: int
-) -> tuple[str, str] | None:
-    """(sha256, status) of the version last seen at ``path`` with this size and mtime: the
-    file has not been touched since, so it need not be read or hashed again."""
-    row = con.execute(
-        f"SELECT sha256, status FROM {REGISTRY_TABLE} "
-        "WHERE path = ? AND size_bytes = ? AND modified_ns = ? "
-        f"AND status IN ({_UNTOUCHED_SQL}) ORDER BY last_seen DESC LIMIT 1",
-        [str(path), size_bytes, modified_ns],
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+def untouched_versions(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[tuple[str, int, int], tuple[str, str]]:
+    """(path, size, mtime) -> (sha256, status) of the version last seen at that path with that
+    size and mtime, in one of ``UNTOUCHED_STATUSES``: such a file has not been touched since,
+    so it need not be read or hashed again. One query for every file of an ingest: a query per
+    file cost 3.4 ms each, 2.6 s of adding one month to the 5M world's 754 files."""
+    rows = con.execute(
+        f"SELECT path, size_bytes, modified_ns, sha256, status FROM {REGISTRY_TABLE} "
+        f"WHERE status IN ({_UNTOUCHED_SQL}) ORDER BY last_seen, path, sha256"
+    ).fetchall()
+    # the last seen wins (rows in last_seen order)
+    return {(path, size, modified): (sha, status) for path, size, modified, sha, status in rows}
 
 
 def untouched_files(con: duckdb.DuckDBPyConnection) -> set[tuple[str, int, int]]:
     """(path, size, mtime) of every file an ingest would skip unread: those of
-    :func:`seen_unchanged`, and ignored files (:func:`record_ignored`)."""
+    :func:`untouched_versions`, and ignored files (:func:`record_ignored`)."""
     rows = con.execute(
         f"SELECT path, size_bytes, modified_ns FROM {REGISTRY_TABLE} "
         f"WHERE status IN ({_UNTOUCHED_SQL}, 'ignored')"
@@ -171,9 +173,20 @@ def note(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, message: str) 
 
 
 def touch(con: duckdb.DuckDBPyConnection, path: Path, sha256: str, now: dt.datetime) -> None:
+    touch_many(con, [(path, sha256)], now)
+
+
+def touch_many(
+    con: duckdb.DuckDBPyConnection, versions: Sequence[tuple[Path, str]], now: dt.datetime
+) -> None:
+    """Mark these (path, sha256) versions seen ``now``, in one statement."""
+    if not versions:
+        return
     con.execute(
-        f"UPDATE {REGISTRY_TABLE} SET last_seen = ? WHERE path = ? AND sha256 = ?",
-        [now, str(path), sha256],
+        f"UPDATE {REGISTRY_TABLE} AS r SET last_seen = ? "
+        "FROM (SELECT unnest(?::VARCHAR[]) AS path, unnest(?::VARCHAR[]) AS sha256) AS seen "
+        "WHERE r.path = seen.path AND r.sha256 = seen.sha256",
+        [now, [str(path) for path, _ in versions], [sha for _, sha in versions]],
     )
 
 

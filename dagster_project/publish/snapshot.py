@@ -263,6 +263,11 @@ def _slice_expression(sliced: bool) -> str:
     return f"coalesce(year({SLICE_COLUMN})::varchar, '{UNDATED_SLICE}')"
 
 
+def _columns_fingerprint(columns: Sequence[tuple[str, str]]) -> str:
+    """A table's (column, type) list, in order, as a short fingerprint."""
+    return hashlib.sha256(json.dumps([list(c) for c in columns]).encode()).hexdigest()[:16]
+
+
 def _describe(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
     columns = con.execute(
         "select column_name, data_type from information_schema.columns "
@@ -270,7 +275,7 @@ def _describe(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: 
         "order by ordinal_position",
         [catalog, schema, table],
     ).fetchall()
-    return hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:16]
+    return _columns_fingerprint(columns)
 
 
 def _slices(
@@ -293,18 +298,20 @@ def _slices(
 def _read_tables(
     con: duckdb.DuckDBPyConnection, catalog: str, names: Sequence[tuple[str, str]]
 ) -> list[_Table]:
+    """Each table's columns (one query for all tables), then its slices (one scan each)."""
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, name, column, data_type in con.execute(
+        "select table_schema, table_name, column_name, data_type from information_schema.columns "
+        "where table_catalog = ? order by table_schema, table_name, ordinal_position",
+        [catalog],
+    ).fetchall():
+        columns.setdefault((schema, name), []).append((column, data_type))
     tables = []
     for schema, name in names:
-        sliced = bool(
-            con.execute(
-                "select count(*) from information_schema.columns where table_catalog = ? "
-                "and table_schema = ? and table_name = ? and column_name = ? "
-                "and data_type = 'DATE'",
-                [catalog, schema, name, SLICE_COLUMN],
-            ).fetchone()[0]
-        )
+        described = columns.get((schema, name), [])
+        sliced = (SLICE_COLUMN, "DATE") in described
         tables.append(
-            _Table(schema, name, _describe(con, catalog, schema, name), sliced,
+            _Table(schema, name, _columns_fingerprint(described), sliced,
                    _slices(con, catalog, schema, name, sliced))
         )  # fmt: skip
     return tables
@@ -346,21 +353,22 @@ def _open_update(
     published_path: Path,
     tmp_db: Path,
     tables: Sequence[_Table],
-) -> bool:
+) -> int | None:
     """Start the new DuckDB file from a copy of the published one when that is cheaper and
     safe: it is the publication the exports show, in the published storage format, not grown
     past :data:`MAX_GROWTH` of its last full write by earlier updates, and less than half of
-    the rows change. Otherwise (False) the caller writes every table afresh."""
+    the rows change. Returns the size of that last full write (the copy is then attached as
+    ``publication``), or None: the caller writes every table afresh."""
     if previous is None or not published_path.is_file():
-        return False
+        return None
     duck = previous.manifest.get("duckdb", {})
     fresh_bytes = duck.get("fresh_bytes") if isinstance(duck, dict) else None
     if not isinstance(fresh_bytes, int) or published_path.stat().st_size > MAX_GROWTH * fresh_bytes:
-        return False
+        return None
     total = sum(t.rows for t in tables)
     changed = sum(p.rows for t in tables for p in t.slices if previous.file(t, p) is None)
     if total and changed > total / 2:
-        return False
+        return None
     shutil.copyfile(published_path, tmp_db)
     os.chmod(tmp_db, 0o644)
     con.execute("ATTACH ? AS publication", [str(tmp_db)])
@@ -373,8 +381,8 @@ def _open_update(
     ):
         con.execute("DETACH publication")
         tmp_db.unlink()
-        return False
-    return True
+        return None
+    return fresh_bytes
 
 
 def _write_table_into(
@@ -486,7 +494,8 @@ def publish(
             raise ValueError(f"nothing to publish: no tables in schemas {schemas} of {source_path}")
         tables = _read_tables(con, "source", names)
         timings["fingerprint_s"] = round(time.monotonic() - started, 3)
-        updating = _open_update(con, previous, published_path, tmp_db, tables)
+        fresh_bytes = _open_update(con, previous, published_path, tmp_db, tables)
+        updating = fresh_bytes is not None
         if not updating:
             con.execute(
                 f"ATTACH ? AS publication (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')",
@@ -568,9 +577,8 @@ def publish(
         con.execute("CHECKPOINT publication")
         con.execute("DETACH publication")
         timings["build_s"] = round(time.monotonic() - started, 3)
-        fresh_bytes = tmp_db.stat().st_size
-        if updating and previous is not None:
-            fresh_bytes = previous.manifest["duckdb"]["fresh_bytes"]
+        if fresh_bytes is None:  # written whole: the size later updates are measured against
+            fresh_bytes = tmp_db.stat().st_size
         manifest = {
             "layout": LAYOUT,
             "publication_id": publication_id,
