@@ -11,9 +11,13 @@
       history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
       when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
       change of code run).
-    * year models (the gaps and what judges them): rows reach beyond their period (timing
-      windows, yearly counts and thresholds, whether a reporter declares a frequency at all),
-      so they delete and insert whole calendar years (macro build_years, below).
+    * window models (the timing windows and the gaps): a row of period p depends on the
+      periods of p's timing window, so a build period rebuilds the periods whose window
+      reaches it (macro window_periods, below): a new January rebuilds the December before,
+      not its year.
+    * year models (what judges the gaps): rows reach beyond their period (yearly counts and
+      thresholds, whether a reporter declares a frequency at all), so they delete and insert
+      whole calendar years (macro build_years, below).
 
     The strategy lives here only: a target without delete (dbt-spark on plain Parquet) gets
     plain tables, i.e. a full build every time, with estimates refreshed every build. -#}
@@ -46,6 +50,14 @@
     {#- for its data tests (rows_built) -#}
     {%- do config.update({'meta': {'year_column': period}}) -%}
     {{ return(config) }}
+{%- endmacro %}
+
+
+{#- config of a window model: {{ config(**window_model_config()) }} (macro window_periods) -#}
+{% macro window_model_config(frequencies_matter=true) -%}
+    {{ return(_kept_between_builds_config('window_model', [
+        "{{ delete_window_periods(frequencies_matter=" ~ frequencies_matter ~ ") }}"
+    ])) }}
 {%- endmacro %}
 
 
@@ -94,23 +106,7 @@
 {% macro in_build_periods(freq='freq', period='period', incremental=none) -%}
     {%- set periods = build_periods() -%}
     {%- set incremental = building_incrementally() if incremental is none else incremental -%}
-    {%- if not incremental or periods is none -%}
-        true
-    {%- elif periods | length == 0 -%}
-        false
-    {%- else -%}
-        {#- the plain period list first: it can be pushed into the scan -#}
-        ({{ period }} in (
-            {%- for p in periods | map(attribute=1) | unique | sort -%}
-                '{{ p }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
-        )
-        and {{ freq }} || ':' || {{ period }} in (
-            {%- for p in periods | sort -%}
-                '{{ p[0] }}:{{ p[1] }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
-        ))
-    {%- endif -%}
+    {{ periods_condition(periods if incremental else none, freq, period) }}
 {%- endmacro %}
 
 
@@ -231,6 +227,95 @@
 {%- endmacro %}
 
 
+{#- Window models: the timing windows and the gaps. A row of period p reads the flows of p's
+    timing window (var timing_window_months around a month, timing_window_years around a
+    year) and nothing else beyond p, so a build period q changes the rows of every period
+    whose window reaches q: q widened by the window, of q's frequency. Every period when the
+    reporters' frequencies changed and they matter to the model (the gaps: whether the silent
+    side reports a frequency at all), as for the year models. -#}
+
+{#- The (freq, period) pairs to rebuild, as a sorted list of [freq, period], or none for every
+    period (a full build, a table not built yet, a period not understood, or the reporters'
+    frequencies changed). `widen`: as many windows more on each side (what a model that
+    computes the windows of those periods must read). -#}
+{% macro window_periods(frequencies_matter=true, widen=0, incremental=none) -%}
+    {%- set periods = build_periods() -%}
+    {%- set incremental = building_incrementally() if incremental is none else incremental -%}
+    {%- if not incremental or periods is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set months = (var('timing_window_months') | int) * (1 + widen) -%}
+    {%- set years_wide = (var('timing_window_years') | int) * (1 + widen) -%}
+    {%- set wanted = [] -%}
+    {%- for freq, period in periods -%}
+        {%- if freq == 'M' and period | length == 6 -%}
+            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
+            {%- for index in range(month_index - months, month_index + months + 1) -%}
+                {%- set pair = ['M', '%04d%02d' | format(index // 12, index % 12 + 1)] -%}
+                {%- if pair not in wanted -%}
+                    {%- do wanted.append(pair) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- elif freq == 'A' and period | length == 4 -%}
+            {%- for year in range((period | int) - years_wide, (period | int) + years_wide + 1) -%}
+                {%- if ['A', year | string] not in wanted -%}
+                    {%- do wanted.append(['A', year | string]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- else -%}
+            {{ return(none) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if wanted and frequencies_matter and reporter_frequencies_changed() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(wanted | sort) }}
+{%- endmacro %}
+
+
+{#- The rows of the window periods, as a condition on a relation's freq and period columns -#}
+{% macro in_window_periods(freq='freq', period='period', widen=0, frequencies_matter=true,
+                           incremental=none) -%}
+    {{ periods_condition(window_periods(frequencies_matter, widen, incremental), freq, period) }}
+{%- endmacro %}
+
+
+{#- `periods` (a list of [freq, period], none for every period) as a condition -#}
+{% macro periods_condition(periods, freq='freq', period='period') -%}
+    {%- if periods is none -%}
+        true
+    {%- elif periods | length == 0 -%}
+        false
+    {%- else -%}
+        {#- the plain period list first: it can be pushed into the scan -#}
+        ({{ period }} in (
+            {%- for p in periods | map(attribute=1) | unique | sort -%}
+                '{{ p }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        )
+        and {{ freq }} || ':' || {{ period }} in (
+            {%- for p in periods | sort -%}
+                '{{ p[0] }}:{{ p[1] }}'{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        ))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre-hook of a window model: the periods about to be inserted go first -#}
+{% macro delete_window_periods(frequencies_matter=true) -%}
+    {%- if building_incrementally() -%}
+        {%- set periods = window_periods(frequencies_matter) -%}
+        {%- if execute -%}
+            {%- do log(this.identifier ~ ": periods rebuilt: " ~ (
+                'every period' if periods is none
+                else (periods | map('join', ':') | join(', ') or 'none')), info=True) -%}
+        {%- endif -%}
+        delete from {{ this }} where {{ periods_condition(periods) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- Which frequencies and flows each reporter declares at all, as they were before this build
     (pre-hook of int_reporter__declared_periods, before its periods are deleted). Kept until a
     build succeeds (`mirror` drops it then), so a build that failed half-way still compares
@@ -274,8 +359,8 @@
 
 
 {#- The rows of `model` this build computed, as a condition for its data tests (model_rules):
-    a period model's build periods, a year model's build years (every year when the reporters'
-    frequencies changed, whichever the model), every row of any other model or in a full
+    a period model's build periods, a window model's window periods, a year model's build
+    years (every period or year when the reporters' frequencies changed, whichever the model), every row of any other model or in a full
     build. The rows kept from earlier builds passed these tests then and did not change; a
     change of the tests themselves is a change of code, which builds and tests every row.
     Every unique key of these models holds their period (or year), so a duplicate can only
@@ -293,6 +378,8 @@
     {%- set tags = found[0].tags if found else [] -%}
     {%- if 'period_model' in tags -%}
         {{ in_build_periods(incremental=true) }}
+    {%- elif 'window_model' in tags -%}
+        {{ in_window_periods(incremental=true) }}
     {%- elif 'year_model' in tags -%}
         {{ in_build_years(period=found[0].config.meta.get('year_column', 'period'), incremental=true) }}
     {%- else -%}

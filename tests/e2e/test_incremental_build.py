@@ -96,14 +96,17 @@ def _dbt_build_line(run: MirrorRun) -> str:
 
 
 def _years_rebuilt(run: MirrorRun) -> dict[str, str]:
-    """The years each year model rebuilt, as the dbt step logged them (macro
-    delete_build_years)."""
+    """What each year model and window model rebuilt, as the dbt step logged it (macros
+    delete_build_years: its years; delete_window_periods: its periods, as freq:period)."""
     log = Path(run.stdout.split("Log:", 1)[1].split()[0]).read_text(encoding="utf-8")
     found = {}
     for line in log.splitlines():
-        if " - mirror_dbt_assets - dbt: " in line and ": years rebuilt: " in line:
-            model, years = line.split(" - dbt: ", 1)[1].split(": years rebuilt: ")
-            found[model] = years.strip()
+        if " - mirror_dbt_assets - dbt: " not in line:
+            continue
+        for kind in (": years rebuilt: ", ": periods rebuilt: "):
+            if kind in line:
+                model, rebuilt = line.split(" - dbt: ", 1)[1].split(kind)
+                found[model] = rebuilt.strip()
     return found
 
 
@@ -177,12 +180,11 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
     assert _dbt_build_line(builds.incremental) == (
         f"2 period(s) (2 file version(s) changed): A:2020, M:{HELD_BACK_MONTH}"
     )
-    # the gaps and what judges them: the years of those periods and of their timing windows
-    # (A:2020 +/- 1 year; 202411..202501), both frequencies; the reporters' frequencies did
-    # not change
+    # the timing windows and the gaps: the periods whose window reaches those periods
+    # (A:2020 +/- 1 year; 202412 +/- 1 month); what judges the gaps: the years of those
+    # window periods, both frequencies; the reporters' frequencies did not change
+    window_models = ("int_mirror__timing_windows", "int_mirror__gaps")
     year_models = (
-        "int_mirror__timing_windows",
-        "int_mirror__gaps",
         "int_mirror__classification",
         "int_unallocated__claims",
         *(f"int_unallocated__step_{step}" for step in range(1, 6)),
@@ -191,10 +193,14 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
         "fct_reporter_reliability",
         "fct_reconciled_trade",
     )
-    assert _years_rebuilt(builds.incremental) == dict.fromkeys(
-        year_models, "2019, 2020, 2021, 2024, 2025"
-    )
-    assert _years_rebuilt(builds.full) == dict.fromkeys(year_models, "every year")
+    assert _years_rebuilt(builds.incremental) == {
+        **dict.fromkeys(window_models, "A:2019, A:2020, A:2021, M:202411, M:202412, M:202501"),
+        **dict.fromkeys(year_models, "2019, 2020, 2021, 2024, 2025"),
+    }
+    assert _years_rebuilt(builds.full) == {
+        **dict.fromkeys(window_models, "every period"),
+        **dict.fromkeys(year_models, "every year"),
+    }
     count = f"SELECT count(*) FROM marts.fct_declarations WHERE period = '{HELD_BACK_MONTH}'"
     assert _query(builds.first_copy, count) == [(0,)]
     assert _query(builds.incremental_copy, count)[0][0] > 0

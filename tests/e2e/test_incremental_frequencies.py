@@ -118,10 +118,10 @@ def test_its_first_import_declaration_rebuilds_every_year(builds: Builds) -> Non
     assert (
         _dbt_build_line(builds.incremental) == "1 period(s) (1 file version(s) changed): M:202412"
     )
-    # the timing windows read declarations only: the years of 202412 and its window
+    # the timing windows read declarations only: the periods whose window reaches 202412
     assert _years_rebuilt(builds.incremental) == {
-        "int_mirror__timing_windows": "2024, 2025",
-        "int_mirror__gaps": "every year",
+        "int_mirror__timing_windows": "M:202411, M:202412, M:202501",
+        "int_mirror__gaps": "every period",
         "int_mirror__classification": "every year",
         "int_unallocated__claims": "every year",
         **{f"int_unallocated__step_{step}": "every year" for step in range(1, 6)},

@@ -1,4 +1,6 @@
-{{ config(**year_model_config()) }}
+{{ config(**window_model_config()) }}
+-- Built by window periods (macro window_model_config): a period's rows read that period and
+-- its timing window only, so a new month rebuilds its window's periods, not their years.
 
 -- Every mirror flow with its gap and the explanations that can be read off the flow itself
 -- or its own evidence (stage 1 of the status; fct_mirror_trade finishes it):
@@ -22,28 +24,28 @@ with
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
-    where {{ in_build_years() }}
+    where {{ in_window_periods() }}
 
 ),
 
 windows as (
 
     select * from {{ ref('int_mirror__timing_windows') }}
-    where {{ in_build_years() }}
+    where {{ in_window_periods() }}
 
 ),
 
 transit as (
 
     select * from {{ ref('int_transit__allocation') }}
-    where {{ in_build_years() }}
+    where {{ in_window_periods() }}
 
 ),
 
 re_exports as (
 
     select * from {{ ref('int_reexport__attribution') }}
-    where {{ in_build_years() }}
+    where {{ in_window_periods() }}
 
 ),
 
@@ -62,7 +64,7 @@ declared_periods as (
 reporting as (
 
     -- per reporter × freq × flow: does it declare this frequency at all (in any year: a
-    -- build by years rebuilds every year when this changes, macro build_years)
+    -- build by window periods rebuilds every period when this changes, macro window_periods)
     select distinct
         reporter_iso3,
         freq,

@@ -2,19 +2,17 @@
 -- timing_window_months for monthly data, +/- timing_window_years for annual data. A gap that
 -- closes over the window is a shipment declared in different periods by the two sides
 -- (loaded in December, landed in January), not a disagreement.
--- Built by calendar years (macro year_model_config): it reads its years and the neighbours
--- their windows reach; which frequencies reporters declare does not matter to it.
-{{ config(**year_model_config(frequencies_matter=false)) }}
-
-{%- set months, years = var('timing_window_months') | int, var('timing_window_years') | int %}
-{%- set reach_years = [(months + 11) // 12, years] | max %}
+-- Built by window periods (macro window_model_config): the periods whose window reaches a
+-- build period, reading the periods their windows reach; which frequencies reporters declare
+-- does not matter to it.
+{{ config(**window_model_config(frequencies_matter=false)) }}
 
 with
 
 flows as (
 
     select * from {{ ref('int_mirror__flows_fob') }}
-    where is_country_pair and {{ in_build_years(widen=reach_years, frequencies_matter=false) }}
+    where is_country_pair and {{ in_window_periods(widen=1, frequencies_matter=false) }}
 
 ),
 
@@ -74,7 +72,7 @@ final as (
             0
         ) as window_gap_pct
     from windowed
-    where {{ in_build_years(frequencies_matter=false) }}
+    where {{ in_window_periods(frequencies_matter=false) }}
 
 )
 
