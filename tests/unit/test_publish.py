@@ -269,11 +269,31 @@ def test_an_update_that_does_not_match_the_warehouse_publishes_nothing(
     first = do_publish(home)
     with duckdb.connect(str(home / "mirror.duckdb")) as con:
         con.execute("delete from marts.fct_p where year(period_start) = 2022")
-    monkeypatch.setattr(snapshot, "_write_table_into", lambda *a, **k: 0)  # an update lost
+    monkeypatch.setattr(snapshot, "_write_table_into", lambda *a, **k: (0, set()))  # lost
     with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse"):
         do_publish(home)
     assert read_manifest(home / "exports")["publication_id"] == first.publication_id
     assert not list((home / "published").glob("*.tmp-*"))
+
+
+def test_an_update_that_wrote_wrong_values_publishes_nothing(home: Path, monkeypatch) -> None:
+    """A slice written into the copy is checked by its fingerprint, not only its count."""
+    first = do_publish(home)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = value + 1 where year(period_start) = 2021")
+    write = snapshot._write_table_into
+
+    def wrong_values(con, table, previous, updating):
+        written, kept = write(con, table, previous, updating)
+        if table.name == "fct_p":  # every row is there, one value of 2021 is not the source's
+            assert kept == {"2020", "2022"}
+            con.execute("update publication.marts.fct_p set value = -1 where id = 13")
+        return written, kept
+
+    monkeypatch.setattr(snapshot, "_write_table_into", wrong_values)
+    with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse \(120 rows"):
+        do_publish(home)
+    assert read_manifest(home / "exports")["publication_id"] == first.publication_id
 
 
 def test_leftovers_of_a_killed_publish_are_cleaned(home: Path) -> None:
@@ -422,13 +442,13 @@ def test_a_killed_holder_never_leaves_a_stale_lock(tmp_path: Path) -> None:
 def test_a_whole_write_that_lost_rows_publishes_nothing(home: Path, monkeypatch) -> None:
     """The first publication (no copy to update) is checked by row counts per year."""
 
-    def short_write(con, table, previous, updating) -> int:
+    def short_write(con, table, previous, updating) -> tuple[int, None]:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS publication.{table.schema}")
         con.execute(
             f"CREATE TABLE publication.{table.schema}.{table.name} AS "
             f"SELECT * FROM source.{table.schema}.{table.name} LIMIT 1"
         )
-        return 1
+        return 1, None
 
     monkeypatch.setattr(snapshot, "_write_table_into", short_write)
     with pytest.raises(
