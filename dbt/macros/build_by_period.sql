@@ -183,30 +183,21 @@
 
 
 {#- The rows of the build years, as a condition on a relation's period column (true: every
-    year; false: none). `widen`: as many years more on each side, for a model that reads its
-    neighbours (the timing windows). -#}
-{% macro in_build_years(period='period', widen=0, frequencies_matter=true, incremental=none) -%}
-    {{ years_condition(build_years(frequencies_matter, incremental), period, widen) }}
+    year; false: none). -#}
+{% macro in_build_years(period='period', frequencies_matter=true, incremental=none) -%}
+    {{ years_condition(build_years(frequencies_matter, incremental), period) }}
 {%- endmacro %}
 
 
 {#- `years` (build_years' answer: none is every year) as a condition on `period` -#}
-{% macro years_condition(years, period='period', widen=0) -%}
+{% macro years_condition(years, period='period') -%}
     {%- if years is none -%}
         true
     {%- elif years | length == 0 -%}
         false
     {%- else -%}
-        {%- set wanted = [] -%}
-        {%- for year in years -%}
-            {%- for near in range((year | int) - widen, (year | int) + widen + 1) -%}
-                {%- if near | string not in wanted -%}
-                    {%- do wanted.append(near | string) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- endfor -%}
         left({{ period }}, 4) in (
-            {%- for year in wanted | sort -%}
+            {%- for year in years | sort -%}
                 '{{ year }}'{{ ', ' if not loop.last }}
             {%- endfor -%}
         )
@@ -218,11 +209,7 @@
 {% macro delete_build_years(frequencies_matter=true, period='period') -%}
     {%- if building_incrementally() -%}
         {%- set years = build_years(frequencies_matter) -%}
-        {%- if execute -%}
-            {%- do log(this.identifier ~ ": years rebuilt: " ~ (
-                'every year' if years is none else (years | join(', ') or 'none')), info=True) -%}
-        {%- endif -%}
-        delete from {{ this }} where {{ years_condition(years, period) }}
+        {{ _delete_rebuilt('year', years, years_condition(years, period)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -306,13 +293,21 @@
 {% macro delete_window_periods(frequencies_matter=true) -%}
     {%- if building_incrementally() -%}
         {%- set periods = window_periods(frequencies_matter) -%}
-        {%- if execute -%}
-            {%- do log(this.identifier ~ ": periods rebuilt: " ~ (
-                'every period' if periods is none
-                else (periods | map('join', ':') | join(', ') or 'none')), info=True) -%}
-        {%- endif -%}
-        delete from {{ this }} where {{ periods_condition(periods) }}
+        {%- set names = none if periods is none else periods | map('join', ':') | list -%}
+        {{ _delete_rebuilt('period', names, periods_condition(periods)) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- the delete of a year or window model's pre-hook, logged for the dbt step's log
+    (`dbt: int_mirror__gaps: periods rebuilt: M:202412, M:202501`): `rebuilt` lists the years
+    or periods, none for every one -#}
+{% macro _delete_rebuilt(unit, rebuilt, condition) -%}
+    {%- if execute -%}
+        {%- do log(this.identifier ~ ": " ~ unit ~ "s rebuilt: " ~ (
+            'every ' ~ unit if rebuilt is none else (rebuilt | join(', ') or 'none')), info=True) -%}
+    {%- endif -%}
+    delete from {{ this }} where {{ condition }}
 {%- endmacro %}
 
 
