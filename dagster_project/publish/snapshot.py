@@ -30,8 +30,9 @@ What a reader can rely on:
   the new publication, never a mix or a half-written file, and a reader holding the old file
   open keeps reading the old publication until it reconnects.
 * Before the swap, every table of the new DuckDB file is compared slice by slice with the
-  warehouse (fingerprints when it was updated from a copy, row counts when it was written
-  whole) and every new Parquet file's rows are counted: a difference publishes nothing.
+  warehouse (row counts of every slice, and fingerprints of the slices an update wrote into
+  a copy of the previous file) and every new Parquet file's rows are counted: a difference
+  publishes nothing.
 * The DuckDB file's ``main.publication`` and ``publication.json`` carry the same
   ``publication_id``; each Parquet file's key-value metadata carries the id of the publication
   that wrote it (``written_by``). Row counts in ``main.publication_tables`` /
@@ -287,12 +288,25 @@ def _slices(
     (128 bits: a collision is not a practical concern). DuckDB's hash may change with its
     version: then every slice looks changed and is written again, never the reverse."""
     rows = con.execute(
-        f"select {_slice_expression(sliced)} as slice, count(*), "
-        f"sum(hash(_mirror_row)::hugeint), sum(hash(_mirror_row, 'mirror')::hugeint) "
+        f"select {_slice_expression(sliced)} as slice, count(*), {_hash_sums()} "
         f"from {catalog}.{schema}.{table} as _mirror_row group by 1 order by 1"
     ).fetchall()
-    found = tuple(_Slice(name, n, f"{n}:{a}:{b}") for name, n, a, b in rows)
+    found = tuple(_Slice(name, n, _fingerprint(n, a, b)) for name, n, a, b in rows)
     return found or (_Slice(ALL_SLICE, 0, "0"),)  # an empty table: one empty file
+
+
+def _hash_sums(when: str = "") -> str:
+    """The two sums of row hashes of a slice's fingerprint (:func:`_slices`), as SQL over the
+    table aliased ``_mirror_row``; with ``when``, of the rows that condition holds for only
+    (null for a slice with none)."""
+    hashes = ("hash(_mirror_row)", "hash(_mirror_row, 'mirror')")
+    if when:
+        hashes = tuple(f"case when {when} then {h} end" for h in hashes)
+    return ", ".join(f"sum(({h})::hugeint)" for h in hashes)
+
+
+def _fingerprint(rows: int, first: int, second: int) -> str:
+    return f"{rows}:{first}:{second}"
 
 
 def _read_tables(
@@ -438,14 +452,13 @@ def _verify(
         )
         rows = con.execute(
             f"select {slice_of} as slice, count(*), "
-            f"sum(case when list_contains($checked, {slice_of}) "
-            f"then hash(_mirror_row)::hugeint end), "
-            f"sum(case when list_contains($checked, {slice_of}) "
-            f"then hash(_mirror_row, 'mirror')::hugeint end) "
+            f"{_hash_sums(f'list_contains($checked, {slice_of})')} "
             f"from publication.{table.schema}.{table.name} as _mirror_row group by 1 order by 1",
             {"checked": checked},
         ).fetchall()
-        got = [(name, n, f"{n}:{a}:{b}" if name in checked else "") for name, n, a, b in rows]
+        got = [
+            (name, n, _fingerprint(n, a, b) if name in checked else "") for name, n, a, b in rows
+        ]
         expected = [
             (p.name, p.rows, p.fingerprint if p.name in checked else "")
             for p in table.slices

@@ -28,9 +28,9 @@ _MIRROR_COLUMNS = {"status", "gap_usd", "gap_pct", "export_value_usd", "import_v
 # as well as the corridor's pairs (a table without the column: the pairs alone).
 CORRIDOR_COLUMN = "corridor_id"
 
-# The worst offending fact rows of a query, with the same
-# flow's gap one period earlier: the worst N are chosen first, so that only they are joined
-# with the fact table (joining every offending row cost 0.4 s a query on the 5M warehouse).
+# The worst offending fact rows of a query, with the same flow's gap one period earlier: the
+# worst N are chosen first, so that only they are joined with the fact table (joining every
+# offending row cost 0.4 s a query on the 5M warehouse).
 _OFFENDERS_SQL = """
 with q as (
     select * from ({query})

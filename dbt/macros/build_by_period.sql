@@ -152,32 +152,15 @@
     changed and they matter to the model: not to the timing windows, which read declarations
     only, and run before int_reporter__declared_periods may have been rebuilt). -#}
 {% macro build_years(frequencies_matter=true, incremental=none) -%}
-    {%- set periods = build_periods() -%}
-    {%- set incremental = building_incrementally() if incremental is none else incremental -%}
-    {%- if not incremental or periods is none -%}
+    {#- the years of the window periods: a period's window is what reaches beyond it -#}
+    {%- set periods = window_periods(frequencies_matter, incremental=incremental) -%}
+    {%- if periods is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set months = var('timing_window_months') | int -%}
-    {%- set years_wide = var('timing_window_years') | int -%}
     {%- set years = [] -%}
-    {%- for freq, period in periods -%}
-        {%- if freq == 'M' and period | length == 6 -%}
-            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
-            {%- set first, last = (month_index - months) // 12, (month_index + months) // 12 -%}
-        {%- elif freq == 'A' and period | length == 4 -%}
-            {%- set first, last = (period | int) - years_wide, (period | int) + years_wide -%}
-        {%- else -%}
-            {{ return(none) }}
-        {%- endif -%}
-        {%- for year in range(first, last + 1) -%}
-            {%- if year | string not in years -%}
-                {%- do years.append(year | string) -%}
-            {%- endif -%}
-        {%- endfor -%}
+    {%- for freq, period in periods if period[:4] not in years -%}
+        {%- do years.append(period[:4]) -%}
     {%- endfor -%}
-    {%- if years and frequencies_matter and reporter_frequencies_changed() -%}
-        {{ return(none) }}
-    {%- endif -%}
     {{ return(years | sort) }}
 {%- endmacro %}
 
