@@ -794,14 +794,15 @@ def to_gx_expectation(
     spec: ExpectationSpec, suite: Suite, today: dt.date, *, corridor_column: str | None = None
 ) -> Any:
     """Build the GX expectation object for ``spec`` (imports GX: call at check time only)."""
-    import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
+    from dagster_project.quality.gx_duckdb import counted_unexpected_rows
+
     meta = {"name": spec.name, "severity": suite.severity_of(spec), **spec.meta}
     if spec.type == "unexpected_rows":
-        return gx.expectations.UnexpectedRowsExpectation(
+        return counted_unexpected_rows()(
             unexpected_rows_query=suite.render_query(
                 spec.query or "", today, corridor_column=corridor_column
             ),

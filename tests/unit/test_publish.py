@@ -222,6 +222,41 @@ def test_what_did_not_change_is_reused_and_the_result_equals_a_whole_publication
     )
 
 
+def test_an_update_rewrites_only_the_changed_months_of_a_year(
+    home: Path, tmp_path_factory, monkeypatch
+) -> None:
+    """May 2021 revised, July 2021's rows moved to August: the DuckDB file gets those months
+    written again, not the year (the year's Parquet file is written whole: one file per year
+    is the exports' layout), and holds what a publication from nothing holds. A previous
+    publication that did not record its months: the year whole."""
+    do_publish(home)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = -value where period_start = '2021-05-01'")
+        con.execute(
+            "update marts.fct_p set period_start = '2021-08-01' where period_start = '2021-07-01'"
+        )
+    pub = do_publish(home)
+    assert pub.duckdb_updated and pub.written["files_written"] == 1
+    assert pub.written["rows_written_duckdb"] == 3 + 6  # May, and August now
+    months = read_manifest(home / "exports")["tables"]["marts.fct_p"]["files"]
+    assert "2021-07" not in months["fct_p/2021.parquet"]["months"]
+    assert months["fct_p/2021.parquet"]["months"]["2021-08"].startswith("6:")
+    assert set(months["fct_p/2020.parquet"]["months"]) == {f"2020-{m:02d}" for m in range(1, 13)}
+    fresh_home = tmp_path_factory.mktemp("fresh")
+    (fresh_home / "mirror.duckdb").write_bytes((home / "mirror.duckdb").read_bytes())
+    assert published_rows(pub.duckdb_path) == published_rows(do_publish(fresh_home).duckdb_path)
+
+    monkeypatch.setattr(snapshot._Previous, "months", lambda self, table, piece: None)
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 100.0)  # a tiny file grows fast by updates
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = -value where period_start = '2021-05-01'")
+    whole = do_publish(home)
+    assert whole.duckdb_updated and whole.written["rows_written_duckdb"] == 36  # all of 2021
+    with duckdb.connect(str(fresh_home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = -value where period_start = '2021-05-01'")
+    assert published_rows(whole.duckdb_path) == published_rows(do_publish(fresh_home).duckdb_path)
+
+
 def test_nothing_changed_writes_no_export_file(home: Path) -> None:
     first = do_publish(home)
     second = do_publish(home)
