@@ -62,12 +62,17 @@ BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one r
 REPORTER_FREQUENCIES_TABLE = "build.reporter_frequencies_before"
 
 # raw table of each source whose rows name their (freq, period), and how: a SQL expression of
-# the pairs a row touches, as a list of 'freq:period' strings
-PERIOD_SOURCES: dict[str, tuple[str, str]] = {
-    comtrade.SPEC.name: (comtrade.SPEC.raw_table, """["freqCode" || ':' || period]"""),
+# the pairs a row touches, as a list of 'freq:period' strings, and the columns it reads
+PERIOD_SOURCES: dict[str, tuple[str, str, str]] = {
+    comtrade.SPEC.name: (
+        comtrade.SPEC.raw_table,
+        """["freqCode" || ':' || period]""",
+        '"freqCode", period',
+    ),
     comext.SPEC.name: (
         comext.SPEC.raw_table,
         """['M:' || trim("PERIOD"), 'A:' || left(trim("PERIOD"), 4)]""",
+        '"PERIOD"',
     ),
 }
 
@@ -203,7 +208,7 @@ def _pairs_by_version(
     """The ``freq:period`` pairs of the rows of each file version of ``source``'s raw table
     (one of PERIOD_SOURCES) that ``where`` keeps: the one query that places a version into
     periods, for the build plan and for the Dagster partitions alike."""
-    table, pairs = PERIOD_SOURCES[source]
+    table, pairs, _ = PERIOD_SOURCES[source]
     found = con.execute(
         f"""
         SELECT _source_file, _file_sha256, list(DISTINCT pair ORDER BY pair)
@@ -235,10 +240,15 @@ def periods_in_raw(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
     superseded versions included (a revision can remove a key), sorted; none when its table
     does not exist yet. Pairs that are not periods (:data:`_PAIR`) are left out: the plan
     builds every period when it meets one."""
-    if not table_exists(con, PERIOD_SOURCES[source][0]):
+    table, pairs, columns = PERIOD_SOURCES[source]
+    if not table_exists(con, table):
         return []
-    pairs = {p for found in _pairs_by_version(con, source).values() for p in found}
-    return sorted(p for p in pairs if _PAIR.fullmatch(p))
+    # the distinct values of the columns first: a few hundred, where the pairs of every row
+    # were 5 M strings at 5M declarations (0.56 s -> 0.06 s, on every ingest)
+    found = con.execute(
+        f"SELECT DISTINCT unnest({pairs}) FROM (SELECT DISTINCT {columns} FROM {table})"
+    ).fetchall()
+    return sorted(p for (p,) in found if p is not None and _PAIR.fullmatch(p))
 
 
 def plan(

@@ -304,7 +304,8 @@ def test_an_update_that_does_not_match_the_warehouse_publishes_nothing(
     first = do_publish(home)
     with duckdb.connect(str(home / "mirror.duckdb")) as con:
         con.execute("delete from marts.fct_p where year(period_start) = 2022")
-    monkeypatch.setattr(snapshot, "_write_table_into", lambda *a, **k: (0, set()))  # lost
+    lost = (0, snapshot._Rewritten())  # the update wrote nothing
+    monkeypatch.setattr(snapshot, "_write_table_into", lambda *a, **k: lost)
     with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse"):
         do_publish(home)
     assert read_manifest(home / "exports")["publication_id"] == first.publication_id
@@ -319,11 +320,35 @@ def test_an_update_that_wrote_wrong_values_publishes_nothing(home: Path, monkeyp
     write = snapshot._write_table_into
 
     def wrong_values(con, table, previous, updating):
-        written, kept = write(con, table, previous, updating)
+        written, update = write(con, table, previous, updating)
         if table.name == "fct_p":  # every row is there, one value of 2021 is not the source's
-            assert kept == {"2020", "2022"}
+            assert update.months == {f"2021-{m:02d}" for m in range(1, 13)}
             con.execute("update publication.marts.fct_p set value = -1 where id = 13")
-        return written, kept
+        return written, update
+
+    monkeypatch.setattr(snapshot, "_write_table_into", wrong_values)
+    with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse \(120 rows"):
+        do_publish(home)
+    assert read_manifest(home / "exports")["publication_id"] == first.publication_id
+
+
+def test_a_year_rewritten_whole_with_a_wrong_value_publishes_nothing(
+    home: Path, monkeypatch
+) -> None:
+    """The same when the previous publication did not record its months: the year written
+    whole into the copy is checked by the year's fingerprint."""
+    first = do_publish(home)
+    monkeypatch.setattr(snapshot._Previous, "months", lambda self, table, piece: None)
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_p set value = value + 1 where period_start = '2021-02-01'")
+    write = snapshot._write_table_into
+
+    def wrong_values(con, table, previous, updating):
+        written, update = write(con, table, previous, updating)
+        if table.name == "fct_p":
+            assert update.slices == {"2021"} and not update.months
+            con.execute("update publication.marts.fct_p set value = -1 where id = 14")
+        return written, update
 
     monkeypatch.setattr(snapshot, "_write_table_into", wrong_values)
     with pytest.raises(RuntimeError, match=r"fct_p differs from the warehouse \(120 rows"):
