@@ -370,32 +370,34 @@ class _Previous:
     manifest: dict[str, Any]
     folder: Path  # its export version
 
-    def file(self, table: _Table, piece: _Slice) -> dict[str, Any] | None:
-        """The previous file of this slice when it holds exactly these rows."""
+    def _files(self, table: _Table) -> dict[str, Any]:
+        """The previous publication's files of this table (file -> its entry), when the table
+        had these columns then (else none: nothing of it can be reused)."""
         entry = self.manifest.get("tables", {}).get(table.key)
         if not isinstance(entry, dict) or entry.get("columns") != table.columns:
-            return None
-        info = entry.get("files", {}).get(table.file(piece))
-        if not isinstance(info, dict) or info.get("fingerprint") != piece.fingerprint:
+            return {}
+        files = entry.get("files")
+        return (
+            {k: v for k, v in files.items() if isinstance(v, dict)}
+            if isinstance(files, dict)
+            else {}
+        )
+
+    def file(self, table: _Table, piece: _Slice) -> dict[str, Any] | None:
+        """The previous file of this slice when it holds exactly these rows."""
+        info = self._files(table).get(table.file(piece))
+        if info is None or info.get("fingerprint") != piece.fingerprint:
             return None
         return info if (self.folder / table.file(piece)).is_file() else None
 
     def slices(self, table: _Table) -> set[str]:
         """The names of the slices the previous publication holds of this table."""
-        entry = self.manifest.get("tables", {}).get(table.key)
-        files = entry.get("files") if isinstance(entry, dict) else None
-        if not isinstance(files, dict):
-            return set()
-        return {f["slice"] for f in files.values() if isinstance(f, dict) and "slice" in f}
+        return {f["slice"] for f in self._files(table).values() if "slice" in f}
 
     def months(self, table: _Table, piece: _Slice) -> dict[str, str] | None:
         """The months of this slice's previous file and their fingerprints, when the previous
-        publication recorded them for a table of these columns (else None)."""
-        entry = self.manifest.get("tables", {}).get(table.key)
-        if not isinstance(entry, dict) or entry.get("columns") != table.columns:
-            return None
-        info = entry.get("files", {}).get(table.file(piece))
-        months = info.get("months") if isinstance(info, dict) else None
+        publication recorded them (else None)."""
+        months = self._files(table).get(table.file(piece), {}).get("months")
         return months if isinstance(months, dict) and months else None
 
 
