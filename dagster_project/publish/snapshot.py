@@ -307,38 +307,42 @@ def _slices(
     two slices with the same rows in any order agree, and a changed value changes both sums
     (128 bits: a collision is not a practical concern). DuckDB's hash may change with its
     version: then every slice looks changed and is written again, never the reverse."""
-    rows = con.execute(
-        f"select {_slice_expression(sliced)} as slice, {_month_expression(sliced)} as month, "
-        f"count(*), {_hash_sums()} "
-        f"from {catalog}.{schema}.{table} as _mirror_row group by 1, 2 order by 1, 2"
-    ).fetchall()
-    # the sums of a year are the sums of its months: one scan gives both
-    years: dict[str, list[int]] = {}
-    months: dict[str, dict[str, str]] = {}
-    for name, month, n, a, b in rows:
-        total = years.setdefault(name, [0, 0, 0])
-        total[0], total[1], total[2] = total[0] + n, total[1] + (a or 0), total[2] + (b or 0)
-        if month is not None:
-            months.setdefault(name, {})[month] = _fingerprint(n, a, b)
+    years, months = _fingerprints(con, f"{catalog}.{schema}.{table}", sliced)
     found = tuple(
-        _Slice(name, n, _fingerprint(n, a, b), months.get(name, {}))
-        for name, (n, a, b) in years.items()
+        _Slice(name, _rows_of(fingerprint), fingerprint, months.get(name, {}))
+        for name, fingerprint in years.items()
     )
     return found or (_Slice(ALL_SLICE, 0, "0"),)  # an empty table: one empty file
 
 
-def _hash_sums(when: str = "") -> str:
-    """The two sums of row hashes of a slice's fingerprint (:func:`_slices`), as SQL over the
-    table aliased ``_mirror_row``; with ``when``, of the rows that condition holds for only
-    (null for a slice with none)."""
-    hashes = ("hash(_mirror_row)", "hash(_mirror_row, 'mirror')")
-    if when:
-        hashes = tuple(f"case when {when} then {h} end" for h in hashes)
-    return ", ".join(f"sum(({h})::hugeint)" for h in hashes)
+def _fingerprints(
+    con: duckdb.DuckDBPyConnection, relation: str, sliced: bool, where: str = "true"
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The fingerprint of each slice of ``relation``'s rows that ``where`` keeps, in slice
+    order, and of each month of a year slice (slice -> month -> fingerprint). One scan: the
+    sums of a year are the sums of its months."""
+    rows = con.execute(
+        f"select {_slice_expression(sliced)} as slice, {_month_expression(sliced)} as month, "
+        f"count(*), sum(hash(_mirror_row)::hugeint), sum(hash(_mirror_row, 'mirror')::hugeint) "
+        f"from {relation} as _mirror_row where {where} group by 1, 2 order by 1, 2"
+    ).fetchall()
+    totals: dict[str, tuple[int, int, int]] = {}
+    months: dict[str, dict[str, str]] = {}
+    for name, month, n, a, b in rows:
+        rows_before, first, second = totals.get(name, (0, 0, 0))
+        totals[name] = (rows_before + n, first + a, second + b)
+        if month is not None:
+            months.setdefault(name, {})[month] = _fingerprint(n, a, b)
+    return {name: _fingerprint(*total) for name, total in totals.items()}, months
 
 
 def _fingerprint(rows: int, first: int, second: int) -> str:
     return f"{rows}:{first}:{second}"
+
+
+def _rows_of(fingerprint: str) -> int:
+    """The row count a fingerprint (:func:`_fingerprint`) starts with."""
+    return int(fingerprint.split(":", 1)[0])
 
 
 def _read_tables(
@@ -512,7 +516,7 @@ def _write_table_into(
             if month in piece.months:
                 inserted.append(_month_where(month))
                 months.add(month)
-                written += int(piece.months[month].split(":", 1)[0])  # rows:sum:sum
+                written += _rows_of(piece.months[month])
     if inserted:
         ranges = " or ".join(f"({where})" for where in inserted)
         con.execute(f"INSERT INTO {target} SELECT * FROM {source} WHERE {ranges}")
@@ -533,27 +537,23 @@ def _verify(
     a table absent from it was written whole."""
     for table in tables:
         done = rewritten.get(table.key, _Rewritten())
-        slice_of, month_of = _slice_expression(table.sliced), _month_expression(table.sliced)
+        slice_of = _slice_expression(table.sliced)
         name = f"publication.{table.schema}.{table.name}"
         counts = dict(con.execute(f"select {slice_of}, count(*) from {name} group by 1").fetchall())
         # the fingerprints of what was rewritten: its ranges only, which DuckDB prunes by
         ranges = [_slice_where(s) for s in sorted(done.slices)]
         ranges += [_month_where(m) for m in sorted(done.months)]
-        sums: dict[str, tuple[int, int]] = {}
+        years: dict[str, str] = {}
         got_months: dict[str, str] = {}
         if ranges:
             where = " or ".join(f"({r})" for r in ranges)
-            for piece, month, n, a, b in con.execute(
-                f"select {slice_of}, {month_of}, count(*), {_hash_sums()} "
-                f"from {name} as _mirror_row where {where} group by 1, 2"
-            ).fetchall():
-                if piece in done.slices:
-                    first, second = sums.get(piece, (0, 0))
-                    sums[piece] = (first + a, second + b)
-                else:
-                    got_months[month] = _fingerprint(n, a, b)
+            years, months = _fingerprints(con, name, table.sliced, where)
+            got_months = {
+                m: f for by_month in months.values() for m, f in by_month.items()
+                if m in done.months
+            }  # fmt: skip
         got = sorted(
-            (piece, n, _fingerprint(n, *sums.get(piece, (0, 0))) if piece in done.slices else "")
+            (piece, n, years.get(piece, "") if piece in done.slices else "")
             for piece, n in counts.items()
         )
         expected = sorted(

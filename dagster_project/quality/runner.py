@@ -220,13 +220,9 @@ class _Database:
         one lookup for all the suite's rows (a lookup per failed expectation cost 0.13 s each
         at 5M, and the worst breaches are mostly the same rows as the worst unwaived ones)."""
         rows, self.awaiting_files = self.awaiting_files, []
-        distinct = list({tuple(r.get(k) for k in _KEYS): r for r in rows}.values())
+        distinct = {tuple(r.get(k) for k in _KEYS): r for r in rows}
         found = dict(
-            zip(
-                (tuple(r.get(k) for k in _KEYS) for r in distinct),
-                lineage.source_files(self.con, distinct),
-                strict=True,
-            )
+            zip(distinct, lineage.source_files(self.con, list(distinct.values())), strict=True)
         )
         for row in rows:
             row["source_files"] = found[tuple(row.get(k) for k in _KEYS)]
