@@ -42,13 +42,16 @@
 
 
 {#- config of a year model: {{ config(**year_model_config()) }} -#}
-{#- `period`: the model's column (or expression) whose first four characters are the year -#}
-{% macro year_model_config(frequencies_matter=true, period='period') -%}
+{#- `period`: the model's column (or expression) whose first four characters are the year;
+    `frequencies_apart`: whether a row of one frequency never reads rows of another (its years
+    are then rebuilt per frequency: a new month leaves the annual rows of its year as they are);
+    false for a model that mixes them (the reliability scores: annual data, else monthly) -#}
+{% macro year_model_config(frequencies_matter=true, period='period', frequencies_apart=true) -%}
     {%- set config = _kept_between_builds_config('year_model', [
         "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ", period=\"" ~ period ~ "\") }}"
     ]) -%}
-    {#- for its data tests (rows_built) -#}
-    {%- do config.update({'meta': {'year_column': period}}) -%}
+    {#- read by build_years, and by its data tests (rows_built) -#}
+    {%- do config.update({'meta': {'year_column': period, 'frequencies_apart': frequencies_apart}}) -%}
     {{ return(config) }}
 {%- endmacro %}
 
@@ -142,49 +145,106 @@
     fact). A row of period p depends on more than period p's declarations: the timing window
     sums p's neighbours, the classification and the reporting thresholds look at p's calendar
     year, and a one-sided flow asks whether the silent reporter reports this frequency at all.
-    So they are rebuilt by whole calendar years, both frequencies: the years of the build
-    periods widened by the timing window (a January's window reaches the December before, which
-    changes that year's classification), or every year when the frequencies a reporter
-    reports changed (int_reporter__declared_periods snapshots them before this build). -#}
+    So they are rebuilt by calendar years: the years of the build periods widened by the
+    timing window (a January's window reaches the December before, which changes that year's
+    classification), or every year when the frequencies a reporter reports changed
+    (int_reporter__declared_periods snapshots them before this build). A model whose rows of
+    one frequency read that frequency only (year_model_config's `frequencies_apart`, the
+    default) rebuilds the years of each frequency apart: a new month rebuilds the monthly rows
+    of its year and the year before, not their annual rows (a tenth of a year's rows at 5M).
+    One that mixes them (the reliability scores, and what reads them) rebuilds whole years. -#}
 
-{#- The calendar years to rebuild, as a sorted list of 'YYYY', or none for every year (a full
-    build, a table not built yet, a period not understood, or the reporters' frequencies
-    changed and they matter to the model: not to the timing windows, which read declarations
-    only, and run before int_reporter__declared_periods may have been rebuilt). -#}
-{% macro build_years(frequencies_matter=true, incremental=none) -%}
+{#- The calendar years to rebuild, as a sorted list of 'F:YYYY' (the rows of frequency F in
+    year YYYY) or, for a model whose frequencies are not apart, of 'YYYY' (both frequencies);
+    none for every year (a full build, a table not built yet, a period not understood, or the
+    reporters' frequencies changed and they matter to the model: not to the timing windows,
+    which read declarations only, and run before int_reporter__declared_periods may have been
+    rebuilt). `frequencies_apart`: the model's (year_model_config) unless given. -#}
+{% macro build_years(frequencies_matter=true, incremental=none, frequencies_apart=none) -%}
     {#- the years of the window periods: a period's window is what reaches beyond it -#}
     {%- set periods = window_periods(frequencies_matter, incremental=incremental) -%}
     {%- if periods is none -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if frequencies_apart is none -%}
+        {%- set frequencies_apart = (config.get('meta') or {}).get('frequencies_apart', false) -%}
+    {%- endif -%}
     {%- set years = [] -%}
-    {%- for freq, period in periods if period[:4] not in years -%}
-        {%- do years.append(period[:4]) -%}
+    {%- for freq, period in periods -%}
+        {%- set year = (freq ~ ':' ~ period[:4]) if frequencies_apart else period[:4] -%}
+        {%- if year not in years -%}
+            {%- do years.append(year) -%}
+        {%- endif -%}
     {%- endfor -%}
     {{ return(years | sort) }}
 {%- endmacro %}
 
 
-{#- The rows of the build years, as a condition on a relation's period column (true: every
-    year; false: none). -#}
-{% macro in_build_years(period='period', frequencies_matter=true, incremental=none) -%}
-    {{ years_condition(build_years(frequencies_matter, incremental), period) }}
+{#- The rows of the build years, as a condition on a relation's period (and freq) column
+    (true: every year; false: none). -#}
+{% macro in_build_years(period='period', frequencies_matter=true, incremental=none,
+                        frequencies_apart=none, freq='freq') -%}
+    {{ years_condition(build_years(frequencies_matter, incremental, frequencies_apart), period, freq) }}
 {%- endmacro %}
 
 
-{#- `years` (build_years' answer: none is every year) as a condition on `period` -#}
-{% macro years_condition(years, period='period') -%}
+{#- `years` (build_years' answer: none is every year) as a condition on `period` and, for
+    years of one frequency ('F:YYYY'), on `freq`. As ranges of `period` ('2024' <= period <
+    '2026': the periods of 2024 and 2025, annual or monthly), not left(period, 4): a range is
+    a comparison of the column itself, which DuckDB checks against each row group's min and max
+    before it reads it, and it costs no string built per row. -#}
+{% macro years_condition(years, period='period', freq='freq') -%}
     {%- if years is none -%}
         true
     {%- elif years | length == 0 -%}
         false
     {%- else -%}
-        left({{ period }}, 4) in (
-            {%- for year in years | sort -%}
-                '{{ year }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
+        {%- set by_freq = {} -%}
+        {%- for year in years | sort -%}
+            {%- set key = year[:-5] if year | length > 4 else '' -%}
+            {%- do by_freq.setdefault(key, []).append(year[-4:]) -%}
+        {%- endfor -%}
+        {%- set every = [] -%}
+        {%- for year in years if year[-4:] not in every -%}
+            {%- do every.append(year[-4:]) -%}
+        {%- endfor -%}
+        {%- set span = period ~ " >= '" ~ every | min ~ "' and " ~ period ~ " < '"
+            ~ '%04d' | format((every | max | int) + 1) ~ "'" -%}
+        {%- set parts = [] -%}
+        {%- for key, group in by_freq | dictsort -%}
+            {%- set ranges = _year_ranges(group, period) -%}
+            {%- if key -%}
+                {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ ('' if ranges == span else ' and ' ~ ranges)) -%}
+            {%- elif ranges != span -%}
+                {%- do parts.append(ranges) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {#- the span of every year first (what the scan can skip by), then what each frequency rebuilds -#}
+        ({{ span }}
+        {%- if parts | length == 1 %} and {{ parts[0] }}
+        {%- elif parts %} and (({{ parts | join(') or (') }}))
+        {%- endif -%}
         )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- sorted years 'YYYY' as ranges of `period`: one per run of consecutive years, or-ed -#}
+{% macro _year_ranges(years, period) -%}
+    {%- set runs = [] -%}
+    {%- for year in years | map('int') | unique | sort -%}
+        {%- if runs and runs[-1][1] + 1 == year -%}
+            {%- do runs.append([runs.pop()[0], year]) -%}
+        {%- else -%}
+            {%- do runs.append([year, year]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set conditions = [] -%}
+    {%- for first, last in runs -%}
+        {%- do conditions.append(period ~ " >= '" ~ '%04d' | format(first) ~ "' and " ~ period
+            ~ " < '" ~ '%04d' | format(last + 1) ~ "'") -%}
+    {%- endfor -%}
+    {{ return(conditions[0] if conditions | length == 1 else '((' ~ conditions | join(') or (') ~ '))') }}
 {%- endmacro %}
 
 
@@ -257,18 +317,28 @@
     {%- elif periods | length == 0 -%}
         false
     {%- else -%}
+        {%- set by_freq = {} -%}
+        {%- for f, p in periods | sort -%}
+            {%- do by_freq.setdefault(f, []).append(p) -%}
+        {%- endfor -%}
+        {%- set parts = [] -%}
+        {%- for f, group in by_freq | dictsort -%}
+            {%- do parts.append(freq ~ " = '" ~ f ~ "'" ~ (
+                '' if by_freq | length == 1 else ' and ' ~ _in_list(period, group))) -%}
+        {%- endfor -%}
         {#- the plain period list first: it can be pushed into the scan -#}
-        ({{ period }} in (
-            {%- for p in periods | map(attribute=1) | unique | sort -%}
-                '{{ p }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
+        ({{ _in_list(period, periods | map(attribute=1) | unique | sort) }}
+        {%- if parts | length == 1 %} and {{ parts[0] }}
+        {%- else %} and (({{ parts | join(') or (') }}))
+        {%- endif -%}
         )
-        and {{ freq }} || ':' || {{ period }} in (
-            {%- for p in periods | sort -%}
-                '{{ p[0] }}:{{ p[1] }}'{{ ', ' if not loop.last }}
-            {%- endfor -%}
-        ))
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- `column in ('a', 'b')` -#}
+{% macro _in_list(column, values) -%}
+    {{ column }} in ('{{ values | join("', '") }}')
 {%- endmacro %}
 
 
@@ -359,7 +429,8 @@
     {%- elif 'window_model' in tags -%}
         {{ in_window_periods(incremental=true) }}
     {%- elif 'year_model' in tags -%}
-        {{ in_build_years(period=found[0].config.meta.get('year_column', 'period'), incremental=true) }}
+        {{ in_build_years(period=found[0].config.meta.get('year_column', 'period'), incremental=true,
+                         frequencies_apart=found[0].config.meta.get('frequencies_apart', false)) }}
     {%- else -%}
         true
     {%- endif -%}

@@ -227,6 +227,8 @@ counterparts as (
 
     group_totals_{{ level }} as (
 
+        -- of the groups that hold a candidate only (what pairs_ joins them to): a whole group
+        -- or none, so the same sums, at a third of the cost (most groups have no candidate)
         select
             freq,
             period,
@@ -236,6 +238,16 @@ counterparts as (
             {{ sum_ordered('x_group', 'hs6') }} as group_x,
             {{ sum_ordered('m_group', 'hs6') }} as group_m
         from flows
+        where
+            exists (
+                select 1 from candidates
+                where
+                    candidates.freq = flows.freq
+                    and candidates.period = flows.period
+                    and candidates.exporter_iso3 = flows.exporter_iso3
+                    and candidates.importer_iso3 = flows.importer_iso3
+                    and left(candidates.hs6, {{ digits }}) = left(flows.hs6, {{ digits }})
+            )
         group by all
 
     ),

@@ -9,8 +9,9 @@
 -- partner is not a country keeps the part of it that no flow claimed (`unallocated_remainder`),
 -- so that no declared value is lost. Confidential declarations stay out (fct_declarations).
 -- `reconciliation_method` says how each row's balanced value was formed.
--- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability.
-{{ config(**year_model_config()) }}
+-- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability;
+-- whole years, both frequencies: a year's reliability scores mix them.
+{{ config(**year_model_config(frequencies_apart=false)) }}
 
 with
 

@@ -9,8 +9,9 @@
 -- report the period or does not report, a flow below the threshold, a non-country partner)
 -- do not count. Low variance = the reporter's declarations agree with its partners'; the
 -- inverse variance weighs that side in fct_reconciled_trade's balanced value.
--- Built by calendar years (macro year_model_config): a year's scores read that year only.
-{{ config(**year_model_config(period='cast(period_year as varchar)')) }}
+-- Built by calendar years (macro year_model_config): a year's scores read that year only,
+-- both frequencies (a reporter's monthly flows where it has no annual data).
+{{ config(**year_model_config(period="cast(period_year as varchar)", frequencies_apart=false)) }}
 
 with
 
