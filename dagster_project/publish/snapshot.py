@@ -439,19 +439,23 @@ def _open_update(
     changed = sum(p.rows for t in tables for p in t.slices if previous.file(t, p) is None)
     if total and changed > total / 2:
         return None
-    shutil.copyfile(published_path, tmp_db)
-    os.chmod(tmp_db, 0o644)
-    con.execute("ATTACH ? AS publication", [str(tmp_db)])
-    storage, pub_id = con.execute(
-        "select tags['storage_version'], (select publication_id from publication.main.publication) "
-        "from duckdb_databases() where database_name = 'publication'"
-    ).fetchone()
+    # read in place before copying: a file that is not that publication costs no copy
+    con.execute("ATTACH ? AS published_now (READ_ONLY)", [str(published_path)])
+    try:
+        storage, pub_id = con.execute(
+            "select tags['storage_version'], "
+            "(select publication_id from published_now.main.publication) "
+            "from duckdb_databases() where database_name = 'published_now'"
+        ).fetchone()
+    finally:
+        con.execute("DETACH published_now")
     if storage != f"{PUBLISHED_STORAGE_VERSION}+" or pub_id != previous.manifest.get(
         "publication_id"
     ):
-        con.execute("DETACH publication")
-        tmp_db.unlink()
         return None
+    shutil.copyfile(published_path, tmp_db)
+    os.chmod(tmp_db, 0o644)
+    con.execute("ATTACH ? AS publication", [str(tmp_db)])
     return fresh_bytes
 
 

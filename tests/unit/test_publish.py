@@ -293,8 +293,12 @@ def test_a_grown_file_or_a_foreign_one_is_written_whole(home: Path, monkeypatch)
     os.chmod(db, 0o644)  # someone replaced the published file with another publication's
     with duckdb.connect(str(db)) as con:
         con.execute("update main.publication set publication_id = 'another'")
+    copies: list[object] = []
+    copy = snapshot.shutil.copyfile
+    monkeypatch.setattr(snapshot.shutil, "copyfile", lambda *a: copies.append(a) or copy(*a))
     pub = do_publish(home)
     assert not pub.duckdb_updated
+    assert copies == []  # told apart before any copy of it
     assert published_rows(db)["fct_p"] and published_rows(db)["fct_x"] == [(0,), (1,), (2,)]
 
 
