@@ -346,7 +346,7 @@ def mirror_dbt_assets(
                     "period models built without the models downstream of them: the next "
                     "planned build rebuilds every period (estimates kept)"
                 )
-            build_plan.forget_reporter_frequencies(con)
+            build_plan.forget_snapshots(con)
         progress.finish(
             f"nodes built and tested ({failed} non-blocking test failures), {plan.scope()}"
         )

@@ -60,6 +60,12 @@ BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build
 BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
 # the frequencies each reporter declared before the running build (dbt/macros/build_by_period.sql)
 REPORTER_FREQUENCIES_TABLE = "build.reporter_frequencies_before"
+# the reliability scores of the years the running build rebuilds, as they were, and those years
+# (macro snapshot_rebuilt_years): reconciled trade rebuilds whole years where they changed
+RELIABILITY_TABLES = (
+    "build.fct_reporter_reliability_before",
+    "build.fct_reporter_reliability_before_years",
+)
 
 # raw table of each source whose rows name their (freq, period), and how: a SQL expression of
 # the pairs a row touches, as a list of 'freq:period' strings, and the columns it reads
@@ -337,10 +343,13 @@ def forget_versions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {BUILT_VERSIONS_TABLE}")
 
 
-def forget_reporter_frequencies(con: duckdb.DuckDBPyConnection) -> None:
-    """After a successful dbt build: the year models agree with the reporters' frequencies, so
-    the snapshot taken before it (dbt macro ``snapshot_reporter_frequencies``) goes."""
-    con.execute(f"DROP TABLE IF EXISTS {REPORTER_FREQUENCIES_TABLE}")
+def forget_snapshots(con: duckdb.DuckDBPyConnection) -> None:
+    """After a successful dbt build: the year models agree with the reporters' frequencies and
+    reconciled trade with the reliability scores, so the snapshots taken before it (dbt macros
+    ``snapshot_reporter_frequencies``, ``snapshot_rebuilt_years``) go. A build that failed
+    half-way keeps them: the next compares with what the models were built from."""
+    for table in (REPORTER_FREQUENCIES_TABLE, *RELIABILITY_TABLES):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def forget_build(con: duckdb.DuckDBPyConnection) -> None:

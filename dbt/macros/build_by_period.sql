@@ -45,9 +45,16 @@
 {#- `period`: the model's column (or expression) whose first four characters are the year;
     `frequencies_apart`: whether a row of one frequency never reads rows of another (its years
     are then rebuilt per frequency: a new month leaves the annual rows of its year as they are);
-    false for a model that mixes them (the reliability scores: annual data, else monthly) -#}
-{% macro year_model_config(frequencies_matter=true, period='period', frequencies_apart=true) -%}
-    {%- set config = _kept_between_builds_config('year_model', [
+    false for a model that mixes them (the reliability scores: annual data, else monthly); the
+    name of a year model whose rows the model reads by year for both frequencies (reconciled
+    trade: the reliability scores): per frequency, but whole years where that model's rows of
+    the year changed in this build (it must then `snapshot` them, below);
+    `snapshot`: keep this model's rows of the years it rebuilds as they were (macro
+    snapshot_rebuilt_years), for the models that read it so -#}
+{% macro year_model_config(frequencies_matter=true, period='period', frequencies_apart=true,
+                           snapshot=false) -%}
+    {%- set hooks = ["{{ snapshot_rebuilt_years(period=\"" ~ period ~ "\") }}"] if snapshot else [] -%}
+    {%- set config = _kept_between_builds_config('year_model', hooks + [
         "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ", period=\"" ~ period ~ "\") }}"
     ]) -%}
     {#- read by build_years, and by its data tests (rows_built) -#}
@@ -169,14 +176,105 @@
     {%- if frequencies_apart is none -%}
         {%- set frequencies_apart = (config.get('meta') or {}).get('frequencies_apart', false) -%}
     {%- endif -%}
+    {%- set whole = [] -%}
+    {%- if frequencies_apart is string -%}
+        {#- whole years where the model read by year changed -#}
+        {%- set plain = [] -%}
+        {%- for freq, period in periods if period[:4] not in plain -%}
+            {%- do plain.append(period[:4]) -%}
+        {%- endfor -%}
+        {%- set whole = changed_years(frequencies_apart, plain | sort) -%}
+    {%- endif -%}
     {%- set years = [] -%}
     {%- for freq, period in periods -%}
-        {%- set year = (freq ~ ':' ~ period[:4]) if frequencies_apart else period[:4] -%}
+        {%- set year = period[:4] if (not frequencies_apart or period[:4] in whole)
+            else (freq ~ ':' ~ period[:4]) -%}
         {%- if year not in years -%}
             {%- do years.append(year) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(years | sort) }}
+{%- endmacro %}
+
+
+{#- The snapshot of a year model's rows before this build (year_model_config's `snapshot`):
+    build.<model>_before, and the years it holds, build.<model>_before_years. -#}
+{% macro rows_before(model_name, suffix='_before') -%}
+    {{ return(api.Relation.create(database=target.database, schema='build',
+                                   identifier=model_name ~ suffix)) }}
+{%- endmacro %}
+
+
+{#- pre-hook of a year model with `snapshot` (the reliability scores), before its years are
+    deleted: its rows of those years as they are now. A year already in the snapshot keeps its
+    rows: the snapshot is kept until a build succeeds (`mirror` drops build.*_before then), so
+    after a build that failed half-way it still holds what the models reading it were built
+    from. Nothing in a full build (every year is rebuilt anyway). -#}
+{% macro snapshot_rebuilt_years(period='period') -%}
+    {%- if building_incrementally() -%}
+        {%- set years = build_years(frequencies_apart=false) -%}
+        {%- if years -%}
+            {%- set before = rows_before(this.identifier) -%}
+            {%- set covered = rows_before(this.identifier, '_before_years') -%}
+            create schema if not exists {{ before.database }}.build;
+            create table if not exists {{ before }} as select * from {{ this }} where false;
+            create table if not exists {{ covered }} (year varchar);
+            insert into {{ before }}
+            select * from {{ this }}
+            where {{ years_condition(years, period) }}
+                and left({{ period }}, 4) not in (select year from {{ covered }});
+            insert into {{ covered }}
+            select year from (values ('{{ years | join("'), ('") }}')) as wanted (year)
+            where year not in (select year from {{ covered }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Of `years` ('YYYY'), those in which year model `model_name`'s rows differ from its
+    snapshot (snapshot_rebuilt_years), or that the snapshot does not hold: every one when
+    there is none. -#}
+{% macro changed_years(model_name, years) -%}
+    {%- if not execute or not years -%}
+        {{ return(years) }}
+    {%- endif -%}
+    {%- set before = rows_before(model_name) -%}
+    {%- set covered = rows_before(model_name, '_before_years') -%}
+    {#- asked of the database, not load_relation: dbt caches a schema's tables when it first
+        lists them (here: build, for the reporters' frequencies, earlier in the build), and
+        does not see a table a hook created after that -#}
+    {%- set found = run_query(
+        "select count(*) from duckdb_tables() where database_name = '" ~ before.database
+        ~ "' and schema_name = 'build' and table_name in ('" ~ before.identifier ~ "', '"
+        ~ covered.identifier ~ "')"
+    ) -%}
+    {%- if found.rows[0][0] < 2 -%}
+        {{ return(years) }}
+    {%- endif -%}
+    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ model_name] -%}
+    {%- set relation = api.Relation.create(database=node.database, schema=node.schema,
+                                            identifier=node.alias) -%}
+    {%- set period = node.config.meta.get('year_column', 'period') -%}
+    {%- set condition = years_condition(years, period) -%}
+    {%- set query -%}
+        select distinct left({{ period }}, 4) as year
+        from (
+            (select * from {{ relation }} where {{ condition }}
+             except all select * from {{ before }} where {{ condition }})
+            union all
+            (select * from {{ before }} where {{ condition }}
+             except all select * from {{ relation }} where {{ condition }})
+        )
+        union
+        select year from (values ('{{ years | join("'), ('") }}')) as wanted (year)
+        where year not in (select year from {{ covered }})
+    {%- endset -%}
+    {%- set differing = run_query(query) -%}
+    {%- set changed = [] -%}
+    {%- for row in differing.rows -%}
+        {%- do changed.append(row[0]) -%}
+    {%- endfor -%}
+    {{ return(changed | sort) }}
 {%- endmacro %}
 
 
@@ -211,6 +309,11 @@
         {%- set span = period ~ " >= '" ~ every | min ~ "' and " ~ period ~ " < '"
             ~ '%04d' | format((every | max | int) + 1) ~ "'" -%}
         {%- set parts = [] -%}
+        {%- if '' in by_freq and _year_ranges(by_freq[''], period) == _year_ranges(every, period) -%}
+            {#- whole years for every year: the frequencies do not matter -#}
+            {%- do by_freq.clear() -%}
+            {%- do by_freq.update({'': every}) -%}
+        {%- endif -%}
         {%- for key, group in by_freq | dictsort -%}
             {%- set ranges = _year_ranges(group, period) -%}
             {%- if key -%}

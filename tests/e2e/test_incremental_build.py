@@ -118,6 +118,23 @@ def _query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
         con.close()
 
 
+def _reliability_years_changed(before: Path, after: Path) -> set[str]:
+    """The years whose reliability scores differ between two warehouses."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{before}' AS before (READ_ONLY)")
+        con.execute(f"ATTACH '{after}' AS after (READ_ONLY)")
+        table = "marts.fct_reporter_reliability"
+        rows = con.execute(
+            f"SELECT DISTINCT period_year::VARCHAR FROM ((SELECT * FROM after.{table} EXCEPT ALL "
+            f"SELECT * FROM before.{table}) UNION ALL (SELECT * FROM before.{table} EXCEPT ALL "
+            f"SELECT * FROM after.{table}))"
+        ).fetchall()
+    finally:
+        con.close()
+    return {row[0] for row in rows}
+
+
 def _vintages(warehouse: Path, table: str) -> set[object]:
     return {r[0] for r in _query(warehouse, f"SELECT DISTINCT estimate_vintage FROM {table}")}
 
@@ -193,16 +210,27 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
         "int_unallocated__allocation",
         "fct_mirror_trade",
     )
-    whole_year_models = ("fct_reporter_reliability", "fct_reconciled_trade")
+    # reconciled trade: those years too, but both frequencies of a year whose reliability
+    # scores changed (they mix frequencies; the scores themselves are rebuilt by whole years)
+    changed = _reliability_years_changed(builds.first_copy, builds.incremental_copy)
+    apart = ("A:2019", "A:2020", "A:2021", "M:2024", "M:2025")
+    reconciled = sorted({year[-4:] if year[-4:] in changed else year for year in apart})
     assert _years_rebuilt(builds.incremental) == {
         **dict.fromkeys(window_models, "A:2019, A:2020, A:2021, M:202411, M:202412, M:202501"),
-        **dict.fromkeys(year_models, "A:2019, A:2020, A:2021, M:2024, M:2025"),
-        **dict.fromkeys(whole_year_models, "2019, 2020, 2021, 2024, 2025"),
+        **dict.fromkeys(year_models, ", ".join(apart)),
+        "fct_reporter_reliability": "2019, 2020, 2021, 2024, 2025",
+        "fct_reconciled_trade": ", ".join(reconciled),
     }
+    assert "2020" in changed  # KAZ's revised year moves its scores
     assert _years_rebuilt(builds.full) == {
         **dict.fromkeys(window_models, "every period"),
-        **dict.fromkeys((*year_models, *whole_year_models), "every year"),
+        **dict.fromkeys(
+            (*year_models, "fct_reporter_reliability", "fct_reconciled_trade"), "every year"
+        ),
     }
+    # the snapshot of the scores went with the successful build
+    snapshots = "select count(*) from duckdb_tables() where schema_name = 'build' and table_name like '%_before%'"
+    assert _query(builds.incremental_copy, snapshots) == [(0,)]
     count = f"SELECT count(*) FROM marts.fct_declarations WHERE period = '{HELD_BACK_MONTH}'"
     assert _query(builds.first_copy, count) == [(0,)]
     assert _query(builds.incremental_copy, count)[0][0] > 0

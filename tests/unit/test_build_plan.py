@@ -188,11 +188,11 @@ def test_periods_built_without_the_year_models_make_every_period_due(
     build_plan.forget_versions(con)
     assert plan().kind == "periods"
     assert plan().periods == (("A", "2020"), ("M", "202103"))
-    con.execute(
-        f"CREATE TABLE {build_plan.REPORTER_FREQUENCIES_TABLE} AS SELECT 'KAZ' AS reporter_iso3"
-    )
-    build_plan.forget_reporter_frequencies(con)
-    assert not table_exists(con, build_plan.REPORTER_FREQUENCIES_TABLE)
+    snapshots = (build_plan.REPORTER_FREQUENCIES_TABLE, *build_plan.RELIABILITY_TABLES)
+    for table in snapshots:
+        con.execute(f"CREATE TABLE {table} AS SELECT 'KAZ' AS reporter_iso3")
+    build_plan.forget_snapshots(con)
+    assert not any(table_exists(con, table) for table in snapshots)
 
 
 def test_a_run_of_partitions_builds_exactly_them_with_the_estimates_kept() -> None:

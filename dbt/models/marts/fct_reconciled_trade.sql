@@ -9,9 +9,10 @@
 -- partner is not a country keeps the part of it that no flow claimed (`unallocated_remainder`),
 -- so that no declared value is lost. Confidential declarations stay out (fct_declarations).
 -- `reconciliation_method` says how each row's balanced value was formed.
--- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability;
--- whole years, both frequencies: a year's reliability scores mix them.
-{{ config(**year_model_config(frequencies_apart=false)) }}
+-- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability:
+-- the years of each frequency apart, as fct_mirror_trade, but both frequencies of a year whose
+-- reliability scores changed in this build (a year's scores mix frequencies).
+{{ config(**year_model_config(frequencies_apart='fct_reporter_reliability')) }}
 
 with
 
@@ -31,7 +32,7 @@ reliability as (
         inverse_variance_weight,
         reliability_score
     from {{ ref('fct_reporter_reliability') }}
-    where {{ in_build_years(period='cast(period_year as varchar)') }}
+    where {{ in_build_years(period='cast(period_year as varchar)', frequencies_apart=false) }}
 
 ),
 

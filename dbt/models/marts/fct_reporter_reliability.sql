@@ -11,7 +11,11 @@
 -- inverse variance weighs that side in fct_reconciled_trade's balanced value.
 -- Built by calendar years (macro year_model_config): a year's scores read that year only,
 -- both frequencies (a reporter's monthly flows where it has no annual data).
-{{ config(**year_model_config(period="cast(period_year as varchar)", frequencies_apart=false)) }}
+-- Its rows of the years rebuilt are kept as they were (`snapshot`) for fct_reconciled_trade,
+-- which rebuilds both frequencies of a year only when that year's scores changed.
+{{ config(**year_model_config(
+    period="cast(period_year as varchar)", frequencies_apart=false, snapshot=true
+)) }}
 
 with
 
