@@ -4,7 +4,7 @@ The declaration-level chain is built by period (dbt macros ``dbt/macros/build_by
 a period model deletes and re-inserts the periods of ``MIRROR_BUILD_PERIODS`` and keeps the
 others; a year model (the gaps and what judges them) the calendar years those periods and
 their timing windows touch, or every year when the frequencies reporters declare changed
-(:data:`REPORTER_FREQUENCIES_TABLE`). The estimates (CIF/FOB margins, reporter noise,
+(the snapshots of :data:`SNAPSHOT_SCHEMA`). The estimates (CIF/FOB margins, reporter noise,
 detected transit corridors) use all of history: they are kept, with their
 ``estimate_vintage``, until a build refreshes them.
 
@@ -58,14 +58,13 @@ PLANNED_TAG = jobs.PLANNED_TAG
 
 BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build read
 BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
-# the frequencies each reporter declared before the running build (dbt/macros/build_by_period.sql)
-REPORTER_FREQUENCIES_TABLE = "build.reporter_frequencies_before"
-# the reliability scores of the years the running build rebuilds, as they were, and those years
-# (macro snapshot_rebuilt_years): reconciled trade rebuilds whole years where they changed
-RELIABILITY_TABLES = (
-    "build.fct_reporter_reliability_before",
-    "build.fct_reporter_reliability_before_years",
-)
+# snapshots a running dbt build takes of what it is about to rebuild, so that it can compare
+# after (dbt/macros/build_by_period.sql): build.reporter_frequencies_before (the frequencies
+# each reporter declared), build.<model>_before and build.<model>_before_years (a year model's
+# rows of the years it rebuilds, and those years: reconciled trade rebuilds whole years where
+# the reliability scores changed). Every table of schema build named so is a snapshot.
+SNAPSHOT_SCHEMA = "build"
+SNAPSHOT_SUFFIXES = ("_before", "_before_years")
 
 # raw table of each source whose rows name their (freq, period), and how: a SQL expression of
 # the pairs a row touches, as a list of 'freq:period' strings, and the columns it reads
@@ -348,8 +347,13 @@ def forget_snapshots(con: duckdb.DuckDBPyConnection) -> None:
     reconciled trade with the reliability scores, so the snapshots taken before it (dbt macros
     ``snapshot_reporter_frequencies``, ``snapshot_rebuilt_years``) go. A build that failed
     half-way keeps them: the next compares with what the models were built from."""
-    for table in (REPORTER_FREQUENCIES_TABLE, *RELIABILITY_TABLES):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    named_so = " OR ".join("ends_with(table_name, ?)" for _ in SNAPSHOT_SUFFIXES)
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() "
+        f"WHERE database_name = current_database() AND schema_name = ? AND ({named_so})",
+        [SNAPSHOT_SCHEMA, *SNAPSHOT_SUFFIXES],
+    ).fetchall():
+        con.execute(f'DROP TABLE IF EXISTS {SNAPSHOT_SCHEMA}."{table}"')
 
 
 def forget_build(con: duckdb.DuckDBPyConnection) -> None:

@@ -224,7 +224,7 @@
             where {{ years_condition(years, period) }}
                 and left({{ period }}, 4) not in (select year from {{ covered }});
             insert into {{ covered }}
-            select year from (values ('{{ years | join("'), ('") }}')) as wanted (year)
+            select year from {{ _years_table(years) }}
             where year not in (select year from {{ covered }})
         {%- endif -%}
     {%- endif -%}
@@ -240,15 +240,7 @@
     {%- endif -%}
     {%- set before = rows_before(model_name) -%}
     {%- set covered = rows_before(model_name, '_before_years') -%}
-    {#- asked of the database, not load_relation: dbt caches a schema's tables when it first
-        lists them (here: build, for the reporters' frequencies, earlier in the build), and
-        does not see a table a hook created after that -#}
-    {%- set found = run_query(
-        "select count(*) from duckdb_tables() where database_name = '" ~ before.database
-        ~ "' and schema_name = 'build' and table_name in ('" ~ before.identifier ~ "', '"
-        ~ covered.identifier ~ "')"
-    ) -%}
-    {%- if found.rows[0][0] < 2 -%}
+    {%- if not (table_in_database(before) and table_in_database(covered)) -%}
         {{ return(years) }}
     {%- endif -%}
     {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ model_name] -%}
@@ -266,7 +258,7 @@
              except all select * from {{ relation }} where {{ condition }})
         )
         union
-        select year from (values ('{{ years | join("'), ('") }}')) as wanted (year)
+        select year from {{ _years_table(years) }}
         where year not in (select year from {{ covered }})
     {%- endset -%}
     {%- set differing = run_query(query) -%}
@@ -275,6 +267,25 @@
         {%- do changed.append(row[0]) -%}
     {%- endfor -%}
     {{ return(changed | sort) }}
+{%- endmacro %}
+
+
+{#- `years` ('YYYY') as a relation of one column, year -#}
+{% macro _years_table(years) -%}
+    (values ('{{ years | join("'), ('") }}')) as wanted (year)
+{%- endmacro %}
+
+
+{#- Whether `relation` exists, asked of the database. Not load_relation: dbt caches a schema's
+    tables when it first lists them, and does not see a table a hook created after that (the
+    snapshots below, in schema build, once the build listed it). -#}
+{% macro table_in_database(relation) -%}
+    {%- set found = run_query(
+        "select count(*) from duckdb_tables() where database_name = '" ~ relation.database
+        ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '"
+        ~ relation.identifier ~ "'"
+    ) -%}
+    {{ return(found.rows[0][0] > 0) }}
 {%- endmacro %}
 
 
@@ -297,28 +308,26 @@
     {%- elif years | length == 0 -%}
         false
     {%- else -%}
+        {#- the years of each frequency ('' for whole years), and of any -#}
         {%- set by_freq = {} -%}
-        {%- for year in years | sort -%}
-            {%- set key = year[:-5] if year | length > 4 else '' -%}
-            {%- do by_freq.setdefault(key, []).append(year[-4:]) -%}
+        {%- for year in years | unique | sort -%}
+            {%- do by_freq.setdefault(year[:-5], []).append(year[-4:]) -%}
         {%- endfor -%}
-        {%- set every = [] -%}
-        {%- for year in years if year[-4:] not in every -%}
-            {%- do every.append(year[-4:]) -%}
-        {%- endfor -%}
-        {%- set span = period ~ " >= '" ~ every | min ~ "' and " ~ period ~ " < '"
-            ~ '%04d' | format((every | max | int) + 1) ~ "'" -%}
-        {%- set parts = [] -%}
-        {%- if '' in by_freq and _year_ranges(by_freq[''], period) == _year_ranges(every, period) -%}
+        {%- set every = by_freq.values() | sum(start=[]) | unique | sort | list -%}
+        {%- if by_freq.get('') == every -%}
             {#- whole years for every year: the frequencies do not matter -#}
-            {%- do by_freq.clear() -%}
-            {%- do by_freq.update({'': every}) -%}
+            {%- set by_freq = {'': every} -%}
         {%- endif -%}
+        {%- set span = period ~ " >= '" ~ every[0] ~ "' and " ~ period ~ " < '"
+            ~ '%04d' | format((every[-1] | int) + 1) ~ "'" -%}
+        {#- a group of years fills the span when it has as many years (both are sorted, unique) -#}
+        {%- set span_length = (every[-1] | int) - (every[0] | int) + 1 -%}
+        {%- set parts = [] -%}
         {%- for key, group in by_freq | dictsort -%}
-            {%- set ranges = _year_ranges(group, period) -%}
+            {%- set ranges = '' if group | length == span_length else _year_ranges(group, period) -%}
             {%- if key -%}
-                {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ ('' if ranges == span else ' and ' ~ ranges)) -%}
-            {%- elif ranges != span -%}
+                {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ (' and ' ~ ranges if ranges else '')) -%}
+            {%- elif ranges -%}
                 {%- do parts.append(ranges) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -491,7 +500,7 @@
         {{ return(true) }}
     {%- endif -%}
     {%- set before = reporter_frequencies_before() -%}
-    {%- if load_relation(before) is none -%}
+    {%- if not table_in_database(before) -%}
         {{ return(true) }}
     {%- endif -%}
     {#- not ref(): a model that calls this depends on it through int_mirror__gaps, and a ref
