@@ -20,7 +20,9 @@ annual + monthly):
    totals (key by key, within float tolerance);
 4. accuracy against the ground truth (benchmarks/accuracy.py);
 5. incremental: add the 2025-01 files to the loaded world and re-run, then run the month alone
-   on a fresh home;
+   on a fresh home; then a revised reporter-year: the largest annual Comtrade file of 2023
+   again, every tenth row's values x1.1, released later (what a statistics office's revision
+   looks like), added to that home, then that file alone on a fresh home;
 6. write ``benchmarks/results/<size>.json`` and regenerate ``docs/benchmarks.md`` from every
    stored result (benchmarks/doc.py; sizes not run yet are shown with an estimate).
 """
@@ -28,8 +30,11 @@ annual + monthly):
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -58,6 +63,9 @@ from project_copy import make_project_copy  # noqa: E402
 CODES = REPO / "data" / "reference" / "geo" / "comtrade_country_codes.csv"
 YEARS = "2020-2024"
 INCREMENT_YEAR, INCREMENT_MONTH = 2025, 1
+REVISED_YEAR = 2023  # a year of the world with a year on each side (the annual timing window)
+REVISED_VALUES = ("primaryValue", "cifvalue", "fobvalue")
+_RELEASED = re.compile(r"released-(\d{4}-\d{2}-\d{2})")
 KEY = ("freq", "period", "exporter_iso3", "importer_iso3", "hs6")
 
 
@@ -99,6 +107,39 @@ def ensure_world(work: Path, size: str, seed: int, gz: bool, log_dir: Path) -> d
 # --------------------------------------------------------------------------------------
 # same table?
 # --------------------------------------------------------------------------------------
+
+
+def revise_reporter_year(landing: Path, dest: Path) -> Path:
+    """A revision of one reporter-year, written into ``dest``: the largest annual Comtrade file
+    of :data:`REVISED_YEAR` (the reporter with most rows: the costliest to revise) with every
+    tenth row's values x1.1 and a release date half a year later, so that it supersedes the
+    original. Returns the file."""
+    candidates = sorted(
+        (landing / "comtrade").glob(f"*_A_*_{REVISED_YEAR}_released-*.csv"),
+        key=lambda path: (-path.stat().st_size, path.name),
+    )
+    if not candidates:
+        raise FileNotFoundError(f"no annual Comtrade file of {REVISED_YEAR} in {landing}")
+    source = candidates[0]
+    found = _RELEASED.search(source.name)
+    assert found, source.name
+    later = dt.date.fromisoformat(found.group(1)) + dt.timedelta(days=183)
+    dest.mkdir(parents=True, exist_ok=True)
+    revised = dest / _RELEASED.sub(f"released-{later.isoformat()}", source.name)
+    with (
+        source.open(newline="", encoding="utf-8") as read,
+        revised.open("w", newline="", encoding="utf-8") as write,
+    ):
+        reader = csv.DictReader(read)
+        writer = csv.DictWriter(write, reader.fieldnames or [])
+        writer.writeheader()
+        for index, row in enumerate(reader):
+            if index % 10 == 0:
+                for column in REVISED_VALUES:
+                    if row.get(column):
+                        row[column] = f"{float(row[column]) * 1.1:.2f}"
+            writer.writerow(row)
+    return revised
 
 
 def compare(floor: Path, peer: Path, warehouse: Path) -> dict[str, Any]:
@@ -180,8 +221,10 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
     wdir = Path(world["dir"])
     landing, truth = wdir / "landing", wdir / "ground_truth"
     inc_folder = landing / "comtrade" / f"increment-{INCREMENT_YEAR}{INCREMENT_MONTH:02d}"
-    if inc_folder.exists():  # left over from an interrupted run
-        shutil.rmtree(inc_folder)
+    revision_folder = landing / "comtrade" / f"revision-{REVISED_YEAR}"
+    for folder in (inc_folder, revision_folder):
+        if folder.exists():  # left over from an interrupted run
+            shutil.rmtree(folder)
     project = make_project_copy(run_dir / "project")
     result: dict[str, Any] = {
         "size": size,
@@ -234,8 +277,18 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
             result["incremental"] = mirror_run(
                 project, home, landing, logs / "incremental.log", args.memory_limit
             )
+            print(f"[{size}]     {result['incremental']}", flush=True)
+            # the month stays: its files going would be a change of their own
+            revised = revise_reporter_year(landing, revision_folder)
+            print(f"[{size}] incremental: revised {revised.name} ...", flush=True)
+            result["revision_file"] = revised.name
+            result["revision"] = mirror_run(
+                project, home, landing, logs / "revision.log", args.memory_limit
+            )
         finally:
             shutil.rmtree(inc_folder)
+            if revision_folder.exists():
+                shutil.rmtree(revision_folder)
         result["month_alone"] = mirror_run(
             project,
             run_dir / "home-month-alone",
@@ -243,7 +296,17 @@ def bench_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
             logs / "month_alone.log",
             args.memory_limit,
         )
-        print(f"[{size}]     {result['incremental']} vs alone {result['month_alone']}", flush=True)
+        print(f"[{size}]     month alone {result['month_alone']}", flush=True)
+        revision_landing = run_dir / "revision-landing"
+        revise_reporter_year(landing, revision_landing / "comtrade")
+        result["revision_alone"] = mirror_run(
+            project,
+            run_dir / "home-revision-alone",
+            revision_landing,
+            logs / "revision_alone.log",
+            args.memory_limit,
+        )
+        print(f"[{size}]     {result['revision']} vs alone {result['revision_alone']}", flush=True)
     result["finished"] = now()
     result["machine"] = machine()
     RESULTS.mkdir(exist_ok=True)

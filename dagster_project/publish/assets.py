@@ -54,9 +54,10 @@ class PublishTarget(dg.ConfigurableResource):
     kinds={"duckdb", "parquet"},
     description=(
         "Read-only DuckDB file ($MIRROR_HOME/published/mirror.duckdb) and Parquet exports "
-        "($MIRROR_HOME/exports/<table>/<year>.parquet, exports -> exports.versions/<publication "
-        "id>/) of every mart, built aside and swapped in atomically; the years that did not "
-        "change are kept from the previous publication. Runs only after the blocking checks on "
+        "($MIRROR_HOME/exports/<table>/<year>-<freq>.parquet, exports -> "
+        "exports.versions/<publication id>/) of every mart, built aside and swapped in "
+        "atomically; the years and frequencies that did not change are kept from the previous "
+        "publication. Runs only after the blocking checks on "
         "the marts passed; a failed run leaves the previous publication as it was."
     ),
 )

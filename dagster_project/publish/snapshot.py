@@ -7,15 +7,21 @@ Layout under ``$MIRROR_HOME`` (``publish()`` takes the two public paths)::
                                      main.publication_tables
     exports -> exports.versions/<id> a symlink, swapped atomically
     exports.versions/<id>/           one complete publication, never modified (0555/0444):
-        <table>/<year>.parquet       a table with a DATE ``period_start``: one file per year
+        <table>/<year>-<freq>.parquet a table with a DATE ``period_start`` and a ``freq``:
+                                     one file per year and frequency (``2023-A.parquet``,
+                                     ``2023-M.parquet``)
+        <table>/<year>.parquet       a table with ``period_start`` and no ``freq``
         <table>/all.parquet          any other table (and an empty one)
         publication.json             id, time, run id; every table's rows and column
                                      fingerprint; every file's year, rows, row fingerprint
                                      (and each month's), sha256 and ``written_by`` (the
                                      publication that wrote it)
 
-What changed is the only thing written. Each table is read once into slices (a year, or the
-whole table) with a fingerprint of their rows (:func:`_slices`). A slice whose fingerprint
+What changed is the only thing written. Each table is read once into slices (a year and
+frequency, a year, or the whole table) with a fingerprint of their rows (:func:`_slices`).
+A slice is what one delivery changes together: a revised annual file changes the annual rows
+of its year and its neighbours (the annual timing window), not the monthly rows beside them,
+which are nine in ten of a year's rows. A slice whose fingerprint
 and table columns equal the previous publication's keeps the previous file: a hard link into
 the new version, no byte written. The DuckDB file starts as a copy of the previous one with
 the changed slices deleted and written again (rows are kept in year order, so a year is whole
@@ -88,8 +94,10 @@ VERSIONS_SUFFIX = ".versions"
 TMP_MARK = ".tmp-"
 
 # the layout of an export version this code writes and can reuse (publication.json "layout")
-LAYOUT = "table-folders/v2"
+LAYOUT = "table-folders/v3"
 SLICE_COLUMN = "period_start"  # a table with this DATE column is exported one file per year
+FREQ_COLUMN = "freq"  # ... and per year and frequency when it has this VARCHAR column too
+_FREQ_VALUE = re.compile(r"^[A-Za-z0-9]+$")  # what a frequency may be to name a file
 ALL_SLICE = "all"  # the one file of a table without it (or of an empty table)
 UNDATED_SLICE = "undated"  # rows whose period_start is null
 MAX_GROWTH = 1.5  # updates in place stop once the DuckDB file is this much its full size
@@ -223,29 +231,34 @@ def _prune_versions(versions: Path, current: str, keep: int) -> list[str]:
 
 @dataclass(frozen=True)
 class _Slice:
-    """A year of a table with a period (``period_start``), or the whole of another table."""
+    """A year and frequency, or a year, of a table with a period (``period_start``), or the
+    whole of another table."""
 
-    name: str  # "2024", or ALL_SLICE
+    name: str  # "2024-M", "2024", ALL_SLICE or UNDATED_SLICE
     rows: int
     fingerprint: str  # rows and two 64-bit sums of row hashes: equal means the same rows
     # a year's months ("2024-12") and the fingerprint of each one's rows: an update of the
     # DuckDB file rewrites the months that changed, not the year (empty: not a year)
     months: dict[str, str] = field(default_factory=dict, compare=False)
 
-    @property
-    def where(self) -> str:
-        return _slice_where(self.name)
 
-
-def _slice_where(name: str) -> str:
-    """The rows of the slice named ``name`` ("2024", ALL_SLICE, UNDATED_SLICE)."""
+def _slice_where(name: str, by_freq: bool) -> str:
+    """The rows of the slice named ``name`` ("2024-M", "2024", ALL_SLICE, UNDATED_SLICE,
+    "undated-M") of a table sliced by frequency too (``by_freq``) or not."""
     if name == ALL_SLICE:
         return "true"
-    if name == UNDATED_SLICE:
-        return f"{SLICE_COLUMN} is null"
-    year = int(name)  # a range, not year(...) = Y: DuckDB skips row groups by it
+    period, _, freq = name.partition("-")
+    if by_freq:
+        if freq and not _FREQ_VALUE.match(freq):
+            raise ValueError(f"slice {name!r}: not a frequency")
+        where_freq = f" and {FREQ_COLUMN} = '{freq}'" if freq else f" and {FREQ_COLUMN} is null"
+    else:
+        where_freq = ""
+    if period == UNDATED_SLICE:
+        return f"{SLICE_COLUMN} is null{where_freq}"
+    year = int(period)  # a range, not year(...) = Y: DuckDB skips row groups by it
     start, end = f"date '{year:04d}-01-01'", f"date '{year + 1:04d}-01-01'"
-    return f"{SLICE_COLUMN} >= {start} and {SLICE_COLUMN} < {end}"
+    return f"{SLICE_COLUMN} >= {start} and {SLICE_COLUMN} < {end}{where_freq}"
 
 
 @dataclass(frozen=True)
@@ -254,6 +267,7 @@ class _Table:
     name: str
     columns: str  # fingerprint of the column names and types, in order
     sliced: bool  # has a DATE column period_start: one export file per year
+    by_freq: bool  # ... and a VARCHAR column freq: one per year and frequency
     slices: tuple[_Slice, ...]
 
     @property
@@ -267,21 +281,33 @@ class _Table:
     def file(self, piece: _Slice) -> str:
         return f"{self.name}/{piece.name}.parquet"
 
+    def where(self, piece: str) -> str:
+        """The rows of slice ``piece`` of this table."""
+        return _slice_where(piece, self.by_freq)
 
-def _month_where(month: str) -> str:
-    """The rows of one month (``2024-12``) of a year slice, as a range DuckDB prunes by."""
-    start = f"date '{month}-01'"
-    return f"{SLICE_COLUMN} >= {start} and {SLICE_COLUMN} < {start} + interval 1 month"
+    def month_where(self, piece: str, month: str) -> str:
+        """The rows of one month (``2024-12``) of slice ``piece``, as a range DuckDB prunes
+        by (the slice's frequency too: the annual rows of 2024 are January's)."""
+        start = f"date '{month}-01'"
+        return (
+            f"{self.where(piece)} and {SLICE_COLUMN} >= {start} "
+            f"and {SLICE_COLUMN} < {start} + interval 1 month"
+        )
+
+    @property
+    def slice_expression(self) -> str:
+        return _slice_expression(self.sliced, self.by_freq)
 
 
 def _month_expression(sliced: bool) -> str:
     return f"strftime({SLICE_COLUMN}, '%Y-%m')" if sliced else "null::varchar"
 
 
-def _slice_expression(sliced: bool) -> str:
+def _slice_expression(sliced: bool, by_freq: bool) -> str:
     if not sliced:
         return f"'{ALL_SLICE}'"
-    return f"coalesce(year({SLICE_COLUMN})::varchar, '{UNDATED_SLICE}')"
+    year = f"coalesce(year({SLICE_COLUMN})::varchar, '{UNDATED_SLICE}')"
+    return f"{year} || coalesce('-' || {FREQ_COLUMN}, '')" if by_freq else year
 
 
 def _columns_fingerprint(columns: Sequence[tuple[str, str]]) -> str:
@@ -300,14 +326,21 @@ def _describe(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: 
 
 
 def _slices(
-    con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str, sliced: bool
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    schema: str,
+    table: str,
+    sliced: bool,
+    by_freq: bool,
 ) -> tuple[_Slice, ...]:
     """One scan: each slice's rows and fingerprint. The fingerprint sums two hashes of every
     row (as HUGEINT, so nothing overflows and a repeated row is not cancelled as XOR would):
     two slices with the same rows in any order agree, and a changed value changes both sums
     (128 bits: a collision is not a practical concern). DuckDB's hash may change with its
     version: then every slice looks changed and is written again, never the reverse."""
-    years, months = _fingerprints(con, f"{catalog}.{schema}.{table}", sliced)
+    years, months = _fingerprints(con, f"{catalog}.{schema}.{table}", sliced, by_freq)
+    for name in years:
+        _slice_where(name, by_freq)  # a frequency that cannot name a file stops here
     found = tuple(
         _Slice(name, _rows_of(fingerprint), fingerprint, months.get(name, {}))
         for name, fingerprint in years.items()
@@ -316,13 +349,18 @@ def _slices(
 
 
 def _fingerprints(
-    con: duckdb.DuckDBPyConnection, relation: str, sliced: bool, where: str = "true"
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    sliced: bool,
+    by_freq: bool,
+    where: str = "true",
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """The fingerprint of each slice of ``relation``'s rows that ``where`` keeps, in slice
     order, and of each month of a year slice (slice -> month -> fingerprint). One scan: the
     sums of a year are the sums of its months."""
     rows = con.execute(
-        f"select {_slice_expression(sliced)} as slice, {_month_expression(sliced)} as month, "
+        f"select {_slice_expression(sliced, by_freq)} as slice, "
+        f"{_month_expression(sliced)} as month, "
         f"count(*), sum(hash(_mirror_row)::hugeint), sum(hash(_mirror_row, 'mirror')::hugeint) "
         f"from {relation} as _mirror_row where {where} group by 1, 2 order by 1, 2"
     ).fetchall()
@@ -360,9 +398,10 @@ def _read_tables(
     for schema, name in names:
         described = columns.get((schema, name), [])
         sliced = (SLICE_COLUMN, "DATE") in described
+        by_freq = sliced and (FREQ_COLUMN, "VARCHAR") in described
         tables.append(
-            _Table(schema, name, _columns_fingerprint(described), sliced,
-                   _slices(con, catalog, schema, name, sliced))
+            _Table(schema, name, _columns_fingerprint(described), sliced, by_freq,
+                   _slices(con, catalog, schema, name, sliced, by_freq))
         )  # fmt: skip
     return tables
 
@@ -462,10 +501,10 @@ def _open_update(
 @dataclass(frozen=True)
 class _Rewritten:
     """What an update wrote into the copy of the previous file, to be fingerprinted again:
-    slices written whole, and the months written of slices updated month by month."""
+    slices written whole, and the (slice, month) written of slices updated month by month."""
 
     slices: frozenset[str] = frozenset()
-    months: frozenset[str] = frozenset()
+    months: frozenset[tuple[str, str]] = frozenset()
 
 
 def _write_table_into(
@@ -488,14 +527,14 @@ def _write_table_into(
     )
     if not (updating and same_columns and previous is not None):
         con.execute(f"DROP TABLE IF EXISTS {target}")
-        order = f" ORDER BY {_slice_expression(table.sliced)}" if table.sliced else ""
+        order = f" ORDER BY {table.slice_expression}" if table.sliced else ""
         con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}{order}")
         return table.rows, None
     written = 0
     keep = {p.name for p in table.slices if previous.file(table, p) is not None}
     current = {p.name: p for p in table.slices}
     slices: set[str] = set()
-    months: set[str] = set()
+    months: set[tuple[str, str]] = set()
     inserted: list[str] = []  # the ranges to insert from the source, in order
     # Every row outside the slices kept is replaced: changed slices, and slices now gone. Of a
     # changed year whose months the previous publication recorded, only the months that
@@ -507,19 +546,19 @@ def _write_table_into(
         piece = current.get(name)
         before = previous.months(table, piece) if piece is not None and piece.months else None
         if piece is None or before is None:
-            con.execute(f"DELETE FROM {target} WHERE {_slice_where(name)}")
+            con.execute(f"DELETE FROM {target} WHERE {table.where(name)}")
             if piece is not None:
-                inserted.append(piece.where)
+                inserted.append(table.where(name))
                 slices.add(name)
                 written += piece.rows
             continue
         for month in sorted(set(before) | set(piece.months)):
             if before.get(month) == piece.months.get(month):
                 continue
-            con.execute(f"DELETE FROM {target} WHERE {_month_where(month)}")
+            con.execute(f"DELETE FROM {target} WHERE {table.month_where(name, month)}")
             if month in piece.months:
-                inserted.append(_month_where(month))
-                months.add(month)
+                inserted.append(table.month_where(name, month))
+                months.add((name, month))
                 written += _rows_of(piece.months[month])
     if inserted:
         ranges = " or ".join(f"({where})" for where in inserted)
@@ -541,20 +580,22 @@ def _verify(
     a table absent from it was written whole."""
     for table in tables:
         done = rewritten.get(table.key, _Rewritten())
-        slice_of = _slice_expression(table.sliced)
         name = f"publication.{table.schema}.{table.name}"
-        counts = dict(con.execute(f"select {slice_of}, count(*) from {name} group by 1").fetchall())
+        counts = dict(
+            con.execute(f"select {table.slice_expression}, count(*) from {name} group by 1")
+            .fetchall()
+        )  # fmt: skip
         # the fingerprints of what was rewritten: its ranges only, which DuckDB prunes by
-        ranges = [_slice_where(s) for s in sorted(done.slices)]
-        ranges += [_month_where(m) for m in sorted(done.months)]
+        ranges = [table.where(s) for s in sorted(done.slices)]
+        ranges += [table.month_where(s, m) for s, m in sorted(done.months)]
         years: dict[str, str] = {}
-        got_months: dict[str, str] = {}
+        got_months: dict[tuple[str, str], str] = {}
         if ranges:
             where = " or ".join(f"({r})" for r in ranges)
-            years, months = _fingerprints(con, name, table.sliced, where)
+            years, months = _fingerprints(con, name, table.sliced, table.by_freq, where)
             got_months = {
-                m: f for by_month in months.values() for m, f in by_month.items()
-                if m in done.months
+                (s, m): f for s, by_month in months.items() for m, f in by_month.items()
+                if (s, m) in done.months
             }  # fmt: skip
         got = sorted(
             (piece, n, years.get(piece, "") if piece in done.slices else "")
@@ -566,8 +607,9 @@ def _verify(
             if p.rows
         )
         expected_months = {
-            m: f for p in table.slices for m, f in p.months.items() if m in done.months
-        }
+            (p.name, m): f for p in table.slices for m, f in p.months.items()
+            if (p.name, m) in done.months
+        }  # fmt: skip
         if got != expected or got_months != expected_months:
             raise RuntimeError(
                 f"the new publication's {table.key} differs from the warehouse "
@@ -677,7 +719,7 @@ def publish(
                     continue
                 con.execute(
                     f"COPY (SELECT * FROM source.{table.schema}.{table.name} "
-                    f"WHERE {piece.where}) TO ? (FORMAT parquet, COMPRESSION zstd, "
+                    f"WHERE {table.where(piece.name)}) TO ? (FORMAT parquet, COMPRESSION zstd, "
                     f"KV_METADATA {{publication_id: '{publication_id}'}})",
                     [str(parquet)],
                 )

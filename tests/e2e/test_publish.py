@@ -89,12 +89,16 @@ def test_published_file_and_exports_are_read_only_and_one_publication(
             ).fetchone()[0]
             assert kv == file["written_by"]  # this publication's, or an earlier one's, reused
     # the documented path exports/<table>/*.parquet works through the link, a file per year
+    # and frequency
+    names = []
     for path in (exports / "fct_mirror_trade").iterdir():
-        year = int(path.stem)  # 2019.parquet ... 2024.parquet
-        years = con.execute(
-            "select distinct year(period_start) from read_parquet(?)", [str(path)]
+        year, freq = path.stem.split("-")  # 2019-A.parquet ... 2024-M.parquet
+        names.append(path.stem)
+        found = con.execute(
+            "select distinct year(period_start)::varchar, freq from read_parquet(?)", [str(path)]
         ).fetchall()
-        assert years == [(year,)], path
+        assert found == [(year, freq)], path
+    assert {name.split("-")[1] for name in names} == {"A", "M"}
 
 
 def test_dbt_docs_site_is_written_for_the_run(sample_run: MirrorRun) -> None:

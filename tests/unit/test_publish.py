@@ -257,6 +257,44 @@ def test_an_update_rewrites_only_the_changed_months_of_a_year(
     assert published_rows(whole.duckdb_path) == published_rows(do_publish(fresh_home).duckdb_path)
 
 
+def test_a_table_with_a_frequency_is_a_file_per_year_and_frequency(
+    home: Path, tmp_path_factory
+) -> None:
+    """A revised annual row (a reporter's revised annual file) rewrites that year's annual
+    file, and the annual rows of its month in the DuckDB file, not the monthly rows of the
+    year (nine in ten of a year's rows in the marts), although both start in January."""
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute(
+            "create table marts.fct_f as select range as id, "
+            "case when range < 3 then 'A' when range = 39 then null else 'M' end as freq, "
+            "(case when range < 3 then date '2020-01-01' + to_years(range) "
+            "else date '2020-01-01' + to_months(range % 36) end)::date as period_start, "
+            "1.0 as value from range(40)"
+        )  # annual 2020-2022, every month of them, and a row of April 2020 without a frequency
+    first = do_publish(home)
+    files = sorted(p.name for p in first.parquet_files if p.parent.name == "fct_f")
+    assert files == [
+        "2020-A.parquet", "2020-M.parquet", "2020.parquet", "2021-A.parquet",
+        "2021-M.parquet", "2022-A.parquet", "2022-M.parquet",
+    ]  # fmt: skip
+    with duckdb.connect() as con:
+        read = "select distinct freq, year(period_start) from read_parquet(?)"
+        folder = first.exports_version_dir / "fct_f"
+        assert con.execute(read, [str(folder / "2021-A.parquet")]).fetchall() == [("A", 2021)]
+        assert con.execute(read, [str(folder / "2020.parquet")]).fetchall() == [(None, 2020)]
+        assert con.execute(read, [str(folder / "2021-M.parquet")]).fetchall() == [("M", 2021)]
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute("update marts.fct_f set value = 2 where freq = 'A' and id = 1")
+    second = do_publish(home)
+    assert second.duckdb_updated
+    assert second.written["files_written"] == 1 and second.written["rows_written_duckdb"] == 1
+    before, after = inodes(first), inodes(second)
+    assert {n for n in after if after[n] != before.get(n)} == {"fct_f/2021-A.parquet"}
+    fresh_home = tmp_path_factory.mktemp("fresh")
+    (fresh_home / "mirror.duckdb").write_bytes((home / "mirror.duckdb").read_bytes())
+    assert published_rows(second.duckdb_path) == published_rows(do_publish(fresh_home).duckdb_path)
+
+
 def test_nothing_changed_writes_no_export_file(home: Path) -> None:
     first = do_publish(home)
     second = do_publish(home)
@@ -334,7 +372,7 @@ def test_an_update_that_wrote_wrong_values_publishes_nothing(
         written, update = write(con, table, previous, updating)
         if table.name == "fct_p":  # every row is there, one value of 2021 is not the source's
             if months_recorded:
-                assert update.months == {"2021-02"} and not update.slices
+                assert update.months == {("2021", "2021-02")} and not update.slices
             else:
                 assert update.slices == {"2021"} and not update.months
             wrong = 13 if months_recorded else 14  # February, rewritten; March, in the year
