@@ -340,7 +340,12 @@ def _slices(
     version: then every slice looks changed and is written again, never the reverse."""
     years, months = _fingerprints(con, f"{catalog}.{schema}.{table}", sliced, by_freq)
     for name in years:
-        _slice_where(name, by_freq)  # a frequency that cannot name a file stops here
+        freq = name.partition("-")[2]
+        if by_freq and freq and not _FREQ_VALUE.match(freq):
+            raise ValueError(
+                f"{schema}.{table}: {FREQ_COLUMN} {freq!r} cannot name an export file (letters "
+                "and digits only): nothing was published; fix the model's freq values"
+            )
     found = tuple(
         _Slice(name, _rows_of(fingerprint), fingerprint, months.get(name, {}))
         for name, fingerprint in years.items()

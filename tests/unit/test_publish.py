@@ -295,6 +295,18 @@ def test_a_table_with_a_frequency_is_a_file_per_year_and_frequency(
     assert published_rows(second.duckdb_path) == published_rows(do_publish(fresh_home).duckdb_path)
 
 
+def test_a_frequency_that_cannot_name_a_file_publishes_nothing_and_names_the_table(
+    home: Path,
+) -> None:
+    with duckdb.connect(str(home / "mirror.duckdb")) as con:
+        con.execute(
+            "create table marts.fct_f as select 'A/../x' as freq, date '2020-01-01' as period_start"
+        )
+    with pytest.raises(ValueError, match=r"marts.fct_f: freq 'A/../x' cannot name an export"):
+        do_publish(home)
+    assert not (home / "exports").exists()
+
+
 def test_nothing_changed_writes_no_export_file(home: Path) -> None:
     first = do_publish(home)
     second = do_publish(home)
