@@ -242,15 +242,25 @@ class _Slice:
     months: dict[str, str] = field(default_factory=dict, compare=False)
 
 
+def _slice_parts(name: str) -> tuple[str, str]:
+    """A slice name's year (or UNDATED_SLICE) and frequency ("" for none): "2024-M" is
+    ("2024", "M"). A frequency that could not name a file (it names one, and is written into
+    SQL) raises ValueError."""
+    period, _, freq = name.partition("-")
+    if freq and not _FREQ_VALUE.match(freq):
+        raise ValueError(
+            f"{FREQ_COLUMN} {freq!r} cannot name an export file (letters and digits only)"
+        )
+    return period, freq
+
+
 def _slice_where(name: str, by_freq: bool) -> str:
     """The rows of the slice named ``name`` ("2024-M", "2024", ALL_SLICE, UNDATED_SLICE,
     "undated-M") of a table sliced by frequency too (``by_freq``) or not."""
     if name == ALL_SLICE:
         return "true"
-    period, _, freq = name.partition("-")
+    period, freq = _slice_parts(name)
     if by_freq:
-        if freq and not _FREQ_VALUE.match(freq):
-            raise ValueError(f"slice {name!r}: not a frequency")
         where_freq = f" and {FREQ_COLUMN} = '{freq}'" if freq else f" and {FREQ_COLUMN} is null"
     else:
         where_freq = ""
@@ -340,12 +350,12 @@ def _slices(
     version: then every slice looks changed and is written again, never the reverse."""
     years, months = _fingerprints(con, f"{catalog}.{schema}.{table}", sliced, by_freq)
     for name in years:
-        freq = name.partition("-")[2]
-        if by_freq and freq and not _FREQ_VALUE.match(freq):
+        try:
+            _slice_parts(name)
+        except ValueError as error:
             raise ValueError(
-                f"{schema}.{table}: {FREQ_COLUMN} {freq!r} cannot name an export file (letters "
-                "and digits only): nothing was published; fix the model's freq values"
-            )
+                f"{schema}.{table}: {error}: nothing was published; fix the model's freq values"
+            ) from None
     found = tuple(
         _Slice(name, _rows_of(fingerprint), fingerprint, months.get(name, {}))
         for name, fingerprint in years.items()

@@ -198,7 +198,10 @@
 
 
 {#- The snapshot of a year model's rows before this build (year_model_config's `snapshot`):
-    build.<model>_before, and the years it holds, build.<model>_before_years. -#}
+    build.<model>_before, and the years it holds, build.<model>_before_years; the reporters'
+    frequencies' is build.reporter_frequencies_before. Every snapshot is named so: `mirror`
+    drops the tables of schema build with these suffixes after a successful build
+    (build_plan.forget_snapshots). -#}
 {% macro rows_before(model_name, suffix='_before') -%}
     {{ return(api.Relation.create(database=target.database, schema='build',
                                    identifier=model_name ~ suffix)) }}
@@ -481,8 +484,7 @@
     build succeeds (`mirror` drops it then), so a build that failed half-way still compares
     with what the year models were built from. -#}
 {% macro reporter_frequencies_before() -%}
-    {{ return(api.Relation.create(database=this.database, schema='build',
-                                   identifier='reporter_frequencies_before')) }}
+    {{ return(rows_before('reporter_frequencies')) }}
 {%- endmacro %}
 
 {% macro snapshot_reporter_frequencies() -%}
