@@ -611,7 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--refresh-estimates",
         action="store_true",
         help="compute the estimates that use all of history again (CIF/FOB margins, reporter "
-        "noise, detected transit corridors: a new estimate_vintage), then every period with them",
+        "noise, detected transit corridors, reporter reliability: a new estimate_vintage), then "
+        "every period with them",
     )
     run.set_defaults(func=cmd_run)
     ingest = sub.add_parser(

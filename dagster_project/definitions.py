@@ -40,9 +40,10 @@ from dagster_project.transform.partitions import after_ingest, planned_run_tags
 from dagster_project.transform.project import DbtCli, dbt_project
 
 
-# The estimates that use all of history (margins, reporter noise, detected transit corridors)
-# are kept between builds, so a new month costs about that month; they follow the data when
-# refreshed: on the first of each month, and by `mirror run --refresh-estimates`.
+# The estimates that use all of history (margins, reporter noise, detected transit corridors,
+# reporter reliability) are kept between builds, so a new month costs about that month; they
+# follow the data when refreshed: on the first of each month, and by `mirror run
+# --refresh-estimates`.
 @dg.schedule(
     name="refresh_estimates_schedule",
     cron_schedule="0 3 1 * *",

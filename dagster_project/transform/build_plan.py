@@ -5,7 +5,7 @@ a period model deletes and re-inserts the periods of ``MIRROR_BUILD_PERIODS`` an
 others; a year model (the gaps and what judges them) the calendar years those periods and
 their timing windows touch, or every year when the frequencies reporters declare changed
 (the snapshots of :data:`SNAPSHOT_SCHEMA`). The estimates (CIF/FOB margins, reporter noise,
-detected transit corridors) use all of history: they are kept, with their
+detected transit corridors, reporter reliability) use all of history: they are kept, with their
 ``estimate_vintage``, until a build refreshes them.
 
 A build is one of three kinds (:func:`decide`):
@@ -59,10 +59,10 @@ PLANNED_TAG = jobs.PLANNED_TAG
 BUILT_VERSIONS_TABLE = "build.file_versions"  # the registry rows the last build read
 BUILT_CODE_TABLE = "build.code"  # the code fingerprint it was built with (one row)
 # snapshots a running dbt build takes of what it is about to rebuild, so that it can compare
-# after (dbt/macros/build_by_period.sql): build.reporter_frequencies_before (the frequencies
-# each reporter declared), build.<model>_before and build.<model>_before_years (a year model's
-# rows of the years it rebuilds, and those years: reconciled trade rebuilds whole years where
-# the reliability scores changed). Every table of schema build named so is a snapshot.
+# after (dbt/macros/build_by_period.sql, macro rows_before): build.reporter_frequencies_before
+# (the frequencies each reporter declared). Every table of schema build named so is a
+# snapshot; `_before_years` is what versions before 6 December 2026 also left (the years of a
+# snapshot of the reliability scores, then a year model), dropped with the rest.
 SNAPSHOT_SCHEMA = "build"
 SNAPSHOT_SUFFIXES = ("_before", "_before_years")
 
@@ -343,10 +343,9 @@ def forget_versions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def forget_snapshots(con: duckdb.DuckDBPyConnection) -> None:
-    """After a successful dbt build: the year models agree with the reporters' frequencies and
-    reconciled trade with the reliability scores, so the snapshots taken before it (dbt macros
-    ``snapshot_reporter_frequencies``, ``snapshot_rebuilt_years``) go. A build that failed
-    half-way keeps them: the next compares with what the models were built from."""
+    """After a successful dbt build: the year models agree with the reporters' frequencies, so
+    the snapshots taken before it (dbt macro ``snapshot_reporter_frequencies``) go. A build that
+    failed half-way keeps them: the next compares with what the models were built from."""
     named_so = " OR ".join("ends_with(table_name, ?)" for _ in SNAPSHOT_SUFFIXES)
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() "

@@ -7,8 +7,8 @@
       inserts them again, leaving every other period as it is. Without it (a full build, JSON
       null) every period is
       deleted and inserted, so a period that lost all its rows is gone too.
-    * estimates (margins, reporter noise, detected transit corridors): computed from all of
-      history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
+    * estimates (margins, reporter noise, detected transit corridors, reporter reliability):
+      computed from all of history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
       when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
       change of code run).
     * window models (the timing windows and the gaps): a row of period p depends on the
@@ -17,7 +17,7 @@
       not its year.
     * year models (what judges the gaps): rows reach beyond their period (yearly counts and
       thresholds, whether a reporter declares a frequency at all), so they delete and insert
-      whole calendar years (macro build_years, below).
+      the calendar years of a frequency (macro build_years, below).
 
     The strategy lives here only: a target without delete (dbt-spark on plain Parquet) gets
     plain tables, i.e. a full build every time, with estimates refreshed every build. -#}
@@ -41,25 +41,13 @@
 {%- endmacro %}
 
 
-{#- config of a year model: {{ config(**year_model_config()) }} -#}
-{#- `period`: the model's column (or expression) whose first four characters are the year;
-    `frequencies_apart`: whether a row of one frequency never reads rows of another (its years
-    are then rebuilt per frequency: a new month leaves the annual rows of its year as they are);
-    false for a model that mixes them (the reliability scores: annual data, else monthly); the
-    name of a year model whose rows the model reads by year for both frequencies (reconciled
-    trade: the reliability scores): per frequency, but whole years where that model's rows of
-    the year changed in this build (it must then `snapshot` them, below);
-    `snapshot`: keep this model's rows of the years it rebuilds as they were (macro
-    snapshot_rebuilt_years), for the models that read it so -#}
-{% macro year_model_config(frequencies_matter=true, period='period', frequencies_apart=true,
-                           snapshot=false) -%}
-    {%- set hooks = ["{{ snapshot_rebuilt_years(period=\"" ~ period ~ "\") }}"] if snapshot else [] -%}
-    {%- set config = _kept_between_builds_config('year_model', hooks + [
-        "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ", period=\"" ~ period ~ "\") }}"
-    ]) -%}
-    {#- read by build_years, and by its data tests (rows_built) -#}
-    {%- do config.update({'meta': {'year_column': period, 'frequencies_apart': frequencies_apart}}) -%}
-    {{ return(config) }}
+{#- config of a year model: {{ config(**year_model_config()) }}. A year model's rows of one
+    frequency read that frequency only, so its years are rebuilt per frequency: a new month
+    leaves the annual rows of its year as they are. -#}
+{% macro year_model_config(frequencies_matter=true) -%}
+    {{ return(_kept_between_builds_config('year_model', [
+        "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ") }}"
+    ])) }}
 {%- endmacro %}
 
 
@@ -155,127 +143,37 @@
     So they are rebuilt by calendar years: the years of the build periods widened by the
     timing window (a January's window reaches the December before, which changes that year's
     classification), or every year when the frequencies a reporter reports changed
-    (int_reporter__declared_periods snapshots them before this build). A model whose rows of
-    one frequency read that frequency only (year_model_config's `frequencies_apart`, the
-    default) rebuilds the years of each frequency apart: a new month rebuilds the monthly rows
-    of its year and the year before, not their annual rows (a tenth of a year's rows at 5M).
-    One that mixes them (the reliability scores, and what reads them) rebuilds whole years. -#}
+    (int_reporter__declared_periods snapshots them before this build). A year model's rows of
+    one frequency read that frequency only, so the years of each frequency are rebuilt apart: a
+    new month rebuilds the monthly rows of its year and the year before, not their annual rows
+    (a tenth of a year's rows at 5M). The reliability scores, which mix frequencies and are
+    relative to a year's median reporter, are an estimate, not a year model. -#}
 
 {#- The calendar years to rebuild, as a sorted list of 'F:YYYY' (the rows of frequency F in
-    year YYYY) or, for a model whose frequencies are not apart, of 'YYYY' (both frequencies);
-    none for every year (a full build, a table not built yet, a period not understood, or the
-    reporters' frequencies changed and they matter to the model: not to the timing windows,
-    which read declarations only, and run before int_reporter__declared_periods may have been
-    rebuilt). `frequencies_apart`: the model's (year_model_config) unless given. -#}
-{% macro build_years(frequencies_matter=true, incremental=none, frequencies_apart=none) -%}
+    year YYYY); none for every year (a full build, a table not built yet, a period not
+    understood, or the reporters' frequencies changed and they matter to the model: not to the
+    timing windows, which read declarations only, and run before int_reporter__declared_periods
+    may have been rebuilt). -#}
+{% macro build_years(frequencies_matter=true, incremental=none) -%}
     {#- the years of the window periods: a period's window is what reaches beyond it -#}
     {%- set periods = window_periods(frequencies_matter, incremental=incremental) -%}
     {%- if periods is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if frequencies_apart is none -%}
-        {%- set frequencies_apart = (config.get('meta') or {}).get('frequencies_apart', false) -%}
-    {%- endif -%}
-    {%- set whole = [] -%}
-    {%- if frequencies_apart is string -%}
-        {#- whole years where the model read by year changed -#}
-        {%- set plain = [] -%}
-        {%- for freq, period in periods if period[:4] not in plain -%}
-            {%- do plain.append(period[:4]) -%}
-        {%- endfor -%}
-        {%- set whole = changed_years(frequencies_apart, plain | sort) -%}
-    {%- endif -%}
     {%- set years = [] -%}
-    {%- for freq, period in periods -%}
-        {%- set year = period[:4] if (not frequencies_apart or period[:4] in whole)
-            else (freq ~ ':' ~ period[:4]) -%}
-        {%- if year not in years -%}
-            {%- do years.append(year) -%}
-        {%- endif -%}
+    {%- for freq, period in periods if (freq ~ ':' ~ period[:4]) not in years -%}
+        {%- do years.append(freq ~ ':' ~ period[:4]) -%}
     {%- endfor -%}
     {{ return(years | sort) }}
 {%- endmacro %}
 
 
-{#- The snapshot of a year model's rows before this build (year_model_config's `snapshot`):
-    build.<model>_before, and the years it holds, build.<model>_before_years; the reporters'
-    frequencies' is build.reporter_frequencies_before. Every snapshot is named so: `mirror`
-    drops the tables of schema build with these suffixes after a successful build
-    (build_plan.forget_snapshots). -#}
-{% macro rows_before(model_name, suffix='_before') -%}
+{#- A snapshot taken before this build: build.<name>_before (the reporters' frequencies').
+    Every snapshot is named so: `mirror` drops the tables of schema build with this suffix
+    after a successful build (build_plan.forget_snapshots). -#}
+{% macro rows_before(name) -%}
     {{ return(api.Relation.create(database=target.database, schema='build',
-                                   identifier=model_name ~ suffix)) }}
-{%- endmacro %}
-
-
-{#- pre-hook of a year model with `snapshot` (the reliability scores), before its years are
-    deleted: its rows of those years as they are now. A year already in the snapshot keeps its
-    rows: the snapshot is kept until a build succeeds (`mirror` drops build.*_before then), so
-    after a build that failed half-way it still holds what the models reading it were built
-    from. Nothing in a full build (every year is rebuilt anyway). -#}
-{% macro snapshot_rebuilt_years(period='period') -%}
-    {%- if building_incrementally() -%}
-        {%- set years = build_years(frequencies_apart=false) -%}
-        {%- if years -%}
-            {%- set before = rows_before(this.identifier) -%}
-            {%- set covered = rows_before(this.identifier, '_before_years') -%}
-            create schema if not exists {{ before.database }}.build;
-            create table if not exists {{ before }} as select * from {{ this }} where false;
-            create table if not exists {{ covered }} (year varchar);
-            insert into {{ before }}
-            select * from {{ this }}
-            where {{ years_condition(years, period) }}
-                and left({{ period }}, 4) not in (select year from {{ covered }});
-            insert into {{ covered }}
-            select year from {{ _years_table(years) }}
-            where year not in (select year from {{ covered }})
-        {%- endif -%}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- Of `years` ('YYYY'), those in which year model `model_name`'s rows differ from its
-    snapshot (snapshot_rebuilt_years), or that the snapshot does not hold: every one when
-    there is none. -#}
-{% macro changed_years(model_name, years) -%}
-    {%- if not execute or not years -%}
-        {{ return(years) }}
-    {%- endif -%}
-    {%- set before = rows_before(model_name) -%}
-    {%- set covered = rows_before(model_name, '_before_years') -%}
-    {%- if not (table_in_database(before) and table_in_database(covered)) -%}
-        {{ return(years) }}
-    {%- endif -%}
-    {%- set node = graph.nodes['model.' ~ project_name ~ '.' ~ model_name] -%}
-    {%- set relation = api.Relation.create(database=node.database, schema=node.schema,
-                                            identifier=node.alias) -%}
-    {%- set period = node.config.meta.get('year_column', 'period') -%}
-    {%- set condition = years_condition(years, period) -%}
-    {%- set query -%}
-        select distinct left({{ period }}, 4) as year
-        from (
-            (select * from {{ relation }} where {{ condition }}
-             except all select * from {{ before }} where {{ condition }})
-            union all
-            (select * from {{ before }} where {{ condition }}
-             except all select * from {{ relation }} where {{ condition }})
-        )
-        union
-        select year from {{ _years_table(years) }}
-        where year not in (select year from {{ covered }})
-    {%- endset -%}
-    {%- set differing = run_query(query) -%}
-    {%- set changed = [] -%}
-    {%- for row in differing.rows -%}
-        {%- do changed.append(row[0]) -%}
-    {%- endfor -%}
-    {{ return(changed | sort) }}
-{%- endmacro %}
-
-
-{#- `years` ('YYYY') as a relation of one column, year -#}
-{% macro _years_table(years) -%}
-    (values ('{{ years | join("'), ('") }}')) as wanted (year)
+                                   identifier=name ~ '_before')) }}
 {%- endmacro %}
 
 
@@ -294,9 +192,8 @@
 
 {#- The rows of the build years, as a condition on a relation's period (and freq) column
     (true: every year; false: none). -#}
-{% macro in_build_years(period='period', frequencies_matter=true, incremental=none,
-                        frequencies_apart=none, freq='freq') -%}
-    {{ years_condition(build_years(frequencies_matter, incremental, frequencies_apart), period, freq) }}
+{% macro in_build_years(period='period', frequencies_matter=true, incremental=none, freq='freq') -%}
+    {{ years_condition(build_years(frequencies_matter, incremental), period, freq) }}
 {%- endmacro %}
 
 
@@ -364,10 +261,10 @@
 
 
 {#- pre-hook of a year model: the years about to be inserted go first -#}
-{% macro delete_build_years(frequencies_matter=true, period='period') -%}
+{% macro delete_build_years(frequencies_matter=true) -%}
     {%- if building_incrementally() -%}
         {%- set years = build_years(frequencies_matter) -%}
-        {{ _delete_rebuilt('year', years, years_condition(years, period)) }}
+        {{ _delete_rebuilt('year', years, years_condition(years)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -543,8 +440,7 @@
     {%- elif 'window_model' in tags -%}
         {{ in_window_periods(incremental=true) }}
     {%- elif 'year_model' in tags -%}
-        {{ in_build_years(period=found[0].config.meta.get('year_column', 'period'), incremental=true,
-                         frequencies_apart=found[0].config.meta.get('frequencies_apart', false)) }}
+        {{ in_build_years(incremental=true) }}
     {%- else -%}
         true
     {%- endif -%}

@@ -127,7 +127,6 @@ def test_its_first_import_declaration_rebuilds_every_year(builds: Builds) -> Non
         **{f"int_unallocated__step_{step}": "every year" for step in range(1, 6)},
         "int_unallocated__allocation": "every year",
         "fct_mirror_trade": "every year",
-        "fct_reporter_reliability": "every year",
         "fct_reconciled_trade": "every year",
     }
     # KAZ now declares imports monthly, only not in 2020

@@ -9,10 +9,13 @@
 -- partner is not a country keeps the part of it that no flow claimed (`unallocated_remainder`),
 -- so that no declared value is lost. Confidential declarations stay out (fct_declarations).
 -- `reconciliation_method` says how each row's balanced value was formed.
--- Built by calendar years (macro year_model_config), as fct_mirror_trade and the reliability:
--- the years of each frequency apart, as fct_mirror_trade, but both frequencies of a year whose
--- reliability scores changed in this build (a year's scores mix frequencies).
-{{ config(**year_model_config(frequencies_apart='fct_reporter_reliability')) }}
+-- The scores are an estimate (fct_reporter_reliability, kept per vintage): a flow of a year
+-- that the vintage has not scored (delivered since it was computed) takes the reporter's
+-- nearest earlier scored year in that role, else its nearest later one; the year used is on
+-- the row (`exporter_reliability_year`, `importer_reliability_year`) with the vintage.
+-- Built by calendar years of each frequency apart (macro year_model_config), as
+-- fct_mirror_trade: a row reads its own flow and the scores, which a build does not change.
+{{ config(**year_model_config()) }}
 
 with
 
@@ -32,7 +35,6 @@ reliability as (
         inverse_variance_weight,
         reliability_score
     from {{ ref('fct_reporter_reliability') }}
-    where {{ in_build_years(period='cast(period_year as varchar)', frequencies_apart=false) }}
 
 ),
 
@@ -82,6 +84,50 @@ sides as (
 
 ),
 
+reporter_years as (
+
+    select distinct
+        exporter_iso3 as reporter_iso3,
+        'exporter' as reporter_role,
+        cast(left(period, 4) as integer) as period_year
+    from sides
+
+    union
+
+    select distinct
+        importer_iso3 as reporter_iso3,
+        'importer' as reporter_role,
+        cast(left(period, 4) as integer) as period_year
+    from sides
+
+),
+
+-- the scored year each reporter × role × year uses: its own, else the nearest earlier one,
+-- else the nearest later one
+scores_used as (
+
+    select
+        reporter_years.reporter_iso3,
+        reporter_years.reporter_role,
+        reporter_years.period_year,
+        reliability.period_year as reliability_year,
+        reliability.inverse_variance_weight,
+        reliability.reliability_score
+    from reporter_years
+    inner join reliability
+        on
+            reporter_years.reporter_iso3 = reliability.reporter_iso3
+            and reporter_years.reporter_role = reliability.reporter_role
+    qualify row_number() over (
+        partition by
+            reporter_years.reporter_iso3, reporter_years.reporter_role, reporter_years.period_year
+        order by
+            reliability.period_year > reporter_years.period_year,
+            abs(reliability.period_year - reporter_years.period_year)
+    ) = 1
+
+),
+
 weighted as (
 
     select
@@ -89,14 +135,16 @@ weighted as (
         exporter.inverse_variance_weight as exporter_weight,
         importer.inverse_variance_weight as importer_weight,
         exporter.reliability_score as exporter_reliability_score,
-        importer.reliability_score as importer_reliability_score
+        importer.reliability_score as importer_reliability_score,
+        exporter.reliability_year as exporter_reliability_year,
+        importer.reliability_year as importer_reliability_year
     from sides
-    left join reliability as exporter
+    left join scores_used as exporter
         on
             sides.exporter_iso3 = exporter.reporter_iso3
             and exporter.reporter_role = 'exporter'
             and cast(left(sides.period, 4) as integer) = exporter.period_year
-    left join reliability as importer
+    left join scores_used as importer
         on
             sides.importer_iso3 = importer.reporter_iso3
             and importer.reporter_role = 'importer'
@@ -134,6 +182,8 @@ final as (
         importer_weight,
         exporter_reliability_score,
         importer_reliability_score,
+        exporter_reliability_year,
+        importer_reliability_year,
         {% call round_exact(digits=2) %}case
             when unallocated_remainder_usd is not null then unallocated_remainder_usd
             when importer_value_fob_usd is null then exporter_value_for_importer_usd
@@ -159,7 +209,8 @@ final as (
         || case when status = 'explained_unallocated' then '+unallocated_allocated' else '' end
         || '+cif_fob_' || cif_fob_method as reconciliation_method,
         corridor_id,
-        cif_fob_margin
+        cif_fob_margin,
+        estimate_vintage
     from weighted
 
 )

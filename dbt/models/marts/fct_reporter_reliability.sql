@@ -9,20 +9,22 @@
 -- report the period or does not report, a flow below the threshold, a non-country partner)
 -- do not count. Low variance = the reporter's declarations agree with its partners'; the
 -- inverse variance weighs that side in fct_reconciled_trade's balanced value.
--- Built by calendar years (macro year_model_config): a year's scores read that year only,
--- both frequencies (a reporter's monthly flows where it has no annual data).
--- Its rows of the years rebuilt are kept as they were (`snapshot`) for fct_reconciled_trade,
--- which rebuilds both frequencies of a year only when that year's scores changed.
-{{ config(**year_model_config(
-    period="cast(period_year as varchar)", frequencies_apart=false, snapshot=true
-)) }}
+-- An estimate (macro estimate_config), like the margins and the reporter noise: the scores are
+-- computed from every year of history when the estimates are refreshed, stamped with their
+-- `estimate_vintage`, and kept as they are by the builds in between. A score is relative to the
+-- year's median reporter, so one reporter's delivery moves every score of its year, and with
+-- it every balanced value of the year: rebuilt per delivery, a revised reporter-year would
+-- rewrite the whole year of fct_reconciled_trade. Kept per vintage, a delivery rebuilds only
+-- the periods it touches, and the balanced values of a year the vintage has no score for use
+-- the reporter's nearest scored year (fct_reconciled_trade).
+{{ config(**estimate_config()) }}
 
 with
 
 flows as (
 
     select * from {{ ref('fct_mirror_trade') }}
-    where residual_gap_pct is not null and {{ in_build_years() }}
+    where residual_gap_pct is not null
 
 ),
 
@@ -128,4 +130,8 @@ final as (
 
 )
 
-select * from final
+select
+    *,
+    {{ estimate_vintage() }} as estimate_vintage
+from final
+{{ keep_existing_estimate() }}
