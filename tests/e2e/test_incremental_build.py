@@ -6,9 +6,10 @@ estimates computed: vintage V1); then the month arrives as a file of its own, wi
 of one reporter-year (KAZ 2020, a later release), and only those two periods are built; then
 `mirror run --rebuild` builds every period again with V1 kept, and every marts table must be
 identical to the incremental result (benchmarks/compare_warehouses.py: same rows, and the same
-text of every value in sorted order). Three runs of the sample: the refresh on demand is the
-first build's mechanism (`--full-refresh` with a new vintage), its decision is unit-tested
-(tests/unit/test_build_plan.py).
+text of every value in sorted order). Then, on a copy of that home, `mirror run
+--refresh-estimates` computes every estimate again (vintage V2, the reliability scores
+following the revision), and must equal a build of the same landing from nothing, but for the
+vintage. Its decision is unit-tested too (tests/unit/test_build_plan.py).
 """
 
 from __future__ import annotations
@@ -119,17 +120,17 @@ def _query(warehouse: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def _reliability_years_changed(before: Path, after: Path) -> set[str]:
-    """The years whose reliability scores differ between two warehouses (the whole row, its
-    vintage included)."""
+    """The years whose reliability scores differ between two warehouses (its vintage aside)."""
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH '{before}' AS before (READ_ONLY)")
         con.execute(f"ATTACH '{after}' AS after (READ_ONLY)")
         table = "marts.fct_reporter_reliability"
+        rows = "* EXCLUDE (estimate_vintage)"
         rows = con.execute(
-            f"SELECT DISTINCT period_year::VARCHAR FROM ((SELECT * FROM after.{table} EXCEPT ALL "
-            f"SELECT * FROM before.{table}) UNION ALL (SELECT * FROM before.{table} EXCEPT ALL "
-            f"SELECT * FROM after.{table}))"
+            f"SELECT DISTINCT period_year::VARCHAR FROM ((SELECT {rows} FROM after.{table} "
+            f"EXCEPT ALL SELECT {rows} FROM before.{table}) UNION ALL (SELECT {rows} FROM "
+            f"before.{table} EXCEPT ALL SELECT {rows} FROM after.{table}))"
         ).fetchall()
     finally:
         con.close()
@@ -311,4 +312,37 @@ def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: B
         builds.first_copy, "intermediate.int_cif_fob__margins"
     )
     problems = compare(builds.incremental_copy, builds.full.warehouse, ["marts"], set(), out=print)
+    assert problems == []
+
+
+ESTIMATES = (
+    "intermediate.int_cif_fob__margins",
+    "intermediate.int_reporter__noise",
+    "intermediate.int_transit__corridors",
+    "marts.fct_reporter_reliability",
+)
+
+
+def test_a_refresh_recomputes_the_estimates_as_a_build_from_nothing_would(
+    builds: Builds, tmp_path: Path
+) -> None:
+    home = tmp_path / "refreshed"
+    shutil.copytree(builds.full.home, home, symlinks=True)
+    refreshed = mirror_run(home, builds.full.landing, "--refresh-estimates")
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert _dbt_build_line(refreshed).startswith(
+        "estimates refreshed (asked), every period: vintage "
+    )
+    (old,) = _vintages(builds.first_copy, "intermediate.int_cif_fob__margins")
+    (new,) = _vintages(refreshed.warehouse, "intermediate.int_cif_fob__margins")
+    assert new != old
+    for table in (*ESTIMATES, "marts.fct_mirror_trade", "marts.fct_reconciled_trade"):
+        assert _vintages(refreshed.warehouse, table) == {new}, table
+    # the scores follow the revised KAZ 2020 now
+    assert "2020" in _reliability_years_changed(builds.incremental_copy, refreshed.warehouse)
+    fresh = mirror_run(tmp_path / "fresh", builds.full.landing)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    problems = compare(
+        refreshed.warehouse, fresh.warehouse, ["marts"], {"estimate_vintage"}, out=print
+    )
     assert problems == []

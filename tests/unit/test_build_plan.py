@@ -188,8 +188,9 @@ def test_periods_built_without_the_year_models_make_every_period_due(
     build_plan.forget_versions(con)
     assert plan().kind == "periods"
     assert plan().periods == (("A", "2020"), ("M", "202103"))
-    # the snapshots of any model named so go (a model that takes one tomorrow too); the
-    # build's record and what is merely named alike stay
+    # the snapshots of any model named so go (a model that takes one tomorrow too, and the
+    # reliability snapshots older versions took); the build's record and what is merely
+    # named alike stay
     snapshots = (
         "build.reporter_frequencies_before",
         "build.fct_reporter_reliability_before",
