@@ -225,29 +225,41 @@ def _memory_cap_lines(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _tries(r: dict[str, Any], case: str, alone: str) -> str:
+    """The ratio of every try of an incremental case (run.py --tries), sorted; the try shown
+    is the median one."""
+    ratios = sorted(t[case]["seconds"] / t[alone]["seconds"] for t in r.get("tries", []))
+    return ", ".join(f"{x:.2f}x" for x in ratios) or "one try"
+
+
 def _incremental_lines(results: dict[str, dict]) -> list[str]:
     lines = ["", "### Incremental: one more month", ""]
-    lines += ["| size | + 2025-01 on the loaded world | 2025-01 alone (fresh home) | ratio |",
-              "|---|---|---|---|"]  # fmt: skip
+    lines += ["Each try adds to a copy of the built home, and runs the slice alone on a fresh",
+              "home right after it; the try of the median ratio is shown.", ""]  # fmt: skip
+    lines += ["| size | + 2025-01 on the loaded world | 2025-01 alone (fresh home) | ratio | "
+              "ratios of the tries |", "|---|---|---|---|---|"]  # fmt: skip
     for size, r in _by_size(results):
         if "incremental" in r:
             i, a = r["incremental"], r["month_alone"]
             lines.append(
                 f"| {size} | {i['seconds']:.0f} s, {i['peak_rss_mb']} MB | {a['seconds']:.0f} s,"
                 f" {a['peak_rss_mb']} MB ({r['world']['increment']['declarations']:,} "
-                f"declarations) | {_ratio(i['seconds'], a['seconds'])} |"
+                f"declarations) | {_ratio(i['seconds'], a['seconds'])} | "
+                f"{_tries(r, 'incremental', 'month_alone')} |"
             )
     revised = [(size, r) for size, r in _by_size(results) if "revision" in r]
     if revised:
         lines += ["", "### Incremental: one revised reporter-year", ""]
         lines += ["| size | the revised file | on the loaded world (+ 2025-01) | "
-                  "that file alone (fresh home) | ratio |", "|---|---|---|---|---|"]  # fmt: skip
+                  "that file alone (fresh home) | ratio | ratios of the tries |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for size, r in revised:
             i, a = r["revision"], r["revision_alone"]
             lines.append(
                 f"| {size} | `{r['revision_file']}` | {i['seconds']:.0f} s, {i['peak_rss_mb']} MB "
                 f"| {a['seconds']:.0f} s, {a['peak_rss_mb']} MB | "
-                f"{_ratio(i['seconds'], a['seconds'])} |"
+                f"{_ratio(i['seconds'], a['seconds'])} | "
+                f"{_tries(r, 'revision', 'revision_alone')} |"
             )
     return lines
 
@@ -334,8 +346,9 @@ WHY_SLOWER = (
     "  (window models) the periods whose window reaches it (2025-01: 2024-12 to 2025-02);",
     "  what judges the gaps (classification, the unallocated claims and their allocation,",
     "  fct_mirror_trade) the calendar years the month and its timing window touch, of the",
-    "  month's frequency (2025-01: the monthly rows of 2024 and 2025, not the annual ones);",
-    "  the reliability scores and reconciled trade, which mix frequencies, those years whole.",
+    "  month's frequency (2025-01: the monthly rows of 2024 and 2025, not the annual ones),",
+    "  reconciled trade too (the reliability scores it weighs with are an estimate since",
+    "  a93b117, kept between refreshes; they mixed frequencies and were rebuilt whole years).",
     "  Those conditions are ranges of the period column, and the classification sums the",
     "  heading totals of the groups that hold a candidate only (3.2 s -> 2.0 s on the",
     "  increment's years). The re-export attribution, transit imbalances and unallocated",
@@ -350,7 +363,7 @@ WHY_SLOWER = (
     "  reading them, and the summary runs each offending query once. What is still",
     "  O(history): the monthly rows of the year before a January in the year models (the",
     "  classification counts a flow's recurrence in its calendar year, and a reporter's",
-    "  threshold and reliability are of its year: `int_mirror__classification`,",
+    "  threshold is of its year: `int_mirror__classification`,",
     "  `fct_mirror_trade` and `fct_reconciled_trade` 2-3 s each against 0.2-0.7 s alone),",
     "  that year's monthly Parquet files (December's rows change with January's window, and a",
     "  year and frequency is one file), the publication's fingerprint of every row (about 2",
@@ -360,21 +373,21 @@ WHY_SLOWER = (
     "  The margin under 1.5x is within this machine's noise (1.31x and 1.43x for the same",
     "  code; 1.59x on 9282c3d while a CI run shared the machine).",
     "* **One revised reporter-year** (the largest annual file of 2023, CHN's, every tenth",
-    "  row's values x1.1, released later; 5M, d914848: 49.6 s against 27.9 s for the file",
-    "  alone, 1.77x, missed; 1M: 1.14x). The unit of rebuilding is the period, for every",
-    "  reporter: the period models rebuild A:2023 of every reporter (about 0.5-0.9 s each at",
-    "  5M against 0.05 s for one reporter's file alone), the window and year models the",
-    "  annual rows of 2022-2024 (the annual timing window reaches both neighbours, and those",
-    "  rows do change), the reliability scores 2022-2024 whole, and reconciled trade the",
-    "  monthly rows of 2023 too, because one large reporter's revision moves the year's",
-    "  reliability scores (a score is against the year's median reporter) and so every",
-    "  balanced value of the year. The publication writes the annual files of those years (a",
-    "  file per year and frequency since d914848: a revised annual file of DEU 2023 took 17.8",
-    "  s to publish with one file per year, 9.6 s now; that case in the harness: 1.52x on a",
-    "  quiet hour). Meeting 1.5x at 5M needs a rebuild by reporter x period in the",
-    "  declaration chain, where a mirror pair, which joins two reporters' declarations, is",
-    "  rebuilt for both sides of every flow the reporter touches (docs/architecture.md, *Not",
-    "  done yet*).",
+    "  row's values x1.1, released later; REVISION_NUMBERS). The",
+    "  unit of rebuilding is the period, for every reporter: the period models rebuild A:2023",
+    "  of every reporter (about 0.5-0.9 s each at 5M against 0.05 s for one reporter's file",
+    "  alone), the window and year models the annual rows of 2022-2024 (the annual timing",
+    "  window reaches both neighbours, and those rows do change). Until a93b117 reconciled",
+    "  trade also rebuilt the monthly rows of 2023 (0.44 M rows) and the publication wrote",
+    "  them, because one large reporter's revision moved every reliability score of its year",
+    "  (a score is against the year's median reporter); the scores are now an estimate, kept",
+    "  between refreshes like the margins (1.77x on d914848; in the harness, a revised annual",
+    "  file of DEU 2023, 1.41-1.46x against 2.16x for the code before in the same hour). The",
+    "  publication writes the annual files of those years (a file per year and frequency",
+    "  since d914848). A rebuild by reporter x period in the declaration chain, where a",
+    "  mirror pair, which joins two reporters' declarations, is rebuilt for both sides of",
+    "  every flow the reporter touches, would take most of the rest (docs/architecture.md,",
+    "  *Not done yet*).",
     "* **Memory**: at 5M the pipeline's largest process peaks at 1.5 GB (DuckDB capped at 1",
     "  GB plus the Python around it) against the pandas peer's 0.9 GB. At 25M it peaks at 1.6",
     "  GB under the same 1 GB cap, the pandas peer at 4.2 GB. Until 2437395 the 25M world ran",

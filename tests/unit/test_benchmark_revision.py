@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from benchmarks.run import REVISED_YEAR, revise_reporter_year
+from benchmarks.run import REVISED_YEAR, median_try, revise_reporter_year
 
 HEADER = ["freqCode", "period", "reporterISO", "primaryValue", "cifvalue", "fobvalue"]
 
@@ -43,3 +43,13 @@ def test_the_largest_annual_file_of_the_year_is_revised_and_released_later(
     assert changed == [0, 10, 20]
     assert after[10]["primaryValue"] == f"{110 * 1.1:.2f}" and after[10]["cifvalue"] == ""
     assert after[10]["fobvalue"] == f"{60 * 1.1:.2f}"
+
+
+def test_the_try_of_the_median_ratio_stands_for_the_case() -> None:
+    def attempt(case: float, alone: float) -> dict[str, dict[str, float]]:
+        return {"revision": {"seconds": case}, "revision_alone": {"seconds": alone}}
+
+    low, middle, high = attempt(30, 30), attempt(45, 30), attempt(90, 30)
+    assert median_try([high, low, middle], "revision", "revision_alone") is middle
+    # of an even number, the lower middle one
+    assert median_try([high, low], "revision", "revision_alone") is low
