@@ -233,11 +233,8 @@ def incremental_try(
         out["incremental"] = mirror_run(
             project, home, landing, logs / f"incremental-{number}.log", memory_limit
         )
-        alone_home = run_dir / "home-month-alone"
-        if alone_home.exists():
-            shutil.rmtree(alone_home)
-        out["month_alone"] = mirror_run(
-            project, alone_home, inc_landing, logs / f"month_alone-{number}.log", memory_limit
+        out["month_alone"] = alone(
+            project, run_dir, "month_alone", number, inc_landing, memory_limit
         )
         print(f"[{size}]     {tag}: {ratio_line(out, 'incremental', 'month_alone')}", flush=True)
         # the month stays: its files going would be a change of their own
@@ -255,14 +252,22 @@ def incremental_try(
     if revision_landing.exists():
         shutil.rmtree(revision_landing)
     revise_reporter_year(landing, revision_landing / "comtrade")
-    alone_home = run_dir / "home-revision-alone"
-    if alone_home.exists():
-        shutil.rmtree(alone_home)
-    out["revision_alone"] = mirror_run(
-        project, alone_home, revision_landing, logs / f"revision_alone-{number}.log", memory_limit
+    out["revision_alone"] = alone(
+        project, run_dir, "revision_alone", number, revision_landing, memory_limit
     )
     print(f"[{size}]     {tag}: {ratio_line(out, 'revision', 'revision_alone')}", flush=True)
     return out
+
+
+def alone(
+    project: Path, run_dir: Path, case: str, number: int, landing: Path, memory_limit: str | None
+) -> dict[str, Any]:
+    """``landing`` (one slice) on a fresh home: what an increment is compared with."""
+    home = run_dir / f"home-{case.replace('_', '-')}"
+    if home.exists():
+        shutil.rmtree(home)
+    log = run_dir / "logs" / f"{case}-{number}.log"
+    return mirror_run(project, home, landing, log, memory_limit)
 
 
 def added_folders(landing: Path) -> tuple[Path, Path]:
