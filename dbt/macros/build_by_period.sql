@@ -8,8 +8,8 @@
       null) every period is
       deleted and inserted, so a period that lost all its rows is gone too.
     * estimates (margins, reporter noise, detected transit corridors, reporter reliability):
-      computed from all of history, stamped with `estimate_vintage` and kept as they are until they are refreshed:
-      when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
+      computed from all of history, stamped with `estimate_vintage` and kept as they are until
+      they are refreshed: when none exists yet or on `--full-refresh` (what `mirror run --refresh-estimates` and a
       change of code run).
     * window models (the timing windows and the gaps): a row of period p depends on the
       periods of p's timing window, so a build period rebuilds the periods whose window
@@ -197,8 +197,8 @@
 {%- endmacro %}
 
 
-{#- `years` (build_years' answer: none is every year) as a condition on `period` and, for
-    years of one frequency ('F:YYYY'), on `freq`. As ranges of `period` ('2024' <= period <
+{#- `years` (build_years' answer, 'F:YYYY': none is every year) as a condition on `period`
+    and `freq`. As ranges of `period` ('2024' <= period <
     '2026': the periods of 2024 and 2025, annual or monthly), not left(period, 4): a range is
     a comparison of the column itself, which DuckDB checks against each row group's min and max
     before it reads it, and it costs no string built per row. -#}
@@ -208,16 +208,12 @@
     {%- elif years | length == 0 -%}
         false
     {%- else -%}
-        {#- the years of each frequency ('' for whole years), and of any -#}
+        {#- the years of each frequency, and of any -#}
         {%- set by_freq = {} -%}
         {%- for year in years | unique | sort -%}
             {%- do by_freq.setdefault(year[:-5], []).append(year[-4:]) -%}
         {%- endfor -%}
         {%- set every = by_freq.values() | sum(start=[]) | unique | sort | list -%}
-        {%- if by_freq.get('') == every -%}
-            {#- whole years for every year: the frequencies do not matter -#}
-            {%- set by_freq = {'': every} -%}
-        {%- endif -%}
         {%- set span = period ~ " >= '" ~ every[0] ~ "' and " ~ period ~ " < '"
             ~ '%04d' | format((every[-1] | int) + 1) ~ "'" -%}
         {#- a group of years fills the span when it has as many years (both are sorted, unique) -#}
@@ -225,16 +221,12 @@
         {%- set parts = [] -%}
         {%- for key, group in by_freq | dictsort -%}
             {%- set ranges = '' if group | length == span_length else _year_ranges(group, period) -%}
-            {%- if key -%}
-                {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ (' and ' ~ ranges if ranges else '')) -%}
-            {%- elif ranges -%}
-                {%- do parts.append(ranges) -%}
-            {%- endif -%}
+            {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ (' and ' ~ ranges if ranges else '')) -%}
         {%- endfor -%}
         {#- the span of every year first (what the scan can skip by), then what each frequency rebuilds -#}
         ({{ span }}
         {%- if parts | length == 1 %} and {{ parts[0] }}
-        {%- elif parts %} and (({{ parts | join(') or (') }}))
+        {%- else %} and (({{ parts | join(') or (') }}))
         {%- endif -%}
         )
     {%- endif -%}

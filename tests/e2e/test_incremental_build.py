@@ -126,11 +126,11 @@ def _reliability_years_changed(before: Path, after: Path) -> set[str]:
         con.execute(f"ATTACH '{before}' AS before (READ_ONLY)")
         con.execute(f"ATTACH '{after}' AS after (READ_ONLY)")
         table = "marts.fct_reporter_reliability"
-        rows = "* EXCLUDE (estimate_vintage)"
+        columns = "* EXCLUDE (estimate_vintage)"
         rows = con.execute(
-            f"SELECT DISTINCT period_year::VARCHAR FROM ((SELECT {rows} FROM after.{table} "
-            f"EXCEPT ALL SELECT {rows} FROM before.{table}) UNION ALL (SELECT {rows} FROM "
-            f"before.{table} EXCEPT ALL SELECT {rows} FROM after.{table}))"
+            f"SELECT DISTINCT period_year::VARCHAR FROM ((SELECT {columns} FROM after.{table} "
+            f"EXCEPT ALL SELECT {columns} FROM before.{table}) UNION ALL (SELECT {columns} FROM "
+            f"before.{table} EXCEPT ALL SELECT {columns} FROM after.{table}))"
         ).fetchall()
     finally:
         con.close()

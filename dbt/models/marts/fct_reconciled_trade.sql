@@ -84,13 +84,14 @@ sides as (
 
 ),
 
+-- every reporter × role × year of the flows
 reporter_years as (
 
     select distinct
         exporter_iso3 as reporter_iso3,
         'exporter' as reporter_role,
         cast(left(period, 4) as integer) as period_year
-    from sides
+    from mirror
 
     union
 
@@ -98,7 +99,7 @@ reporter_years as (
         importer_iso3 as reporter_iso3,
         'importer' as reporter_role,
         cast(left(period, 4) as integer) as period_year
-    from sides
+    from mirror
 
 ),
 
