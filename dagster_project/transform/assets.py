@@ -115,9 +115,9 @@ def _selects_every_other_model(context: dg.AssetExecutionContext) -> bool:
     return others <= set(context.selected_asset_keys)
 
 
-def _leaves_year_models_behind(context: dg.AssetExecutionContext) -> bool:
+def _leaves_trailing_models_behind(context: dg.AssetExecutionContext) -> bool:
     """A run (of some models, from the UI) that rebuilt period models but not every model
-    downstream of them (the year models and the tables they feed)."""
+    downstream of them (the trailing models and the tables they feed)."""
     periods = period_model_keys(context.assets_def)
     return bool(periods & set(context.selected_asset_keys)) and not _selects_every_other_model(
         context
@@ -338,8 +338,8 @@ def mirror_dbt_assets(
                 # a run of some models or of some partitions (from the UI) leaves the others
                 # behind: the next build must still see the changes since the last complete one
                 build_plan.record_build(con, inputs.code)
-            elif _leaves_year_models_behind(context):
-                # the year models are rebuilt by the years of what changed: periods rebuilt
+            elif _leaves_trailing_models_behind(context):
+                # the trailing models are rebuilt by the periods of what changed: periods rebuilt
                 # without them must count as changed until a build takes them along
                 build_plan.forget_versions(con)
                 context.log.warning(

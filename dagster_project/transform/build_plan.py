@@ -2,8 +2,9 @@
 
 The declaration-level chain is built by period (dbt macros ``dbt/macros/build_by_period.sql``):
 a period model deletes and re-inserts the periods of ``MIRROR_BUILD_PERIODS`` and keeps the
-others; a year model (the gaps and what judges them) the calendar years those periods and
-their timing windows touch, or every year when the frequencies reporters declare changed
+others; a window model (the timing windows, the gaps) the periods whose timing window
+reaches those, and a trailing model (what judges the gaps) those window periods and the
+recurrence windows after them, or every period when the frequencies reporters declare changed
 (the snapshots of :data:`SNAPSHOT_SCHEMA`). The estimates (CIF/FOB margins, reporter noise,
 detected transit corridors, reporter reliability) use all of history: they are kept, with their
 ``estimate_vintage``, until a build refreshes them.
@@ -335,7 +336,7 @@ def record_build(con: duckdb.DuckDBPyConnection, code: str) -> None:
 
 
 def forget_versions(con: duckdb.DuckDBPyConnection) -> None:
-    """After a run that rebuilt some periods but not the year models downstream (a run of some
+    """After a run that rebuilt some periods but not the trailing models downstream (a run of some
     models from the UI): every version counts as changed, so the next planned build rebuilds
     every period with the estimates kept (the code record stays)."""
     if table_exists(con, BUILT_VERSIONS_TABLE):
@@ -343,7 +344,7 @@ def forget_versions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def forget_snapshots(con: duckdb.DuckDBPyConnection) -> None:
-    """After a successful dbt build: the year models agree with the reporters' frequencies, so
+    """After a successful dbt build: the trailing models agree with the reporters' frequencies, so
     the snapshots taken before it (dbt macro ``snapshot_reporter_frequencies``) go. A build that
     failed half-way keeps them: the next compares with what the models were built from."""
     named_so = " OR ".join("ends_with(table_name, ?)" for _ in SNAPSHOT_SUFFIXES)

@@ -15,9 +15,11 @@
       periods of p's timing window, so a build period rebuilds the periods whose window
       reaches it (macro window_periods, below): a new January rebuilds the December before,
       not its year.
-    * year models (what judges the gaps): rows reach beyond their period (yearly counts and
-      thresholds, whether a reporter declares a frequency at all), so they delete and insert
-      the calendar years of a frequency (macro build_years, below).
+    * trailing models (what judges the gaps): a row of period p also reads the periods of
+      p's trailing recurrence window (the 12 months ending with p: recurrence counts and
+      thresholds) and whether a reporter declares a frequency at all, so they delete and
+      insert the window periods and the recurrence windows after them (macro
+      trailing_periods, below): a new January rebuilds the December before and itself.
 
     The strategy lives here only: a target without delete (dbt-spark on plain Parquet) gets
     plain tables, i.e. a full build every time, with estimates refreshed every build. -#}
@@ -41,12 +43,12 @@
 {%- endmacro %}
 
 
-{#- config of a year model: {{ config(**year_model_config()) }}. A year model's rows of one
-    frequency read that frequency only, so its years are rebuilt per frequency: a new month
+{#- config of a trailing model: {{ config(**trailing_model_config()) }} (macro
+    trailing_periods). Its rows of one frequency read that frequency only, so a new month
     leaves the annual rows of its year as they are. -#}
-{% macro year_model_config(frequencies_matter=true) -%}
-    {{ return(_kept_between_builds_config('year_model', [
-        "{{ delete_build_years(frequencies_matter=" ~ frequencies_matter ~ ") }}"
+{% macro trailing_model_config(frequencies_matter=true) -%}
+    {{ return(_kept_between_builds_config('trailing_model', [
+        "{{ delete_trailing_periods(frequencies_matter=" ~ frequencies_matter ~ ") }}"
     ])) }}
 {%- endmacro %}
 
@@ -136,127 +138,73 @@
 {%- endmacro %}
 
 
-{#- Year models: the gaps and what judges them (timing windows, classification, the mirror
-    fact). A row of period p depends on more than period p's declarations: the timing window
-    sums p's neighbours, the classification and the reporting thresholds look at p's calendar
-    year, and a one-sided flow asks whether the silent reporter reports this frequency at all.
-    So they are rebuilt by calendar years: the years of the build periods widened by the
-    timing window (a January's window reaches the December before, which changes that year's
-    classification), or every year when the frequencies a reporter reports changed
-    (int_reporter__declared_periods snapshots them before this build). A year model's rows of
-    one frequency read that frequency only, so the years of each frequency are rebuilt apart: a
-    new month rebuilds the monthly rows of its year and the year before, not their annual rows
-    (a tenth of a year's rows at 5M). The reliability scores, which mix frequencies and are
-    relative to a year's median reporter, are an estimate, not a year model. -#}
+{#- Trailing models: what judges the gaps. A row of period p depends on more than period p's
+    declarations: on p's timing window (the gaps it reads), on the periods of the trailing
+    recurrence window (var recurrence_months: the 12 months ending with p; an annual period
+    alone), over which the classification counts a flow's recurrence and a reporter's
+    smallest declaration sets its threshold, and on whether the silent reporter reports this
+    frequency at all. So a build period q changes the rows of q's timing window and of every
+    period whose trailing window reaches those: the window periods and the recurrence window
+    after each (macro trailing_periods). A new month rebuilds the month before it (its timing
+    window) and itself, not their years: a period is judged by its past, and a new month does
+    not rewrite the months before it, apart from its timing window. Every period when the
+    reporters' frequencies changed, as for the window models. A trailing model's rows of one
+    frequency read that frequency only. -#}
 
-{#- The calendar years to rebuild, as a sorted list of 'F:YYYY' (the rows of frequency F in
-    year YYYY); none for every year (a full build, a table not built yet, a period not
-    understood, or the reporters' frequencies changed and they matter to the model: not to the
-    timing windows, which read declarations only, and run before int_reporter__declared_periods
-    may have been rebuilt). -#}
-{% macro build_years(frequencies_matter=true, incremental=none) -%}
-    {#- the years of the window periods: a period's window is what reaches beyond it -#}
+{#- The (freq, period) pairs a trailing model rebuilds, as a sorted list of [freq, period], or
+    none for every period (macro window_periods). `back`: also the recurrence window before
+    each (what a model that counts over those windows must read). -#}
+{% macro trailing_periods(frequencies_matter=true, incremental=none, back=false) -%}
     {%- set periods = window_periods(frequencies_matter, incremental=incremental) -%}
     {%- if periods is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set years = [] -%}
-    {%- for freq, period in periods if (freq ~ ':' ~ period[:4]) not in years -%}
-        {%- do years.append(freq ~ ':' ~ period[:4]) -%}
-    {%- endfor -%}
-    {{ return(years | sort) }}
-{%- endmacro %}
-
-
-{#- A snapshot taken before this build: build.<name>_before (the reporters' frequencies').
-    Every snapshot is named so: `mirror` drops the tables of schema build with this suffix
-    after a successful build (build_plan.forget_snapshots). -#}
-{% macro rows_before(name) -%}
-    {{ return(api.Relation.create(database=target.database, schema='build',
-                                   identifier=name ~ '_before')) }}
-{%- endmacro %}
-
-
-{#- Whether `relation` exists, asked of the database. Not load_relation: dbt caches a schema's
-    tables when it first lists them, and does not see a table a hook created after that (the
-    snapshots below, in schema build, once the build listed it). -#}
-{% macro table_in_database(relation) -%}
-    {%- set found = run_query(
-        "select count(*) from duckdb_tables() where database_name = '" ~ relation.database
-        ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '"
-        ~ relation.identifier ~ "'"
-    ) -%}
-    {{ return(found.rows[0][0] > 0) }}
-{%- endmacro %}
-
-
-{#- The rows of the build years, as a condition on a relation's period (and freq) column
-    (true: every year; false: none). -#}
-{% macro in_build_years(period='period', frequencies_matter=true, incremental=none, freq='freq') -%}
-    {{ years_condition(build_years(frequencies_matter, incremental), period, freq) }}
-{%- endmacro %}
-
-
-{#- `years` (build_years' answer, 'F:YYYY': none is every year) as a condition on `period`
-    and `freq`. As ranges of `period` ('2024' <= period <
-    '2026': the periods of 2024 and 2025, annual or monthly), not left(period, 4): a range is
-    a comparison of the column itself, which DuckDB checks against each row group's min and max
-    before it reads it, and it costs no string built per row. -#}
-{% macro years_condition(years, period='period', freq='freq') -%}
-    {%- if years is none -%}
-        true
-    {%- elif years | length == 0 -%}
-        false
-    {%- else -%}
-        {#- the years of each frequency, and of any -#}
-        {%- set by_freq = {} -%}
-        {%- for year in years | unique | sort -%}
-            {%- do by_freq.setdefault(year[:-5], []).append(year[-4:]) -%}
-        {%- endfor -%}
-        {%- set every = by_freq.values() | sum(start=[]) | unique | sort | list -%}
-        {%- set span = period ~ " >= '" ~ every[0] ~ "' and " ~ period ~ " < '"
-            ~ '%04d' | format((every[-1] | int) + 1) ~ "'" -%}
-        {#- a group of years fills the span when it has as many years (both are sorted, unique) -#}
-        {%- set span_length = (every[-1] | int) - (every[0] | int) + 1 -%}
-        {%- set parts = [] -%}
-        {%- for key, group in by_freq | dictsort -%}
-            {%- set ranges = '' if group | length == span_length else _year_ranges(group, period) -%}
-            {%- do parts.append(freq ~ " = '" ~ key ~ "'" ~ (' and ' ~ ranges if ranges else '')) -%}
-        {%- endfor -%}
-        {#- the span of every year first (what the scan can skip by), then what each frequency rebuilds -#}
-        ({{ span }}
-        {%- if parts | length == 1 %} and {{ parts[0] }}
-        {%- else %} and (({{ parts | join(') or (') }}))
-        {%- endif -%}
-        )
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- sorted years 'YYYY' as ranges of `period`: one per run of consecutive years, or-ed -#}
-{% macro _year_ranges(years, period) -%}
-    {%- set runs = [] -%}
-    {%- for year in years | map('int') | unique | sort -%}
-        {%- if runs and runs[-1][1] + 1 == year -%}
-            {%- do runs.append([runs.pop()[0], year]) -%}
+    {%- set reach = (var('recurrence_months') | int) - 1 -%}
+    {%- set wanted = [] -%}
+    {%- for freq, period in periods -%}
+        {%- if freq == 'M' -%}
+            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
+            {%- set first = month_index - (reach if back else 0) -%}
+            {%- for index in range(first, month_index + reach + 1) -%}
+                {%- set pair = ['M', '%04d%02d' | format(index // 12, index % 12 + 1)] -%}
+                {%- if pair not in wanted -%}
+                    {%- do wanted.append(pair) -%}
+                {%- endif -%}
+            {%- endfor -%}
         {%- else -%}
-            {%- do runs.append([year, year]) -%}
+            {#- a year's recurrence window is the year itself (reach // 12 more years) -#}
+            {%- set years = reach // 12 -%}
+            {%- for year in range((period | int) - (years if back else 0), (period | int) + years + 1) -%}
+                {%- if ['A', year | string] not in wanted -%}
+                    {%- do wanted.append(['A', year | string]) -%}
+                {%- endif -%}
+            {%- endfor -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- set conditions = [] -%}
-    {%- for first, last in runs -%}
-        {%- do conditions.append(period ~ " >= '" ~ '%04d' | format(first) ~ "' and " ~ period
-            ~ " < '" ~ '%04d' | format(last + 1) ~ "'") -%}
-    {%- endfor -%}
-    {{ return(conditions[0] if conditions | length == 1 else '((' ~ conditions | join(') or (') ~ '))') }}
+    {{ return(wanted | sort) }}
 {%- endmacro %}
 
 
-{#- pre-hook of a year model: the years about to be inserted go first -#}
-{% macro delete_build_years(frequencies_matter=true) -%}
+{#- A period as months since year 0 (a year as its January), what a recurrence window counts
+    back by: a month's window of 12 is itself and the 11 months before, a year's is itself. -#}
+{% macro period_month(period='period', freq='freq') -%}
+    cast(left({{ period }}, 4) as integer) * 12
+    + case when {{ freq }} = 'M' then cast(right({{ period }}, 2) as integer) - 1 else 0 end
+{%- endmacro %}
+
+
+{#- The rows of the trailing periods (with the recurrence windows before them: `back`), as a
+    condition on a relation's freq and period columns -#}
+{% macro in_trailing_periods(freq='freq', period='period', back=false, frequencies_matter=true,
+                             incremental=none) -%}
+    {{ periods_condition(trailing_periods(frequencies_matter, incremental, back), freq, period) }}
+{%- endmacro %}
+
+
+{#- pre-hook of a trailing model: the periods about to be inserted go first -#}
+{% macro delete_trailing_periods(frequencies_matter=true) -%}
     {%- if building_incrementally() -%}
-        {%- set years = build_years(frequencies_matter) -%}
-        {{ _delete_rebuilt('year', years, years_condition(years)) }}
+        {{ _delete_rebuilt(trailing_periods(frequencies_matter)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -266,7 +214,7 @@
     year) and nothing else beyond p, so a build period q changes the rows of every period
     whose window reaches q: q widened by the window, of q's frequency. Every period when the
     reporters' frequencies changed and they matter to the model (the gaps: whether the silent
-    side reports a frequency at all), as for the year models. -#}
+    side reports a frequency at all), as for the trailing models. -#}
 
 {#- The (freq, period) pairs to rebuild, as a sorted list of [freq, period], or none for every
     period (a full build, a table not built yet, a period not understood, or the reporters'
@@ -349,29 +297,50 @@
 {#- pre-hook of a window model: the periods about to be inserted go first -#}
 {% macro delete_window_periods(frequencies_matter=true) -%}
     {%- if building_incrementally() -%}
-        {%- set periods = window_periods(frequencies_matter) -%}
-        {%- set names = none if periods is none else periods | map('join', ':') | list -%}
-        {{ _delete_rebuilt('period', names, periods_condition(periods)) }}
+        {{ _delete_rebuilt(window_periods(frequencies_matter)) }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- the delete of a year or window model's pre-hook, logged for the dbt step's log
-    (`dbt: int_mirror__gaps: periods rebuilt: M:202412, M:202501`): `rebuilt` lists the years
-    or periods, none for every one -#}
-{% macro _delete_rebuilt(unit, rebuilt, condition) -%}
+{#- the delete of a window or trailing model's pre-hook, logged for the dbt step's log
+    (`dbt: int_mirror__gaps: periods rebuilt: M:202412, M:202501`): `periods` as
+    window_periods gives them, none for every period -#}
+{% macro _delete_rebuilt(periods) -%}
     {%- if execute -%}
-        {%- do log(this.identifier ~ ": " ~ unit ~ "s rebuilt: " ~ (
-            'every ' ~ unit if rebuilt is none else (rebuilt | join(', ') or 'none')), info=True) -%}
+        {%- do log(this.identifier ~ ": periods rebuilt: " ~ (
+            'every period' if periods is none
+            else (periods | map('join', ':') | join(', ') or 'none')), info=True) -%}
     {%- endif -%}
-    delete from {{ this }} where {{ condition }}
+    delete from {{ this }} where {{ periods_condition(periods) }}
+{%- endmacro %}
+
+
+{#- A snapshot taken before this build: build.<name>_before (the reporters' frequencies').
+    Every snapshot is named so: `mirror` drops the tables of schema build with this suffix
+    after a successful build (build_plan.forget_snapshots). -#}
+{% macro rows_before(name) -%}
+    {{ return(api.Relation.create(database=target.database, schema='build',
+                                   identifier=name ~ '_before')) }}
+{%- endmacro %}
+
+
+{#- Whether `relation` exists, asked of the database. Not load_relation: dbt caches a schema's
+    tables when it first lists them, and does not see a table a hook created after that (the
+    snapshots below, in schema build, once the build listed it). -#}
+{% macro table_in_database(relation) -%}
+    {%- set found = run_query(
+        "select count(*) from duckdb_tables() where database_name = '" ~ relation.database
+        ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '"
+        ~ relation.identifier ~ "'"
+    ) -%}
+    {{ return(found.rows[0][0] > 0) }}
 {%- endmacro %}
 
 
 {#- Which frequencies and flows each reporter declares at all, as they were before this build
     (pre-hook of int_reporter__declared_periods, before its periods are deleted). Kept until a
     build succeeds (`mirror` drops it then), so a build that failed half-way still compares
-    with what the year models were built from. -#}
+    with what the trailing models were built from. -#}
 {% macro reporter_frequencies_before() -%}
     {{ return(rows_before('reporter_frequencies')) }}
 {%- endmacro %}
@@ -395,7 +364,7 @@
         {{ return(true) }}
     {%- endif -%}
     {#- not ref(): a model that calls this depends on it through int_mirror__gaps, and a ref
-        here would make every dbt unit test of a year model give it as an input -#}
+        here would make every dbt unit test of a trailing model give it as an input -#}
     {%- set node = graph.nodes['model.' ~ project_name ~ '.int_reporter__declared_periods'] -%}
     {%- set now -%}
         select distinct reporter_iso3, freq, flow_code
@@ -410,11 +379,11 @@
 
 
 {#- The rows of `model` this build computed, as a condition for its data tests (model_rules):
-    a period model's build periods, a window model's window periods, a year model's build
-    years (every period or year when the reporters' frequencies changed, whichever the model), every row of any other model or in a full
-    build. The rows kept from earlier builds passed these tests then and did not change; a
+    a period model's build periods, a window model's window periods, a trailing model's
+    trailing periods (every period when the reporters' frequencies changed, whichever the
+    model), every row of any other model or in a full build. The rows kept from earlier builds passed these tests then and did not change; a
     change of the tests themselves is a change of code, which builds and tests every row.
-    Every unique key of these models holds their period (or year), so a duplicate can only
+    Every unique key of these models holds their period, so a duplicate can only
     be among the rows built. -#}
 {% macro rows_built(model) -%}
     {%- set found = [] -%}
@@ -431,8 +400,8 @@
         {{ in_build_periods(incremental=true) }}
     {%- elif 'window_model' in tags -%}
         {{ in_window_periods(incremental=true) }}
-    {%- elif 'year_model' in tags -%}
-        {{ in_build_years(incremental=true) }}
+    {%- elif 'trailing_model' in tags -%}
+        {{ in_trailing_periods(incremental=true) }}
     {%- else -%}
         true
     {%- endif -%}

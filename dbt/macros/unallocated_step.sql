@@ -57,7 +57,7 @@ claims as (
         {%- endfor %}
         claim_usd as remaining_usd
     from {{ ref('int_unallocated__claims') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
@@ -69,14 +69,14 @@ pools as (
         {%- endfor %}
         pool_value_usd as remaining_usd
     from {{ ref('int_unallocated__pools') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 {%- else -%}
 previous_step as (
 
     select * from {{ ref('int_unallocated__step_' ~ (step - 1)) }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 

@@ -96,18 +96,17 @@ def _dbt_build_line(run: MirrorRun) -> str:
     return plans[0].split("dbt build plan: ", 1)[1]
 
 
-def _years_rebuilt(run: MirrorRun) -> dict[str, str]:
-    """What each year model and window model rebuilt, as the dbt step logged it (macros
-    delete_build_years: its years; delete_window_periods: its periods, as freq:period)."""
+def _periods_rebuilt(run: MirrorRun) -> dict[str, str]:
+    """What each window model and trailing model rebuilt, as the dbt step logged it (macros
+    delete_window_periods and delete_trailing_periods: its periods, as freq:period)."""
     log = Path(run.stdout.split("Log:", 1)[1].split()[0]).read_text(encoding="utf-8")
     found = {}
     for line in log.splitlines():
         if " - mirror_dbt_assets - dbt: " not in line:
             continue
-        for kind in (": years rebuilt: ", ": periods rebuilt: "):
-            if kind in line:
-                model, rebuilt = line.split(" - dbt: ", 1)[1].split(kind)
-                found[model] = rebuilt.strip()
+        if ": periods rebuilt: " in line:
+            model, rebuilt = line.split(" - dbt: ", 1)[1].split(": periods rebuilt: ")
+            found[model] = rebuilt.strip()
     return found
 
 
@@ -205,11 +204,12 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
         f"2 period(s) (2 file version(s) changed): A:2020, M:{HELD_BACK_MONTH}"
     )
     # the timing windows and the gaps: the periods whose window reaches those periods
-    # (A:2020 +/- 1 year; 202412 +/- 1 month); what judges the gaps: the years of those
-    # window periods, of their frequency (the annual rows of 2024 stay as they are); the
-    # reporters' frequencies did not change
+    # (A:2020 +/- 1 year; 202412 +/- 1 month); what judges the gaps: those window periods and
+    # the recurrence windows after them (a year: itself; a month: the 11 months after it), of
+    # their frequency (the annual rows of 2024 and the months before 202411 stay as they
+    # are); the reporters' frequencies did not change
     window_models = ("int_mirror__timing_windows", "int_mirror__gaps")
-    year_models = (
+    trailing_models = (
         "int_mirror__classification",
         "int_unallocated__claims",
         *(f"int_unallocated__step_{step}" for step in range(1, 6)),
@@ -217,14 +217,16 @@ def test_a_new_month_and_a_revision_build_their_periods_alone(builds: Builds) ->
         "fct_mirror_trade",
         "fct_reconciled_trade",
     )
-    assert _years_rebuilt(builds.incremental) == {
+    months = ["202411", "202412", *(f"2025{month:02d}" for month in range(1, 13))]
+    assert _periods_rebuilt(builds.incremental) == {
         **dict.fromkeys(window_models, "A:2019, A:2020, A:2021, M:202411, M:202412, M:202501"),
-        **dict.fromkeys(year_models, "A:2019, A:2020, A:2021, M:2024, M:2025"),
+        **dict.fromkeys(
+            trailing_models, ", ".join(["A:2019", "A:2020", "A:2021", *(f"M:{m}" for m in months)])
+        ),
     }
-    assert _years_rebuilt(builds.full) == {
-        **dict.fromkeys(window_models, "every period"),
-        **dict.fromkeys(year_models, "every year"),
-    }
+    assert _periods_rebuilt(builds.full) == dict.fromkeys(
+        (*window_models, *trailing_models), "every period"
+    )
     # the reliability scores are an estimate: kept as they were, though KAZ's revised year
     # would move the scores of 2020 (and a new month those of 2024)
     assert _reliability_years_changed(builds.first_copy, builds.incremental_copy) == set()

@@ -1,15 +1,15 @@
-"""A month that changes which frequencies a reporter declares rebuilds every year (issue 15).
+"""A month that changes which frequencies a reporter declares rebuilds every period (issue 15).
 
-The year models (the gaps and what judges them, dbt macro ``build_years``) are rebuilt by the
-calendar years of what changed, except when a reporter starts (or stops) declaring a flow at a
+The gaps and what judges them (dbt macros ``window_periods``, ``trailing_periods``) are rebuilt
+by the periods of what changed, except when a reporter starts (or stops) declaring a flow at a
 frequency: a one-sided flow whose silent reporter "declares no imports at this frequency in any
 period" (`non_reporting_partner`) is, once it declares one, a reporter that "declared nothing
-that period" (`partner_not_reported`), in every year.
+that period" (`partner_not_reported`), in every period.
 
 The sample plus AUT's exports of laptops to KAZ in three months of 2020 (KAZ declares exports
 only: `non_reporting_partner`); then KAZ's first import declaration, in 202412. The build of that
-month must rebuild every year, the 2020 flows must say `partner_not_reported`, and the marts
-must equal a full rebuild's (the test fails if the years stay those of 202412: the 2020 rows
+month must rebuild every period, the 2020 flows must say `partner_not_reported`, and the marts
+must equal a full rebuild's (the test fails if the periods stay those of 202412: the 2020 rows
 keep their old status).
 """
 
@@ -27,9 +27,9 @@ from tests.e2e.test_incremental_build import (
     Builds,
     _dbt_build_line,
     _fields,
+    _periods_rebuilt,
     _query,
     _write,
-    _years_rebuilt,
     build_change_and_rebuild,
 )
 
@@ -114,20 +114,20 @@ def test_a_reporter_that_never_declared_imports_is_a_non_reporting_partner(
     assert _statuses(builds.first_copy) == {"non_reporting_partner"}
 
 
-def test_its_first_import_declaration_rebuilds_every_year(builds: Builds) -> None:
+def test_its_first_import_declaration_rebuilds_every_period(builds: Builds) -> None:
     assert (
         _dbt_build_line(builds.incremental) == "1 period(s) (1 file version(s) changed): M:202412"
     )
     # the timing windows read declarations only: the periods whose window reaches 202412
-    assert _years_rebuilt(builds.incremental) == {
+    assert _periods_rebuilt(builds.incremental) == {
         "int_mirror__timing_windows": "M:202411, M:202412, M:202501",
         "int_mirror__gaps": "every period",
-        "int_mirror__classification": "every year",
-        "int_unallocated__claims": "every year",
-        **{f"int_unallocated__step_{step}": "every year" for step in range(1, 6)},
-        "int_unallocated__allocation": "every year",
-        "fct_mirror_trade": "every year",
-        "fct_reconciled_trade": "every year",
+        "int_mirror__classification": "every period",
+        "int_unallocated__claims": "every period",
+        **{f"int_unallocated__step_{step}": "every period" for step in range(1, 6)},
+        "int_unallocated__allocation": "every period",
+        "fct_mirror_trade": "every period",
+        "fct_reconciled_trade": "every period",
     }
     # KAZ now declares imports monthly, only not in 2020
     assert _statuses(builds.incremental_copy) == {"partner_not_reported"}

@@ -166,10 +166,10 @@ def test_plan_reads_the_periods_of_the_versions_changed_since_the_recorded_build
     )
 
 
-def test_periods_built_without_the_year_models_make_every_period_due(
+def test_periods_built_without_the_trailing_models_make_every_period_due(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
-    """A run of some models from the UI rebuilt period models but not the year models
+    """A run of some models from the UI rebuilt period models but not the trailing models
     downstream: the next planned build rebuilds every period, the estimates kept (the code
     record stays); and the frequency snapshot goes after a successful build."""
     con = warehouse

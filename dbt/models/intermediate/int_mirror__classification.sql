@@ -27,19 +27,26 @@
 -- likely chance. A classification practice recurs, a chance offset does not (a monthly pair
 -- has 12 draws a year, each with monthly noise, for two unrelated gaps to meet): the same
 -- counterpart (code, or set of codes) must offset the flow in at least half of the periods
--- of the calendar year in which the flow is unexplained (an annual flow: its one period);
+-- in which the flow is unexplained, of its trailing recurrence window (var recurrence_months:
+-- the 12 months ending with the period; an annual flow: its one period), so that a period is
+-- judged by its past and a new month does not rewrite the months before it;
 -- and in a set each flow must bring the set's sum closer to zero (a small gap of the same
 -- sign as the set's residual does not ride on a large offsetting pair).
 -- One row per explained flow with the level, the counterpart and the residual.
--- Built by calendar years (macro year_model_config): a flow's recurrence is counted in its year.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config): the gaps of the recurrence windows
+-- of the periods rebuilt are read (`back`), the rows of those periods only are written.
+{{ config(**trailing_model_config()) }}
+
+{#- the periods a recurrence window reaches back, as months (a year is 12: an annual flow's
+    window is its own period) -#}
+{%- set reach = (var('recurrence_months') | int) - 1 %}
 
 with
 
 gaps as (
 
     select * from {{ ref('int_mirror__gaps') }}
-    where is_country_pair and not is_confidential and {{ in_build_years() }}
+    where is_country_pair and not is_confidential and {{ in_trailing_periods(back=true) }}
 
 ),
 
@@ -77,7 +84,9 @@ pools as (
         hs6,
         sum(import_value_fob_usd) as pool_usd
     from {{ ref('int_mirror__gaps') }}
-    where not is_country_pair and import_value_fob_usd is not null and {{ in_build_years() }}
+    where
+        not is_country_pair and import_value_fob_usd is not null
+        and {{ in_trailing_periods(back=true) }}
     group by freq, period, importer_iso3, hs6
     union all
     select
@@ -88,7 +97,9 @@ pools as (
         hs6,
         sum(export_value_usd) as pool_usd
     from {{ ref('int_mirror__gaps') }}
-    where not is_country_pair and export_value_usd is not null and {{ in_build_years() }}
+    where
+        not is_country_pair and export_value_usd is not null
+        and {{ in_trailing_periods(back=true) }}
     group by freq, period, exporter_iso3, hs6
 
 ),
@@ -98,6 +109,7 @@ flows_material as (
     select
         freq,
         period,
+        {{ period_month() }} as period_month,
         exporter_iso3,
         importer_iso3,
         hs6,
@@ -200,9 +212,10 @@ candidates as (
 
     select
         *,
-        -- the periods of the year in which the flow is unexplained
+        -- the periods of the recurrence window in which the flow is unexplained
         count(*) over (
-            partition by freq, left(period, 4), exporter_iso3, importer_iso3, hs6
+            partition by freq, exporter_iso3, importer_iso3, hs6
+            order by period_month range between {{ reach }} preceding and current row
         ) as candidate_periods
     from flows
     where stage_status is null and not is_noisy_pair and not is_pool_explained
@@ -277,15 +290,16 @@ counterparts as (
             <= candidates.tolerance_pct / 100 * greatest({{ pair_x }}, {{ pair_m }})
                 as is_group_agreed,
             candidates.candidate_periods,
-            -- the periods of the year in which this counterpart absorbs the flow's gap
+            -- the periods of the recurrence window in which this counterpart absorbs the gap
             count(*) over (
                 partition by
                     candidates.freq,
-                    left(candidates.period, 4),
                     candidates.exporter_iso3,
                     candidates.importer_iso3,
                     candidates.hs6,
                     counterpart.hs6
+                order by candidates.period_month
+                range between {{ reach }} preceding and current row
             ) as matched_periods
         from candidates
         inner join counterparts as counterpart
@@ -365,7 +379,8 @@ counterparts as (
             <= code_groups.group_tolerance_pct / 100 * greatest(code_groups.group_x, code_groups.group_m)
             -- this flow is needed: without it the set would be further from zero
             and abs(code_groups.group_d) < abs(code_groups.group_d - candidates.d) as is_offsetting,
-            candidates.candidate_periods
+            candidates.candidate_periods,
+            candidates.period_month
         from candidates
         inner join several_groups_{{ level }} as code_groups
             on
@@ -385,8 +400,8 @@ counterparts as (
         where is_offsetting
         -- a practice: the same set of codes in at least half of the flow's unexplained periods
         qualify 2 * count(*) over (
-            partition by
-                freq, left(period, 4), exporter_iso3, importer_iso3, hs6, counterpart_hs6
+            partition by freq, exporter_iso3, importer_iso3, hs6, counterpart_hs6
+            order by period_month range between {{ reach }} preceding and current row
         ) >= candidate_periods
 
     ),
@@ -467,6 +482,8 @@ final as (
         combined_gap_pct,
         group_gap_pct
     from matches
+    -- the periods rebuilt (the windows before them were read only)
+    where {{ in_trailing_periods() }}
     qualify row_number() over (
         partition by freq, period, exporter_iso3, importer_iso3, hs6
         order by level_rank

@@ -7,8 +7,8 @@
 --     missing release, not a disagreement;
 --   * a reporter with no row in any period of a freq does not report that frequency;
 --   * a reporter whose declarations never go below some value applies a reporting threshold
---     (its smallest declaration of the year is that threshold's estimate), so a partner's
---     declaration below it finds no counterpart.
+--     (its smallest declaration over the 12 months to a period is that threshold's estimate,
+--     fct_mirror_trade), so a partner's declaration below it finds no counterpart.
 with
 
 declarations as (

@@ -13,8 +13,8 @@
 --   5 Comtrade chapter-99 pools × claims of the same partner, any product.
 -- One row per claim × step that received something (`allocation_role` 'claim') and per pool
 -- declaration × step that gave something ('pool'); fct_mirror_trade sums them.
--- Built by calendar years (macro year_model_config), as the steps it reads.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config), as the steps it reads.
+{{ config(**trailing_model_config()) }}
 
 with
 
@@ -39,7 +39,7 @@ claim_rows as (
             -- in the claim's valuation (FOB)
             allocated_usd
         from {{ ref('int_unallocated__step_' ~ step.step) }}
-        where allocation_role = 'claim' and allocated_usd > 0 and {{ in_build_years() }}
+        where allocation_role = 'claim' and allocated_usd > 0 and {{ in_trailing_periods() }}
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -70,7 +70,7 @@ pool_rows as (
             -- in the pool's valuation (CIF for an importer's pool)
             allocated_usd
         from {{ ref('int_unallocated__step_' ~ step.step) }}
-        where allocation_role = 'pool' and allocated_usd > 0 and {{ in_build_years() }}
+        where allocation_role = 'pool' and allocated_usd > 0 and {{ in_trailing_periods() }}
         {%- if not loop.last %}
             union all
         {%- endif %}

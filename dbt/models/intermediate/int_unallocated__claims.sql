@@ -7,8 +7,8 @@
 -- An importer's pool is CIF: a claim meets it at the claim's CIF/FOB factor; an importer whose
 -- pool declarations state their value FOB (cifvalue empty, as USA and CAN in Comtrade): FOB
 -- against FOB. One row per claim.
--- Built by calendar years (macro year_model_config), as the gaps and classification it reads.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config), as the gaps and classification it reads.
+{{ config(**trailing_model_config()) }}
 
 with
 
@@ -20,21 +20,21 @@ gaps as (
         -- more, else the exporter's
         coalesce(export_value_usd, 0) > coalesce(import_value_fob_usd, 0) as is_import_claim
     from {{ ref('int_mirror__gaps') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
 classified as (
 
     select * from {{ ref('int_mirror__classification') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
 pools as (
 
     select * from {{ ref('int_unallocated__pools') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 

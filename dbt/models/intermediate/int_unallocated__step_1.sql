@@ -2,6 +2,6 @@
 -- nes pools (areas nes, special categories, bunkers, free zones, regional nes areas) × the
 -- claims of the same HS6, from the whole claims and pools (int_unallocated__claims,
 -- int_unallocated__pools). The SQL of every step: macro unallocated_step.
--- Built by calendar years (macro year_model_config), as the claims and pools.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config), as the claims and pools.
+{{ config(**trailing_model_config()) }}
 {{ unallocated_step(1) }}

@@ -12,36 +12,43 @@
 --   one-sided flow above the floor included, at a gap of ±100 %.
 -- Values are rounded (USD to cents, % to 4 decimals) so that a rebuild gives identical bytes:
 -- floating-point sums in parallel joins are not bit-for-bit reproducible.
--- Built by calendar years (macro year_model_config): a reporter's threshold is of its year.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config): a reporter's threshold is its
+-- smallest declaration over the recurrence window ending with the period (var
+-- recurrence_months: the 12 months to a month; a year alone), whose declarations are read.
+{{ config(**trailing_model_config()) }}
+
+{%- set months = var('recurrence_months') | int %}
 
 with
 
 gaps as (
 
     select * from {{ ref('int_mirror__gaps') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
 classified as (
 
     select * from {{ ref('int_mirror__classification') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
 allocation as (
 
     select * from {{ ref('int_unallocated__allocation') }}
-    where {{ in_build_years() }}
+    where {{ in_trailing_periods() }}
 
 ),
 
 declared_periods as (
 
-    select * from {{ ref('int_reporter__declared_periods') }}
-    where {{ in_build_years() }}
+    select
+        *,
+        {{ period_month() }} as period_month
+    from {{ ref('int_reporter__declared_periods') }}
+    where {{ in_trailing_periods(back=true) }}
 
 ),
 
@@ -78,16 +85,37 @@ pools as (
 
 ),
 
+silent_sides as (
+
+    select distinct
+        silent_reporter_iso3 as reporter_iso3,
+        freq,
+        period,
+        {{ period_month() }} as period_month,
+        silent_flow_code as flow_code
+    from gaps
+    where silent_reporter_iso3 is not null
+
+),
+
 thresholds as (
 
-    -- the smallest declaration of a reporter's year and flow: its reporting threshold, if any
+    -- the smallest declaration of a reporter's flow over the recurrence window ending with the
+    -- period (a year: the year): its reporting threshold, if any
     select
-        reporter_iso3,
-        freq,
-        period_year,
-        flow_code,
-        min(smallest_value_usd) as smallest_value_usd
-    from declared_periods
+        silent_sides.reporter_iso3,
+        silent_sides.freq,
+        silent_sides.period,
+        silent_sides.flow_code,
+        min(declared_periods.smallest_value_usd) as smallest_value_usd
+    from silent_sides
+    inner join declared_periods
+        on
+            silent_sides.reporter_iso3 = declared_periods.reporter_iso3
+            and silent_sides.freq = declared_periods.freq
+            and silent_sides.flow_code = declared_periods.flow_code
+            and declared_periods.period_month
+            between silent_sides.period_month - {{ months - 1 }} and silent_sides.period_month
     group by all
 
 ),
@@ -140,7 +168,7 @@ joined as (
         on
             gaps.silent_reporter_iso3 = thresholds.reporter_iso3
             and gaps.freq = thresholds.freq
-            and year(gaps.period_start) = thresholds.period_year
+            and gaps.period = thresholds.period
             and gaps.silent_flow_code = thresholds.flow_code
 
 ),
@@ -239,10 +267,16 @@ annotated as (
 {#- why a one-sided flow below the floor is not judged (status_reason of below_threshold) -#}
 {% set threshold_reason -%}
     case
-        when is_below_reporter_threshold
+        when is_below_reporter_threshold and freq = 'A'
             then {{ format_text(
                 "below %s's reporting threshold (its smallest declaration of "
                 ~ 'the year: %.0f USD)',
+                ['silent_reporter_iso3', 'silent_reporter_smallest_usd']
+            ) }}
+        when is_below_reporter_threshold
+            then {{ format_text(
+                "below %s's reporting threshold (its smallest declaration in the "
+                ~ months ~ ' months to this period: %.0f USD)',
                 ['silent_reporter_iso3', 'silent_reporter_smallest_usd']
             ) }}
         else {{ format_text(

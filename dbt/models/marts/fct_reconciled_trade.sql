@@ -13,16 +13,16 @@
 -- that the vintage has not scored (delivered since it was computed) takes the reporter's
 -- nearest earlier scored year in that role, else its nearest later one; the year used is on
 -- the row (`exporter_reliability_year`, `importer_reliability_year`) with the vintage.
--- Built by calendar years of each frequency apart (macro year_model_config), as
--- fct_mirror_trade: a row reads its own flow and the scores, which a build does not change.
-{{ config(**year_model_config()) }}
+-- Built by trailing periods (macro trailing_model_config), as fct_mirror_trade: a row reads
+-- its own flow and the scores, which a build does not change.
+{{ config(**trailing_model_config()) }}
 
 with
 
 mirror as (
 
     select * from {{ ref('fct_mirror_trade') }}
-    where status <> 'confidential' and {{ in_build_years() }}
+    where status <> 'confidential' and {{ in_trailing_periods() }}
 
 ),
 
