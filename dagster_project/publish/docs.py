@@ -33,22 +33,24 @@ def _one_line(text: str | None) -> str:
 
 
 def _rule_labels(
-    kwargs: Mapping[str, Any], columns: Mapping[str, Any]
+    rules: Mapping[str, Any], columns: Mapping[str, Any]
 ) -> list[tuple[str | None, str]]:
-    """``(column or None, label)`` of each rule of a ``model_rules`` test
-    (dbt/tests/generic/model_rules.sql): a rule on one column of the model is shown on it,
-    the others (keys, expressions) on the table."""
-    labels: list[tuple[str | None, str]] = [(c, "not null") for c in kwargs.get("not_null", [])]
-    for key in kwargs.get("unique", []):
+    """``(column or None, label)`` of each rule of a ``model_rules`` test (the rules are in the
+    model's ``config.meta``, dbt/tests/generic/model_rules.sql): a rule on one column of the
+    model is shown on it, the others (keys, expressions) on the table."""
+    labels: list[tuple[str | None, str]] = [(c, "not null") for c in rules.get("not_null", [])]
+    for key in rules.get("unique", []):
         if len(key) == 1 and key[0] in columns:
             labels.append((key[0], "unique"))
         elif len(key) == 1:
             labels.append((None, f"unique: `{_one_line(key[0])}`"))
         else:
             labels.append((None, "unique key: " + ", ".join(f"`{c}`" for c in key)))
-    for column, values in (kwargs.get("accepted_values") or {}).items():
+    for column, values in (rules.get("accepted_values") or {}).items():
         labels.append((column, "one of " + ", ".join(f"`{v}`" for v in values)))
-    for rule in kwargs.get("expressions", []):
+    for column, pattern in (rules.get("matches") or {}).items():
+        labels.append((column, f"matches `{_one_line(pattern)}`"))
+    for rule in rules.get("expressions", []):
         rule = rule if isinstance(rule, Mapping) else {"expression": rule}
         where = f" where {rule['where']}" if rule.get("where") else ""
         text = rule.get("name") or _one_line(f"{rule['expression']}{where}")
@@ -58,16 +60,18 @@ def _rule_labels(
 
 def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | None, list[str]]:
     """Short labels of the dbt tests on each column (None: tests on the whole model)."""
-    columns = manifest["nodes"].get(unique_id, {}).get("columns", {})
+    model = manifest["nodes"].get(unique_id, {})
+    columns = model.get("columns", {})
+    meta = (model.get("config") or {}).get("meta") or {}
     tests: dict[str | None, list[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or node.get("attached_node") != unique_id:
             continue
-        meta = node.get("test_metadata") or {}
-        name = meta.get("name") or node["name"]
-        kwargs = meta.get("kwargs") or {}
+        test = node.get("test_metadata") or {}
+        name = test.get("name") or node["name"]
+        kwargs = test.get("kwargs") or {}
         if name == "model_rules":
-            labels = _rule_labels(kwargs, columns)
+            labels = _rule_labels(meta.get(kwargs.get("meta_key") or "rules") or {}, columns)
         elif name == "relationships":
             target = str(kwargs.get("to", "")).replace("ref('", "").replace("')", "")
             labels = [(node.get("column_name"), "in " + target)]

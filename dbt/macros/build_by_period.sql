@@ -37,9 +37,14 @@
 
 
 {#- config of a period model: {{ config(**period_model_config()) }}; `pre_hooks` run before
-    the delete of the build periods -#}
-{% macro period_model_config(pre_hooks=[]) -%}
-    {{ return(_kept_between_builds_config('period_model', pre_hooks + ["{{ delete_build_periods() }}"])) }}
+    the delete of the build periods, `post_hooks` after the insert -#}
+{% macro period_model_config(pre_hooks=[], post_hooks=[]) -%}
+    {%- set config = _kept_between_builds_config(
+        'period_model', pre_hooks + ["{{ delete_build_periods() }}"]) -%}
+    {%- if post_hooks and supports_build_by_period() -%}
+        {%- do config.update({'post_hook': post_hooks}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {%- endmacro %}
 
 
@@ -160,28 +165,39 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set reach = (var('recurrence_months') | int) - 1 -%}
+    {#- a year's recurrence window is the year itself (reach // 12 more years) -#}
+    {%- set years = reach // 12 -%}
     {%- set wanted = [] -%}
     {%- for freq, period in periods -%}
-        {%- if freq == 'M' -%}
-            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
-            {%- set first = month_index - (reach if back else 0) -%}
-            {%- for index in range(first, month_index + reach + 1) -%}
-                {%- set pair = ['M', '%04d%02d' | format(index // 12, index % 12 + 1)] -%}
-                {%- if pair not in wanted -%}
-                    {%- do wanted.append(pair) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- else -%}
-            {#- a year's recurrence window is the year itself (reach // 12 more years) -#}
-            {%- set years = reach // 12 -%}
-            {%- for year in range((period | int) - (years if back else 0), (period | int) + years + 1) -%}
-                {%- if ['A', year | string] not in wanted -%}
-                    {%- do wanted.append(['A', year | string]) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- set wide = reach if freq == 'M' else years -%}
+        {%- do _add_period_range(wanted, freq, period, wide if back else 0, wide) -%}
     {%- endfor -%}
     {{ return(wanted | sort) }}
+{%- endmacro %}
+
+
+{#- Append to `wanted` (a list of [freq, period]) the periods from `before` periods before
+    `period` to `after` periods after it, of its frequency, that it does not hold yet. False
+    for a period not understood (not YYYYMM for 'M', not YYYY for 'A'), true otherwise. -#}
+{% macro _add_period_range(wanted, freq, period, before, after) -%}
+    {%- if freq == 'M' and period | length == 6 -%}
+        {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
+        {%- for index in range(month_index - before, month_index + after + 1) -%}
+            {%- set pair = ['M', '%04d%02d' | format(index // 12, index % 12 + 1)] -%}
+            {%- if pair not in wanted -%}
+                {%- do wanted.append(pair) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- elif freq == 'A' and period | length == 4 -%}
+        {%- for year in range((period | int) - before, (period | int) + after + 1) -%}
+            {%- if ['A', year | string] not in wanted -%}
+                {%- do wanted.append(['A', year | string]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- else -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(true) }}
 {%- endmacro %}
 
 
@@ -230,21 +246,8 @@
     {%- set years_wide = (var('timing_window_years') | int) * (1 + widen) -%}
     {%- set wanted = [] -%}
     {%- for freq, period in periods -%}
-        {%- if freq == 'M' and period | length == 6 -%}
-            {%- set month_index = (period[:4] | int) * 12 + (period[4:] | int) - 1 -%}
-            {%- for index in range(month_index - months, month_index + months + 1) -%}
-                {%- set pair = ['M', '%04d%02d' | format(index // 12, index % 12 + 1)] -%}
-                {%- if pair not in wanted -%}
-                    {%- do wanted.append(pair) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- elif freq == 'A' and period | length == 4 -%}
-            {%- for year in range((period | int) - years_wide, (period | int) + years_wide + 1) -%}
-                {%- if ['A', year | string] not in wanted -%}
-                    {%- do wanted.append(['A', year | string]) -%}
-                {%- endif -%}
-            {%- endfor -%}
-        {%- else -%}
+        {%- set wide = months if freq == 'M' else years_wide -%}
+        {%- if not _add_period_range(wanted, freq, period, wide, wide) -%}
             {{ return(none) }}
         {%- endif -%}
     {%- endfor -%}
@@ -345,36 +348,49 @@
     {{ return(rows_before('reporter_frequencies')) }}
 {%- endmacro %}
 
+{#- Whether they are unchanged, answered once per build: a table that exists only when the
+    reporters' frequencies after int_reporter__declared_periods's build are those of the
+    snapshot (dropped by its pre-hook, made by its post-hook, dropped with the snapshots after
+    a successful build). The window and trailing models and their tests ask about 50 times a
+    build; each question is one lookup in the catalog, not a comparison of two tables. -#}
+{% macro reporter_frequencies_unchanged() -%}
+    {{ return(rows_before('reporter_frequencies_unchanged')) }}
+{%- endmacro %}
+
 {% macro snapshot_reporter_frequencies() -%}
     {%- if building_incrementally() -%}
         create schema if not exists {{ this.database }}.build;
+        drop table if exists {{ reporter_frequencies_unchanged() }};
         create table if not exists {{ reporter_frequencies_before() }} as
         select distinct reporter_iso3, freq, flow_code from {{ this }}
     {%- endif -%}
 {%- endmacro %}
 
+{#- post-hook of int_reporter__declared_periods: the answer, for the models after it -#}
+{% macro compare_reporter_frequencies() -%}
+    {%- if execute and building_incrementally() -%}
+        {%- set now -%}
+            select distinct reporter_iso3, freq, flow_code from {{ this }}
+        {%- endset -%}
+        {%- set before = reporter_frequencies_before() -%}
+        {%- set differing = run_query(
+            '(' ~ now ~ ' except select * from ' ~ before ~ ') union all (select * from '
+            ~ before ~ ' except ' ~ now ~ ') limit 1'
+        ) -%}
+        {%- if differing.rows | length == 0 -%}
+            create table {{ reporter_frequencies_unchanged() }} as select true as unchanged
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
 
-{#- true when the reporters' frequencies differ from the snapshot, or none was taken -#}
+
+{#- true unless the reporters' frequencies are known to be those of the snapshot (not
+    compared yet in this build, or they differ): then every period is rebuilt -#}
 {% macro reporter_frequencies_changed() -%}
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set before = reporter_frequencies_before() -%}
-    {%- if not table_in_database(before) -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {#- not ref(): a model that calls this depends on it through int_mirror__gaps, and a ref
-        here would make every dbt unit test of a trailing model give it as an input -#}
-    {%- set node = graph.nodes['model.' ~ project_name ~ '.int_reporter__declared_periods'] -%}
-    {%- set now -%}
-        select distinct reporter_iso3, freq, flow_code
-        from {{ api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) }}
-    {%- endset -%}
-    {%- set differing = run_query(
-        '(' ~ now ~ ' except select * from ' ~ before ~ ') union all (select * from '
-        ~ before ~ ' except ' ~ now ~ ') limit 1'
-    ) -%}
-    {{ return(differing.rows | length > 0) }}
+    {{ return(not table_in_database(reporter_frequencies_unchanged())) }}
 {%- endmacro %}
 
 
@@ -386,16 +402,8 @@
     Every unique key of these models holds their period, so a duplicate can only
     be among the rows built. -#}
 {% macro rows_built(model) -%}
-    {%- set found = [] -%}
-    {%- if execute and supports_build_by_period() -%}
-        {%- for node in graph.nodes.values() -%}
-            {%- if node.resource_type == 'model' and node.schema == model.schema
-                and (node.alias or node.name) == model.identifier -%}
-                {%- do found.append(node) -%}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- set tags = found[0].tags if found else [] -%}
+    {%- set node = model_node(model) if supports_build_by_period() else none -%}
+    {%- set tags = node.tags if node else [] -%}
     {%- if 'period_model' in tags -%}
         {{ in_build_periods(incremental=true) }}
     {%- elif 'window_model' in tags -%}

@@ -84,7 +84,7 @@ def wait_for_port(port: int, seconds: float, procs: list[subprocess.Popen[bytes]
 
 
 def mart_keys(manifest_path: Path) -> dict[str, list[str]]:
-    """mart -> its key: the first ``unique`` rule of its ``model_rules`` test made only of
+    """mart -> its key: the first ``unique`` rule of its ``model_rules`` (its meta) made only of
     column names (dim_country's first is an expression), else every non-double column."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     models = {
@@ -99,7 +99,9 @@ def mart_keys(manifest_path: Path) -> dict[str, list[str]]:
         model = models[node["attached_node"]]
         columns = set(model.get("columns") or {})
         kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
-        for candidate in kwargs.get("unique") or []:
+        meta = (model.get("config") or {}).get("meta") or {}
+        rules = meta.get(kwargs.get("meta_key") or "rules") or {}
+        for candidate in rules.get("unique") or []:
             if not keys[model["name"]] and all(c in columns for c in candidate):
                 keys[model["name"]] = list(candidate)
     return keys

@@ -118,6 +118,32 @@ def test_each_kind_of_rule_catches_a_corrupted_row(sample_copy: Path, tmp_path: 
     )
 
 
+def test_a_pattern_rule_catches_a_code_out_of_shape(sample_copy: Path, tmp_path: Path) -> None:
+    """`matches` (int_comtrade__totals_deduplicated: hs6 is six digits), read from the model's
+    meta like every rule: a five-digit code is named with its pattern and its row."""
+    table = "intermediate.int_comtrade__totals_deduplicated"
+    with duckdb.connect(str(sample_copy)) as con:
+        key = con.execute(
+            f"select freq, period, reporter_code, flow_code, partner_code, hs6 from {table} "
+            "order by all limit 1"
+        ).fetchone()
+        assert key is not None
+        con.execute(
+            f"update {table} set hs6 = left(hs6, 5) where freq = ? and period = ? "
+            "and reporter_code = ? and flow_code = ? and partner_code = ? and hs6 = ?",
+            key,
+        )
+    results = dbt_test(sample_copy, tmp_path, "model_rules_int_comtrade__totals_deduplicated")
+    [result] = results["results"]
+    assert result["status"] == "fail"
+    [node] = failures.failed_nodes(results, manifest())
+    rows = failures.offending_rows(sample_copy, node)
+    assert [(r["rule"], r["columns"], r["failing_rows"]) for r in rows] == [
+        ("matches", "hs6 ~ [0-9]{6}", 1)
+    ]
+    assert f"hs6={key[5][:5]}" in rows[0]["examples"]
+
+
 def test_every_data_test_passes_on_empty_models(sample_copy: Path, tmp_path: Path) -> None:
     with duckdb.connect(str(sample_copy)) as con:
         tables = con.execute(

@@ -74,21 +74,23 @@ def test_docs_subcommand(tmp_path, capsys) -> None:
 
 
 def test_a_models_rules_are_shown_on_their_columns_and_table() -> None:
-    kwargs = {
+    rules = {
         "not_null": ["a"],
         "unique": [["a"], ["a", "b"], ["case when c then a end"]],
         "accepted_values": {"b": ["x", "y"]},
+        "matches": {"b": "[a-z]{1}"},
         "expressions": [
             {"name": "a_is_positive", "expression": "a > 0"},
             {"expression": "b <> 'x'", "where": "a > 1"},
         ],
     }
-    assert docs._rule_labels(kwargs, {"a": {}, "b": {}}) == [
+    assert docs._rule_labels(rules, {"a": {}, "b": {}}) == [
         ("a", "not null"),
         ("a", "unique"),
         (None, "unique key: `a`, `b`"),
         (None, "unique: `case when c then a end`"),
         ("b", "one of `x`, `y`"),
+        ("b", "matches `[a-z]{1}`"),
         (None, "`a_is_positive`"),
         (None, "`b <> 'x' where a > 1`"),
     ]

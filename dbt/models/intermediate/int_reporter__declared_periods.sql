@@ -1,4 +1,7 @@
-{{ config(**period_model_config(pre_hooks=['{{ snapshot_reporter_frequencies() }}'])) }}
+{{ config(**period_model_config(
+    pre_hooks=['{{ snapshot_reporter_frequencies() }}'],
+    post_hooks=['{{ compare_reporter_frequencies() }}'],
+)) }}
 
 -- What each reporter declared, per reporter × freq × period × flow (X, M): how many
 -- declarations, their value, and the smallest one. It tells the innocent reasons a flow has

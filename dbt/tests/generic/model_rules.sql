@@ -1,31 +1,55 @@
 {#- Every row rule of one model, evaluated set-based: one row per broken rule.
 
-    Arguments (all optional, one instance per model and severity):
+    The rules are the model's (or seed's) `config.meta.rules` in its yml, one test instance per
+    severity (a second instance reads another key: `arguments: {meta_key: warn_rules}` with
+    `config: {severity: warn}`). Each key is optional:
       not_null:        [column, ...]                  the column is never null
       unique:          [[column, ...], ...]           no two rows share these columns' values
                                                       (a row whose key is all null has none,
                                                       as in dbt's `unique`)
       accepted_values: {column: [value, ...]}         a non-null value is one of these
+      matches:         {column: regular expression}   a non-null value matches it in full
       expressions:     [{name, expression, where}]    `expression` is true (null counts as
                                                       false) on every row matching `where`
       key:             [column, ...]                  columns naming a row in the examples
                                                       (default: the first unique key)
 
+    Why the model's meta and not the test's arguments: dbt renders every string of a generic
+    test's arguments again for every test it runs, each in a fresh copy of the whole Jinja
+    context (all the project's macros), about 8 ms a string; the rules' 380 strings were 3 s of
+    every dbt build, a quarter of the sample's (docs/architecture.md, "Rules read once"). A
+    model's meta is rendered once, when dbt parses the yml, with `var()` and `target` (no
+    macros: a pattern is a `matches` rule, which calls regexp_full_match here).
+
     Why one test per model and not one per rule: dbt spends ~60 ms per node whatever the data
     (docs/architecture.md), and 316 rule tests were most of a build's nodes. The not-null,
-    accepted-values and expression rules are all counted in one aggregate pass over the model;
-    each unique key is one grouping. Every failing rule still names itself: a result row is
-    `rule` (not_null, unique, accepted_values or the expression's name), `columns` (the
-    column(s) or the expression), `failing_rows` and `examples` (the first and last offending
-    row by `key`), which `dagster_project/transform/failures.py` puts in the run's cause.
+    accepted-values, matches and expression rules are all counted in one aggregate pass over
+    the model; each unique key is one grouping. Every failing rule still names itself: a
+    result row is `rule` (not_null, unique, accepted_values, matches or the expression's
+    name), `columns` (the column(s) or the expression), `failing_rows` and `examples` (the
+    first and last offending row by `key`), which `dagster_project/transform/failures.py`
+    puts in the run's cause.
     An empty model breaks no rule (counts are 0, never null).
-    Plain SQL only (count/min/max over case, values, ||): no DuckDB-only function.
+    Plain SQL only (count/min/max over case, values, ||; patterns through the cross-database
+    regexp_full_match): no DuckDB-only function.
     Only the rows this build computed are tested (macro rows_built): a build of one month tests
     that month of a period model and those years of a year model, not all of history. -#}
-{% test model_rules(model, not_null=[], unique=[], accepted_values={}, expressions=[], key=none) %}
+{% test model_rules(model, meta_key='rules') %}
+{%- set rules = model_meta(model).get(meta_key) if execute else {} -%}
+{%- if execute and rules is not mapping -%}
+    {{ exceptions.raise_compiler_error(
+        "model_rules on " ~ model ~ ": no rules under config.meta." ~ meta_key
+        ~ " in the model's yml (a mapping of not_null, unique, accepted_values, matches,"
+        ~ " expressions, key)") }}
+{%- endif -%}
+{%- set not_null = rules.get('not_null', []) -%}
+{%- set unique = rules.get('unique', []) -%}
+{%- set accepted_values = rules.get('accepted_values', {}) -%}
+{%- set matches = rules.get('matches', {}) -%}
+{%- set expressions = rules.get('expressions', []) -%}
 {#- the rows this build computed (macro rows_built: a build by period or year tests those) -#}
 {%- set tested -%}(select * from {{ model }} where {{ rows_built(model) }}){%- endset -%}
-{%- set key = key or (unique[0] if unique else []) -%}
+{%- set key = rules.get('key') or (unique[0] if unique else []) -%}
 {%- set row_rules = [] -%}
 {%- for column in not_null -%}
     {%- do row_rules.append({'rule': 'not_null', 'columns': column, 'broken': column ~ ' is null'}) -%}
@@ -39,6 +63,14 @@
         'rule': 'accepted_values',
         'columns': column,
         'broken': column ~ ' is not null and ' ~ column ~ ' not in (' ~ literals | join(', ') ~ ')',
+    }) -%}
+{%- endfor -%}
+{%- for column, pattern in matches.items() -%}
+    {%- do row_rules.append({
+        'rule': 'matches',
+        'columns': column ~ ' ~ ' ~ pattern,
+        'broken': column ~ ' is not null and not ' ~ regexp_full_match(
+            column, "'" ~ (pattern | replace("'", "''")) ~ "'"),
     }) -%}
 {%- endfor -%}
 {%- for item in expressions -%}
