@@ -94,3 +94,29 @@ def test_a_models_rules_are_shown_on_their_columns_and_table() -> None:
         (None, "`a_is_positive`"),
         (None, "`b <> 'x' where a > 1`"),
     ]
+
+
+RULE_KINDS = {"not_null", "unique", "accepted_values", "matches", "expressions", "key"}
+
+
+def test_every_model_rules_test_finds_its_rules_in_its_models_meta(manifest: dict) -> None:
+    """The rules of dbt/tests/generic/model_rules.sql are the tested model's
+    ``config.meta.<meta_key>``: a test whose model has none, or a key that is not a rule kind
+    (which the test refuses at compile time), is caught here without a warehouse."""
+    nodes = manifest["nodes"]
+    tests = [
+        n
+        for n in nodes.values()
+        if n["resource_type"] == "test"
+        and (n.get("test_metadata") or {}).get("name") == "model_rules"
+    ]
+    assert len(tests) >= 60
+    for test in tests:
+        meta_key = test["test_metadata"]["kwargs"].get("meta_key") or "rules"
+        model = nodes[test["attached_node"]]
+        rules = ((model.get("config") or {}).get("meta") or {}).get(meta_key)
+        assert isinstance(rules, dict) and rules, f"{test['name']}: no config.meta.{meta_key}"
+        assert set(rules) <= RULE_KINDS, f"{test['name']}: {set(rules) - RULE_KINDS}"
+        assert rules.get("unique") or rules.get("not_null") or rules.get("expressions") or (
+            rules.get("accepted_values") or rules.get("matches")
+        ), test["name"]

@@ -35,12 +35,19 @@
     Only the rows this build computed are tested (macro rows_built): a build of one month tests
     that month of a period model and those years of a year model, not all of history. -#}
 {% test model_rules(model, meta_key='rules') %}
+{%- set _RULE_KINDS = ['not_null', 'unique', 'accepted_values', 'matches', 'expressions', 'key'] -%}
 {%- set rules = model_meta(model).get(meta_key) if execute else {} -%}
 {%- if execute and rules is not mapping -%}
     {{ exceptions.raise_compiler_error(
         "model_rules on " ~ model ~ ": no rules under config.meta." ~ meta_key
         ~ " in the model's yml (a mapping of not_null, unique, accepted_values, matches,"
         ~ " expressions, key)") }}
+{%- endif -%}
+{%- set unknown = rules.keys() | reject('in', _RULE_KINDS) | list if execute else [] -%}
+{%- if unknown -%}
+    {{ exceptions.raise_compiler_error(
+        "model_rules on " ~ model ~ ": config.meta." ~ meta_key ~ " has " ~ unknown | join(', ')
+        ~ ", not a rule kind (" ~ _RULE_KINDS | join(', ') ~ ")") }}
 {%- endif -%}
 {%- set not_null = rules.get('not_null', []) -%}
 {%- set unique = rules.get('unique', []) -%}
