@@ -357,6 +357,15 @@
     {{ return(rows_before('reporter_frequencies_unchanged')) }}
 {%- endmacro %}
 
+{#- config of int_reporter__declared_periods: a period model that snapshots the reporters'
+    frequencies before its build and compares them after -#}
+{% macro reporter_frequencies_config() -%}
+    {{ return(period_model_config(
+        pre_hooks=["{{ snapshot_reporter_frequencies() }}"],
+        post_hooks=["{{ compare_reporter_frequencies() }}"],
+    )) }}
+{%- endmacro %}
+
 {% macro snapshot_reporter_frequencies() -%}
     {%- if building_incrementally() -%}
         create schema if not exists {{ this.database }}.build;

@@ -1,7 +1,4 @@
-{{ config(**period_model_config(
-    pre_hooks=['{{ snapshot_reporter_frequencies() }}'],
-    post_hooks=['{{ compare_reporter_frequencies() }}'],
-)) }}
+{{ config(**reporter_frequencies_config()) }}
 
 -- What each reporter declared, per reporter × freq × period × flow (X, M): how many
 -- declarations, their value, and the smallest one. It tells the innocent reasons a flow has
