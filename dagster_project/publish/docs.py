@@ -32,6 +32,14 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
+def model_rules_of(test: Mapping[str, Any], model: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The rules a ``model_rules`` test (a manifest node) checks: its model's
+    ``config.meta.<meta_key>`` (``rules`` unless the test names another key), {} if none."""
+    kwargs = (test.get("test_metadata") or {}).get("kwargs") or {}
+    meta = (model.get("config") or {}).get("meta") or {}
+    return meta.get(kwargs.get("meta_key") or "rules") or {}
+
+
 def _rule_labels(
     rules: Mapping[str, Any], columns: Mapping[str, Any]
 ) -> list[tuple[str | None, str]]:
@@ -62,7 +70,6 @@ def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | Non
     """Short labels of the dbt tests on each column (None: tests on the whole model)."""
     model = manifest["nodes"].get(unique_id, {})
     columns = model.get("columns", {})
-    meta = (model.get("config") or {}).get("meta") or {}
     tests: dict[str | None, list[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or node.get("attached_node") != unique_id:
@@ -71,7 +78,7 @@ def _column_tests(manifest: Mapping[str, Any], unique_id: str) -> dict[str | Non
         name = test.get("name") or node["name"]
         kwargs = test.get("kwargs") or {}
         if name == "model_rules":
-            labels = _rule_labels(meta.get(kwargs.get("meta_key") or "rules") or {}, columns)
+            labels = _rule_labels(model_rules_of(node, model), columns)
         elif name == "relationships":
             target = str(kwargs.get("to", "")).replace("ref('", "").replace("')", "")
             labels = [(node.get("column_name"), "in " + target)]

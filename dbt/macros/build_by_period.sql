@@ -39,12 +39,8 @@
 {#- config of a period model: {{ config(**period_model_config()) }}; `pre_hooks` run before
     the delete of the build periods, `post_hooks` after the insert -#}
 {% macro period_model_config(pre_hooks=[], post_hooks=[]) -%}
-    {%- set config = _kept_between_builds_config(
-        'period_model', pre_hooks + ["{{ delete_build_periods() }}"]) -%}
-    {%- if post_hooks and supports_build_by_period() -%}
-        {%- do config.update({'post_hook': post_hooks}) -%}
-    {%- endif -%}
-    {{ return(config) }}
+    {{ return(_kept_between_builds_config(
+        'period_model', pre_hooks + ["{{ delete_build_periods() }}"], post_hooks)) }}
 {%- endmacro %}
 
 
@@ -75,7 +71,7 @@
 {#- what both kinds share: an incremental model that appends (after the period model's
     pre-hook deleted its periods; an estimate appends nothing while it exists) where the target
     supports it, a plain table elsewhere -#}
-{% macro _kept_between_builds_config(tag, pre_hooks=[]) -%}
+{% macro _kept_between_builds_config(tag, pre_hooks=[], post_hooks=[]) -%}
     {%- set config = {'materialized': 'table', 'tags': [tag]} -%}
     {%- if supports_build_by_period() -%}
         {%- do config.update({
@@ -85,6 +81,9 @@
         }) -%}
         {%- if pre_hooks -%}
             {%- do config.update({'pre_hook': pre_hooks}) -%}
+        {%- endif -%}
+        {%- if post_hooks -%}
+            {%- do config.update({'post_hook': post_hooks}) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(config) }}
@@ -366,21 +365,24 @@
     )) }}
 {%- endmacro %}
 
+{#- the (reporter, freq, flow) triples int_reporter__declared_periods holds -#}
+{% macro _reporter_frequencies_now() -%}
+    select distinct reporter_iso3, freq, flow_code from {{ this }}
+{%- endmacro %}
+
 {% macro snapshot_reporter_frequencies() -%}
     {%- if building_incrementally() -%}
         create schema if not exists {{ this.database }}.build;
         drop table if exists {{ reporter_frequencies_unchanged() }};
         create table if not exists {{ reporter_frequencies_before() }} as
-        select distinct reporter_iso3, freq, flow_code from {{ this }}
+        {{ _reporter_frequencies_now() }}
     {%- endif -%}
 {%- endmacro %}
 
 {#- post-hook of int_reporter__declared_periods: the answer, for the models after it -#}
 {% macro compare_reporter_frequencies() -%}
     {%- if execute and building_incrementally() -%}
-        {%- set now -%}
-            select distinct reporter_iso3, freq, flow_code from {{ this }}
-        {%- endset -%}
+        {%- set now = _reporter_frequencies_now() -%}
         {%- set before = reporter_frequencies_before() -%}
         {%- set differing = run_query(
             '(' ~ now ~ ' except select * from ' ~ before ~ ') union all (select * from '

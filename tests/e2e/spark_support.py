@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from dagster_project.publish.docs import model_rules_of
 from dagster_project.settings import spark_runtime_problem
 
 # the tolerance for doubles: 0.01 USD plus 1e-9 relative
@@ -98,10 +99,7 @@ def mart_keys(manifest_path: Path) -> dict[str, list[str]]:
             continue
         model = models[node["attached_node"]]
         columns = set(model.get("columns") or {})
-        kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
-        meta = (model.get("config") or {}).get("meta") or {}
-        rules = meta.get(kwargs.get("meta_key") or "rules") or {}
-        for candidate in rules.get("unique") or []:
+        for candidate in model_rules_of(node, model).get("unique") or []:
             if not keys[model["name"]] and all(c in columns for c in candidate):
                 keys[model["name"]] = list(candidate)
     return keys

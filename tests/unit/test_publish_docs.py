@@ -112,9 +112,7 @@ def test_every_model_rules_test_finds_its_rules_in_its_models_meta(manifest: dic
     ]
     assert len(tests) >= 60
     for test in tests:
-        meta_key = test["test_metadata"]["kwargs"].get("meta_key") or "rules"
-        model = nodes[test["attached_node"]]
-        rules = ((model.get("config") or {}).get("meta") or {}).get(meta_key)
-        assert isinstance(rules, dict) and rules, f"{test['name']}: no config.meta.{meta_key}"
+        rules = docs.model_rules_of(test, nodes[test["attached_node"]])
+        assert isinstance(rules, dict) and rules, f"{test['name']}: no rules in its model's meta"
         assert set(rules) <= RULE_KINDS, f"{test['name']}: {set(rules) - RULE_KINDS}"
         assert set(rules) - {"key"}, f"{test['name']}: a key and no rule"
