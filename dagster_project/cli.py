@@ -19,7 +19,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dagster_project.jobs import (
     INGEST_JOB_NAME,
@@ -39,6 +39,11 @@ from dagster_project.settings import (
     alert_urls_from_env,
 )
 from dagster_project.transform.home_parse import finish_home_parse, start_home_parse
+
+if TYPE_CHECKING:  # the CLI imports Dagster only when a command needs it (--help stays quick)
+    from dagster import AssetKey, JobDefinition
+
+    from dagster_project.transform.build_plan import BuildPlan
 
 DESCRIPTION = """\
 mirror builds a warehouse of mirror trade statistics: what country A says it exported to B,
@@ -492,7 +497,7 @@ def _run_steps(
     from dagster_project.alerts.sensors import notify_run
     from dagster_project.definitions import build_definitions
     from dagster_project.transform.build_plan import PLANNED_TAG
-    from dagster_project.transform.partitions import planned_run_tags
+    from dagster_project.transform.partitions import partition_keys_of, planned_run_tags
 
     defs = build_definitions(settings)
     log_level = "DEBUG" if verbose else "INFO"
@@ -503,20 +508,27 @@ def _run_steps(
         with listening(progress) if progress is not None else contextlib.nullcontext():
             for step in steps:
                 run_tags = dict(tags or {})
+                selection = None
                 if step == TRANSFORM_JOB_NAME:
                     finish_home_parse(parse, wait=True)
-                    over_periods = planned_run_tags(instance, _planned_periods(settings, tags))
+                    plan = _planned_build(settings, tags)
+                    over_periods = planned_run_tags(
+                        instance, partition_keys_of(plan) if plan is not None else None
+                    )
                     if over_periods is None:  # no period in raw: no partition to run over
                         step, over_periods = (
                             TRANSFORM_WITHOUT_PERIODS_JOB_NAME,
                             {PLANNED_TAG: "true"},
                         )
+                    elif plan is not None:
+                        selection = _planned_selection(defs.resolve_job_def(step), plan)
                     run_tags.update(over_periods)
                 result = defs.resolve_job_def(step).execute_in_process(
                     instance=instance,
                     raise_on_error=False,
                     tags=run_tags or None,
                     run_config=run_config,
+                    asset_selection=selection,
                 )
                 results.append(result)
                 if not result.success:
@@ -527,25 +539,38 @@ def _run_steps(
     return RunResults(results), notices
 
 
-def _planned_periods(settings: Settings, tags: dict[str, str] | None) -> list[str] | None:
-    """The partitions the transform run of ``mirror run`` will build (the build plan, after the
-    ingest), so that Dagster records those and not every period of history; None: every
-    period (also when the plan cannot be read: the dbt step will then say why)."""
+def _planned_build(settings: Settings, tags: dict[str, str] | None) -> BuildPlan | None:
+    """The build plan of the transform run of ``mirror run`` (after the ingest): its periods are
+    the partitions Dagster records, not every period of history, and its changed sources say
+    which assets the run selects; None when the plan cannot be read (every partition and every
+    asset, as before: the dbt step will then say why)."""
     import duckdb
 
     from dagster_project.resources import WarehouseLockedError, connect
-    from dagster_project.transform.partitions import planned_partition_keys
+    from dagster_project.transform.partitions import planned_build
 
     if not Path(settings.duckdb_path).is_file():
         return None
     try:
         con = connect(Path(settings.duckdb_path), read_only=True)
         try:
-            return planned_partition_keys(con, tags or {})
+            return planned_build(con, tags or {})
         finally:
             con.close()
     except (duckdb.Error, OSError, WarehouseLockedError):
-        return None  # every partition, as before; the dbt step meets the same error by name
+        return None
+
+
+def _planned_selection(job: JobDefinition, plan: BuildPlan) -> list[AssetKey] | None:
+    """The assets of ``job`` that a build of ``plan`` needs (transform/scope.py): what is
+    downstream of the sources whose files changed; None: every asset of the job."""
+    from dagster_project.transform.scope import planned_selection
+
+    graph = job.asset_layer.asset_graph
+    keys = planned_selection(plan, [spec for a in graph.assets_defs for spec in a.specs])
+    if keys is None:
+        return None
+    return sorted(keys & set(job.asset_layer.selected_asset_keys))
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from dagster_project.progress import StepProgress
 from dagster_project.quality.gx_duckdb import import_gx_in_background
 from dagster_project.resources import Warehouse
 from dagster_project.settings import SPARK_TARGETS
-from dagster_project.transform import build_plan, failures, spark
+from dagster_project.transform import build_plan, failures, scope, spark
 from dagster_project.transform.partitions import PERIOD_PARTITIONS
 from dagster_project.transform.project import DBT_TARGET, dbt_project, run_target_path
 
@@ -113,6 +113,16 @@ def _selects_every_other_model(context: dg.AssetExecutionContext) -> bool:
     """Whether the run selected every asset of the dbt step but the period models."""
     others = set(context.assets_def.keys) - period_model_keys(context.assets_def)
     return others <= set(context.selected_asset_keys)
+
+
+def _selects_what_the_plan_needs(
+    context: dg.AssetExecutionContext, plan: build_plan.BuildPlan
+) -> bool:
+    """A run of a plan of some periods that selected every asset of this step downstream of the
+    sources whose files changed (``scope.planned_selection``, what ``mirror run`` selects): the
+    other models were built from the same data and code by the last complete build."""
+    needed = scope.planned_selection(plan, context.assets_def.specs)
+    return needed is not None and needed <= set(context.selected_asset_keys)
 
 
 def _leaves_trailing_models_behind(context: dg.AssetExecutionContext) -> bool:
@@ -266,6 +276,19 @@ def mirror_dbt_assets(
             return
         context.log.info(f"dbt build: inputs {change} since the last publication")
     context.log.info(f"dbt build plan: {plan.describe()}")
+    # a run that selected every model downstream of the sources whose files changed builds
+    # all the plan needs (the others hold the same data as after the last complete build)
+    builds_what_the_plan_needs = _selects_what_the_plan_needs(context, plan)
+    if context.is_subset:
+        context.log.info(
+            f"dbt build of {len(context.selected_asset_keys)} of "
+            f"{len(context.assets_def.specs_by_key)} models and seeds: "
+            + (
+                f"those downstream of the sources whose files changed ({', '.join(plan.sources)})"
+                if builds_what_the_plan_needs
+                else "those this run selected"
+            )
+        )
     if plan.kind != "periods":
         # a failed refresh or full build must not leave the old record to plan the next from
         with warehouse.connection() as con:
@@ -330,8 +353,10 @@ def mirror_dbt_assets(
                 f"Parquet ({back.describe()})"
             )
         # without periods, complete when everything but the period models was selected
-        complete = not context.is_subset or (
-            without_periods and _selects_every_other_model(context)
+        complete = (
+            not context.is_subset
+            or (without_periods and _selects_every_other_model(context))
+            or builds_what_the_plan_needs
         )
         with warehouse.connection() as con:
             if inputs is not None and complete:

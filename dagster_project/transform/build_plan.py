@@ -95,6 +95,9 @@ class BuildPlan:
     reason: str  # why this kind, in words (log, metadata)
     periods: tuple[tuple[str, str], ...] = ()  # (freq, period), sorted; kind "periods" only
     estimate_vintage: str = ""  # kind "refresh" only: the vintage of the estimates computed
+    # kind "periods" only: the sources (PERIOD_SOURCES) of the changed versions that hold rows,
+    # sorted; only what is downstream of their raw tables needs building (transform/scope.py)
+    sources: tuple[str, ...] = ()
 
     def dbt_args(self) -> list[str]:
         """What ``dbt build`` needs besides the selection: ``--full-refresh`` on a refresh."""
@@ -185,6 +188,7 @@ def decide(
     if all_periods_asked:
         return BuildPlan("all_periods", "asked")
     periods: set[tuple[str, str]] = set()
+    sources: set[str] = set()
     files = 0
     for version in changed:
         if not version.has_rows:
@@ -195,13 +199,19 @@ def decide(
                 f"{version.path} ({version.source}) changed: its periods are not known",
             )
         files += 1
+        sources.add(version.source)
         for freq, period in periods_of.get((version.path, version.sha256), []):
             if not _PAIR.fullmatch(f"{freq}:{period}"):
                 return BuildPlan(
                     "all_periods", f"{version.path} has a period {freq}:{period!r} not understood"
                 )
             periods.add((freq, period))
-    return BuildPlan("periods", f"{files} file version(s) changed", tuple(sorted(periods)))
+    return BuildPlan(
+        "periods",
+        f"{files} file version(s) changed",
+        tuple(sorted(periods)),
+        sources=tuple(sorted(sources)),
+    )
 
 
 # a version in one of these states has its rows in raw (history is kept for superseded ones)

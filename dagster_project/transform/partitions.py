@@ -23,6 +23,8 @@ __all__ = [
     "PERIOD_PARTITIONS",
     "add_period_partitions",
     "after_ingest",
+    "partition_keys_of",
+    "planned_build",
     "planned_partition_keys",
     "planned_run_tags",
 ]
@@ -60,12 +62,21 @@ def after_ingest(source: str) -> Callable[..., Mapping[str, object]]:
     return add
 
 
+def planned_build(con: duckdb.DuckDBPyConnection, tags: Mapping[str, str]) -> build_plan.BuildPlan:
+    """The build plan of a run with these tags (tagged ``PLANNED_TAG``), read from the warehouse
+    as the dbt step will read it (``mirror run`` asks between its ingest run and its transform
+    run, and nothing writes the warehouse between them)."""
+    return build_plan.plan_of_run(con, tags, code=build_state.code_fingerprint(), new_vintage="")
+
+
 def planned_partition_keys(
     con: duckdb.DuckDBPyConnection, tags: Mapping[str, str]
 ) -> list[str] | None:
-    """The partitions of the periods a run with these tags (tagged ``PLANNED_TAG``) will build:
-    the build plan, read from the warehouse as the dbt step will read it (``mirror run`` asks
-    between its ingest run and its transform run, and nothing writes the warehouse between
-    them), as keys; None when it builds every period. For :func:`planned_run_tags`."""
-    plan = build_plan.plan_of_run(con, tags, code=build_state.code_fingerprint(), new_vintage="")
+    """The partitions of the periods a run with these tags will build (:func:`planned_build`),
+    as keys; None when it builds every period. For :func:`planned_run_tags`."""
+    return partition_keys_of(planned_build(con, tags))
+
+
+def partition_keys_of(plan: build_plan.BuildPlan) -> list[str] | None:
+    """The partitions of the periods ``plan`` builds; None: every period."""
     return plan.partition_keys() if plan.kind == "periods" else None

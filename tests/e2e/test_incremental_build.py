@@ -308,6 +308,43 @@ def test_dagster_records_the_periods_a_run_built_not_all_history(builds: Builds)
     assert done == set(keys)
 
 
+def _materialized_by_transform_runs(home: Path) -> list[set[str]]:
+    """The assets each transform run of the home materialized, oldest run first."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.storage.dagster_run import RunsFilter
+
+    from dagster_project.jobs import TRANSFORM_JOB_NAME
+
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs(filters=RunsFilter(job_name=TRANSFORM_JOB_NAME))
+        return [
+            {
+                "/".join(e.dagster_event.asset_key.path)
+                for e in instance.all_logs(r.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+                if e.dagster_event and e.dagster_event.asset_key
+            }
+            for r in reversed(runs)
+        ]
+
+
+def test_the_incremental_run_builds_what_comtrade_feeds_and_is_recorded(builds: Builds) -> None:
+    """Comtrade files changed, nothing else: the run selects what is downstream of Comtrade's
+    raw table (transform/scope.py), leaves the seeds, the reference tables and the other
+    sources' staging as they are, and still counts as a complete build (its record is the
+    registry now: the next run plans from it)."""
+    first, incremental, full = _materialized_by_transform_runs(builds.full.home)
+    left_alone = {"marts/dim_product", "reference/mirror_tolerances", "staging/stg_comext__monthly"}
+    built = {"marts/fct_mirror_trade", "marts/fct_declarations", "published/mirror_warehouse"}
+    assert left_alone | built <= first and left_alone | built <= full
+    assert built <= incremental and not left_alone & incremental
+    unrecorded = _query(
+        builds.incremental_copy,
+        "SELECT count(*) FROM (SELECT path, sha256, status, source FROM raw.file_registry "
+        "EXCEPT SELECT path, sha256, status, source FROM build.file_versions)",
+    )
+    assert unrecorded == [(0,)]
+
+
 def test_incremental_builds_equal_a_full_rebuild_with_the_same_vintage(builds: Builds) -> None:
     assert _dbt_build_line(builds.full) == "every period, estimates kept (asked)"
     assert _vintages(builds.full.warehouse, "marts.fct_mirror_trade") == _vintages(

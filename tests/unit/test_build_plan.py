@@ -66,6 +66,7 @@ def test_only_the_periods_of_changed_versions_with_rows_are_built() -> None:
     plan = _decide(changed=changed, periods_of=periods_of)
     assert plan.kind == "periods"
     assert plan.periods == (("A", "2025"), ("M", "202412"), ("M", "202501"))
+    assert plan.sources == ("comtrade",)  # not eurostat: its refused file left raw as it was
     assert plan.dbt_args() == []
     assert plan.dbt_env() == {
         "MIRROR_BUILD_PERIODS": json.dumps([["A", "2025"], ["M", "202412"], ["M", "202501"]]),

@@ -1,0 +1,80 @@
+"""Which assets a planned build selects: what is downstream of the sources whose files changed.
+
+A build of some periods (:class:`build_plan.BuildPlan`, kind ``periods``) changes the data of
+the sources its file versions belong to, and nothing else: the code and the rules are those of
+the last complete build (otherwise the plan would be a refresh), and so is every other source.
+A model that reads none of the changed sources' raw tables, directly or through other models,
+would be built again into the same table, and its tests would find what they found before:
+the seeds, the reference tables and what is made of them only (``dim_product``, the HS
+concordance), and, when only Comtrade changed, the Comext and energy-register staging. So the
+run selects the assets downstream of those raw tables (dbt models, their tests, the GX checks,
+the publication, the report) and leaves the others as they are; the published warehouse is a
+copy of the whole working warehouse, so it still holds them, and Dagster keeps their last
+materialization.
+
+The file registry (``raw.file_registry``) is not a cause: every staging view of a landing
+source reads it, but only for its own source's rows, and those changed only if a version of
+that source changed. Measured on the sample, one revised Comtrade file: 38 of 137 dbt nodes
+(1.4 s of dbt's 5.6 s of node time) are not downstream of ``raw.comtrade_final``.
+
+Used twice, on the same asset graph: by ``mirror run`` to choose its transform run's asset
+selection, and by the dbt step to decide whether that run built everything the plan needs (a
+complete build is recorded, so the next plans from it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import dagster as dg
+
+from dagster_project.ingest import registry
+from dagster_project.transform import build_plan
+
+__all__ = ["downstream_of_sources", "planned_selection", "raw_asset_key"]
+
+
+REGISTRY_KEY = dg.AssetKey(registry.REGISTRY_TABLE.split("."))
+
+
+def raw_asset_key(source: str) -> dg.AssetKey:
+    """The asset key of the raw table of ``source`` (one of ``build_plan.PERIOD_SOURCES``): its
+    schema and name, as the ingest asset and the dbt source are keyed (``raw/comtrade_final``)."""
+    table = build_plan.PERIOD_SOURCES[source][0]
+    return dg.AssetKey(table.split("."))
+
+
+def downstream_of_sources(
+    specs: Iterable[dg.AssetSpec], sources: Iterable[str]
+) -> set[dg.AssetKey]:
+    """The keys among ``specs`` that depend, directly or through other specs, on the raw table
+    of one of ``sources`` (the raw tables themselves are not among them), the file registry
+    left out (in Dagster's graph the registry asset follows every ingest asset, and every
+    staging view reads it: through it, everything would be downstream of every source)."""
+    children: dict[dg.AssetKey, set[dg.AssetKey]] = defaultdict(set)
+    for spec in specs:
+        if spec.key == REGISTRY_KEY:
+            continue
+        for dep in spec.deps:
+            if dep.asset_key != REGISTRY_KEY:
+                children[dep.asset_key].add(spec.key)
+    found: set[dg.AssetKey] = set()
+    todo = [raw_asset_key(source) for source in sources]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def planned_selection(
+    plan: build_plan.BuildPlan, specs: Iterable[dg.AssetSpec]
+) -> set[dg.AssetKey] | None:
+    """The keys among ``specs`` a build of ``plan`` needs; None: every one (a refresh, every
+    period, or a plan with no changed rows, which builds the tables over all periods again as
+    before rather than nothing)."""
+    if plan.kind != "periods" or not plan.sources:
+        return None
+    return downstream_of_sources(specs, plan.sources)

@@ -1,0 +1,112 @@
+"""What a planned build selects (transform/scope.py): the assets downstream of the raw tables
+of the sources whose files changed, the file registry not counting as a way down."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.transform.build_plan import BuildPlan
+from dagster_project.transform.scope import downstream_of_sources, planned_selection
+
+
+def _spec(key: str, *deps: str) -> dg.AssetSpec:
+    return dg.AssetSpec(dg.AssetKey(key.split("/")), deps=[dg.AssetKey(d.split("/")) for d in deps])
+
+
+# a small graph shaped like the warehouse's: two landing sources, a reference table, the
+# registry after every ingest, staging views that read it, a mart, the publication
+SPECS = [
+    _spec("raw/file_registry", "raw/comtrade_final", "raw/comext_monthly", "raw/ref_hs"),
+    _spec("staging/stg_comtrade", "raw/comtrade_final", "raw/file_registry"),
+    _spec("staging/stg_comext", "raw/comext_monthly", "raw/file_registry"),
+    _spec("staging/stg_hs", "raw/ref_hs"),
+    _spec("marts/dim_product", "staging/stg_hs"),
+    _spec("intermediate/declarations", "staging/stg_comtrade", "staging/stg_comext"),
+    _spec("marts/fct_mirror", "intermediate/declarations", "marts/dim_product"),
+    _spec("published/warehouse", "marts/fct_mirror", "marts/dim_product"),
+]
+
+
+def _keys(*names: str) -> set[dg.AssetKey]:
+    return {dg.AssetKey(n.split("/")) for n in names}
+
+
+def test_what_reads_a_changed_source_directly_or_not_is_downstream() -> None:
+    assert downstream_of_sources(SPECS, ["comtrade"]) == _keys(
+        "staging/stg_comtrade",
+        "intermediate/declarations",
+        "marts/fct_mirror",
+        "published/warehouse",
+    )
+    assert downstream_of_sources(SPECS, ["comtrade", "comext"]) == _keys(
+        "staging/stg_comtrade",
+        "staging/stg_comext",
+        "intermediate/declarations",
+        "marts/fct_mirror",
+        "published/warehouse",
+    )
+
+
+def test_the_registry_is_not_a_way_down() -> None:
+    """Every staging view reads the registry, but a view of another source reads only its own
+    source's rows of it: a Comtrade file changes nothing Comext's view returns."""
+    assert _keys("staging/stg_comext") - downstream_of_sources(SPECS, ["comtrade"])
+    assert not _keys("raw/file_registry") & downstream_of_sources(SPECS, ["comtrade"])
+
+
+def test_only_a_plan_of_some_periods_with_changed_rows_selects_less_than_everything() -> None:
+    some = BuildPlan(
+        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
+    )
+    assert planned_selection(some, SPECS) == downstream_of_sources(SPECS, ["comtrade"])
+    assert planned_selection(BuildPlan("periods", "nothing changed"), SPECS) is None
+    assert planned_selection(BuildPlan("all_periods", "asked"), SPECS) is None
+    assert planned_selection(BuildPlan("refresh", "asked", estimate_vintage="v"), SPECS) is None
+
+
+def test_mirror_run_leaves_out_what_a_comtrade_file_cannot_change() -> None:
+    """On the real transform job: a revised Comtrade file rebuilds the chain from Comtrade's
+    raw table to the publication, and leaves the seeds, the reference tables and what is made
+    of them only, and the other landing sources' staging, as they are."""
+    from dagster_project.cli import _planned_selection
+    from dagster_project.definitions import defs
+    from dagster_project.jobs import TRANSFORM_JOB_NAME
+
+    job = defs.resolve_job_def(TRANSFORM_JOB_NAME)
+    every = set(job.asset_layer.selected_asset_keys)
+    plan = BuildPlan(
+        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
+    )
+    selected = set(_planned_selection(job, plan) or [])
+    assert selected < every
+    assert (
+        _keys(
+            "staging/stg_comtrade__final",
+            "marts/fct_mirror_trade",
+            "marts/fct_declarations",
+            "report/rpt_unexplained_gaps",
+            "published/mirror_warehouse",
+            "published/report",
+        )
+        <= selected
+    )
+    left_out = {"/".join(k.path) for k in every - selected}
+    assert left_out == {
+        "reference/mirror_tolerances",
+        "reference/coir_country_names",
+        "reference/transit_corridors",
+        "reference/transit_corridor_importers",
+        "staging/stg_reference__country_codes",
+        "staging/stg_reference__hs2022_products",
+        "staging/stg_reference__hs_correlations",
+        "staging/stg_reference__cepii_geodist",
+        "intermediate/int_hs__concordance_to_hs2022",
+        "marts/dim_country",
+        "marts/dim_product",
+        "report/rpt_code_names",
+        "staging/stg_comext__monthly",
+        "staging/stg_coir__crude_imports",
+        "staging/stg_eurostat__crude_imports",
+        "intermediate/int_energy__crude_imports_by_origin",
+    }
+    assert _planned_selection(job, BuildPlan("all_periods", "asked")) is None
