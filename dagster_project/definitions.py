@@ -38,6 +38,7 @@ from dagster_project.transform.assets import mirror_dbt_assets, period_model_key
 from dagster_project.transform.build_plan import PERIOD_SOURCES, REFRESH_ESTIMATES_TAG
 from dagster_project.transform.partitions import after_ingest, planned_run_tags
 from dagster_project.transform.project import DbtCli, dbt_project
+from dagster_project.transform.scope import REGISTRY_KEY, downstream_of_sources
 
 
 # The estimates that use all of history (margins, reporter noise, detected transit corridors,
@@ -65,6 +66,20 @@ def refresh_estimates_schedule(
     return dg.RunRequest(tags={REFRESH_ESTIMATES_TAG: "true", **tags})
 
 
+def _delivery_target(
+    source: str, ingest: dg.AssetsDefinition, materialisable: list[dg.AssetsDefinition]
+) -> list[dg.AssetKey]:
+    """What the landing sensor runs when files of ``source`` change: its ingest, the registry,
+    and, for a source whose rows name their period, what is downstream of its raw table only,
+    as ``mirror run`` selects (transform/scope.py: the seeds, the reference tables and the
+    other sources' staging stay as they are); for another source, everything downstream of its
+    ingest (its build rebuilds every period anyway)."""
+    if source not in PERIOD_SOURCES:
+        return sorted(dg.AssetSelection.assets(*ingest.keys).downstream().resolve(materialisable))
+    specs = [spec for a in materialisable for spec in a.specs]
+    return sorted({*ingest.keys, REGISTRY_KEY} | downstream_of_sources(specs, [source]))
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_to_environ()  # dbt (a child process) reads MIRROR_DUCKDB_PATH
     reference_assets = [build_ingest_asset(spec) for spec in REFERENCE_SOURCES]
@@ -86,7 +101,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     ]
     materialisable = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     sensor_targets = [
-        (spec, sorted(dg.AssetSelection.assets(*ingest.keys).downstream().resolve(materialisable)))
+        (spec, _delivery_target(spec.name, ingest, materialisable))
         for spec, ingest in zip(LANDING_SOURCES, ingest_assets, strict=True)
     ]
     # the seeds are dbt's (group ingest): they wait for `run`

@@ -17,9 +17,10 @@ source reads it, but only for its own source's rows, and those changed only if a
 that source changed. Measured on the sample, one revised Comtrade file: 38 of 137 dbt nodes
 (1.4 s of dbt's 5.6 s of node time) are not downstream of ``raw.comtrade_final``.
 
-Used twice, on the same asset graph: by ``mirror run`` to choose its transform run's asset
-selection, and by the dbt step to decide whether that run built everything the plan needs (a
-complete build is recorded, so the next plans from it).
+Used three times, on the same asset graph: by ``mirror run`` to choose its transform run's
+asset selection, by the landing sensor for the run it launches when files of a source with
+periods change (``definitions._delivery_target``), and by the dbt step to decide whether a run
+built everything the plan needs (a complete build is recorded, so the next plans from it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import dagster as dg
 from dagster_project.ingest import registry
 from dagster_project.transform import build_plan
 
-__all__ = ["downstream_of_sources", "planned_selection", "raw_asset_key"]
+__all__ = ["REGISTRY_KEY", "downstream_of_sources", "planned_selection", "raw_asset_key"]
 
 
 REGISTRY_KEY = dg.AssetKey(registry.REGISTRY_TABLE.split("."))

@@ -41,6 +41,10 @@ def test_new_then_unchanged_then_changed_files(tmp_path: Path, mini_comtrade: Pa
     selected = {k.to_user_string() for k in request.asset_selection}
     assert "raw/comtrade_final" in selected and "marts/fct_mirror_trade" in selected
     assert "raw/ref_hs2022_products" not in selected  # not downstream of the changed source
+    # the registry is ingested, but is not a way down (transform/scope.py): Comext's staging
+    # and the reference tables stay as they are, as `mirror run` leaves them
+    assert "raw/file_registry" in selected and "staging/stg_comext__monthly" not in selected
+    assert "marts/dim_product" not in selected
     assert request.tags[PLANNED_TAG] == "true"  # the build plan's periods, every partition
     assert request.tags["dagster/asset_partition_range_start"] == "A:2020"
     assert request.tags["dagster/asset_partition_range_end"] == "A:2021"
