@@ -570,7 +570,9 @@ def _planned_selection(job: JobDefinition, plan: BuildPlan) -> list[AssetKey] | 
     keys = planned_selection(plan, [spec for a in graph.assets_defs for spec in a.specs])
     if keys is None:
         return None
-    return sorted(keys & set(job.asset_layer.selected_asset_keys))
+    # none of the job's assets is downstream (not expected: a raw table always feeds staging):
+    # every asset, as before, rather than an empty selection
+    return sorted(keys & set(job.asset_layer.selected_asset_keys)) or None
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

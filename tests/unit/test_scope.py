@@ -110,3 +110,27 @@ def test_mirror_run_leaves_out_what_a_comtrade_file_cannot_change() -> None:
         "intermediate/int_energy__crude_imports_by_origin",
     }
     assert _planned_selection(job, BuildPlan("all_periods", "asked")) is None
+
+
+def test_a_run_is_a_complete_build_when_it_selected_what_the_plan_needs() -> None:
+    """The dbt step records a subset run as a complete build (the next plans from it) only when
+    it selected every asset downstream of the changed sources: a run of a few models from the
+    UI is not one."""
+    from types import SimpleNamespace
+
+    from dagster_project.transform.assets import _selects_what_the_plan_needs
+
+    plan = BuildPlan(
+        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
+    )
+    needed = downstream_of_sources(SPECS, ["comtrade"])
+
+    def run(selected: set[dg.AssetKey], of: BuildPlan = plan) -> bool:
+        context = SimpleNamespace(
+            assets_def=SimpleNamespace(specs=SPECS), selected_asset_keys=selected
+        )
+        return _selects_what_the_plan_needs(context, of)  # type: ignore[arg-type]
+
+    assert run(needed) and run(needed | _keys("marts/dim_product"))
+    assert not run(needed - _keys("marts/fct_mirror"))
+    assert not run(needed, BuildPlan("all_periods", "asked"))
