@@ -521,7 +521,11 @@ def _run_steps(
                             {PLANNED_TAG: "true"},
                         )
                     elif plan is not None:
-                        selection = _planned_selection(defs.resolve_job_def(step), plan)
+                        selection = _planned_selection(
+                            defs.resolve_job_def(step),
+                            plan,
+                            keeps_estimates=not settings.uses_spark,
+                        )
                     run_tags.update(over_periods)
                 result = defs.resolve_job_def(step).execute_in_process(
                     instance=instance,
@@ -561,13 +565,17 @@ def _planned_build(settings: Settings, tags: dict[str, str] | None) -> BuildPlan
         return None
 
 
-def _planned_selection(job: JobDefinition, plan: BuildPlan) -> list[AssetKey] | None:
+def _planned_selection(
+    job: JobDefinition, plan: BuildPlan, *, keeps_estimates: bool
+) -> list[AssetKey] | None:
     """The assets of ``job`` that a build of ``plan`` needs (transform/scope.py): what is
-    downstream of the sources whose files changed; None: every asset of the job."""
+    downstream of the sources whose files changed (the estimates aside when the target
+    ``keeps_estimates``); None: every asset of the job."""
     from dagster_project.transform.scope import planned_selection
 
     graph = job.asset_layer.asset_graph
-    keys = planned_selection(plan, [spec for a in graph.assets_defs for spec in a.specs])
+    specs = [spec for a in graph.assets_defs for spec in a.specs]
+    keys = planned_selection(plan, specs, keeps_estimates=keeps_estimates)
     if keys is None:
         return None
     # none of the job's assets is downstream (not expected: a raw table always feeds staging):

@@ -116,12 +116,15 @@ def _selects_every_other_model(context: dg.AssetExecutionContext) -> bool:
 
 
 def _selects_what_the_plan_needs(
-    context: dg.AssetExecutionContext, plan: build_plan.BuildPlan
+    context: dg.AssetExecutionContext, plan: build_plan.BuildPlan, *, keeps_estimates: bool
 ) -> bool:
     """A run of a plan of some periods that selected every asset of this step downstream of the
-    sources whose files changed (``scope.planned_selection``, what ``mirror run`` selects): the
-    other models were built from the same data and code by the last complete build."""
-    needed = scope.planned_selection(plan, context.assets_def.specs)
+    sources whose files changed (``scope.planned_selection``, what ``mirror run`` selects; the
+    estimates aside when the target ``keeps_estimates``): the other models were built from the
+    same data and code by the last complete build."""
+    needed = scope.planned_selection(
+        plan, context.assets_def.specs, keeps_estimates=keeps_estimates
+    )
     return needed is not None and needed <= set(context.selected_asset_keys)
 
 
@@ -278,13 +281,17 @@ def mirror_dbt_assets(
     context.log.info(f"dbt build plan: {plan.describe()}")
     # a run that selected every model downstream of the sources whose files changed builds
     # all the plan needs (the others hold the same data as after the last complete build)
-    builds_what_the_plan_needs = _selects_what_the_plan_needs(context, plan)
+    keeps_estimates = DBT_TARGET not in SPARK_TARGETS  # Spark rebuilds every table, every build
+    builds_what_the_plan_needs = _selects_what_the_plan_needs(
+        context, plan, keeps_estimates=keeps_estimates
+    )
     if context.is_subset:
         context.log.info(
             f"dbt build of {len(context.selected_asset_keys)} of "
             f"{len(context.assets_def.specs_by_key)} models and seeds: "
             + (
                 f"those downstream of the sources whose files changed ({', '.join(plan.sources)})"
+                + (", the estimates kept" if keeps_estimates else "")
                 if builds_what_the_plan_needs
                 else "those this run selected"
             )

@@ -1,20 +1,27 @@
 """What a planned build selects (transform/scope.py): the assets downstream of the raw tables
-of the sources whose files changed, the file registry not counting as a way down."""
+of the sources whose files changed, the file registry not counting as a way down, the kept
+estimates left out."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import dagster as dg
 
 from dagster_project.transform.build_plan import BuildPlan
-from dagster_project.transform.scope import downstream_of_sources, planned_selection
+from dagster_project.transform.scope import ESTIMATE_TAG, downstream_of_sources, planned_selection
 
 
-def _spec(key: str, *deps: str) -> dg.AssetSpec:
-    return dg.AssetSpec(dg.AssetKey(key.split("/")), deps=[dg.AssetKey(d.split("/")) for d in deps])
+def _spec(key: str, *deps: str, estimate: bool = False) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        dg.AssetKey(key.split("/")),
+        deps=[dg.AssetKey(d.split("/")) for d in deps],
+        tags={ESTIMATE_TAG: ""} if estimate else None,
+    )
 
 
 # a small graph shaped like the warehouse's: two landing sources, a reference table, the
-# registry after every ingest, staging views that read it, a mart, the publication
+# registry after every ingest, staging views that read it, an estimate, a mart, the publication
 SPECS = [
     _spec("raw/file_registry", "raw/comtrade_final", "raw/comext_monthly", "raw/ref_hs"),
     _spec("staging/stg_comtrade", "raw/comtrade_final", "raw/file_registry"),
@@ -22,9 +29,13 @@ SPECS = [
     _spec("staging/stg_hs", "raw/ref_hs"),
     _spec("marts/dim_product", "staging/stg_hs"),
     _spec("intermediate/declarations", "staging/stg_comtrade", "staging/stg_comext"),
-    _spec("marts/fct_mirror", "intermediate/declarations", "marts/dim_product"),
+    _spec("intermediate/margins", "intermediate/declarations", estimate=True),
+    _spec("marts/fct_mirror", "intermediate/declarations", "intermediate/margins"),
     _spec("published/warehouse", "marts/fct_mirror", "marts/dim_product"),
 ]
+SOME_PERIODS = BuildPlan(
+    "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
+)
 
 
 def _keys(*names: str) -> set[dg.AssetKey]:
@@ -32,18 +43,12 @@ def _keys(*names: str) -> set[dg.AssetKey]:
 
 
 def test_what_reads_a_changed_source_directly_or_not_is_downstream() -> None:
+    comtrade_chain = ("intermediate/declarations", "intermediate/margins", "marts/fct_mirror")
     assert downstream_of_sources(SPECS, ["comtrade"]) == _keys(
-        "staging/stg_comtrade",
-        "intermediate/declarations",
-        "marts/fct_mirror",
-        "published/warehouse",
+        "staging/stg_comtrade", *comtrade_chain, "published/warehouse"
     )
     assert downstream_of_sources(SPECS, ["comtrade", "comext"]) == _keys(
-        "staging/stg_comtrade",
-        "staging/stg_comext",
-        "intermediate/declarations",
-        "marts/fct_mirror",
-        "published/warehouse",
+        "staging/stg_comtrade", "staging/stg_comext", *comtrade_chain, "published/warehouse"
     )
 
 
@@ -55,29 +60,31 @@ def test_the_registry_is_not_a_way_down() -> None:
 
 
 def test_only_a_plan_of_some_periods_with_changed_rows_selects_less_than_everything() -> None:
-    some = BuildPlan(
-        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
-    )
-    assert planned_selection(some, SPECS) == downstream_of_sources(SPECS, ["comtrade"])
-    assert planned_selection(BuildPlan("periods", "nothing changed"), SPECS) is None
-    assert planned_selection(BuildPlan("all_periods", "asked"), SPECS) is None
-    assert planned_selection(BuildPlan("refresh", "asked", estimate_vintage="v"), SPECS) is None
+    downstream = downstream_of_sources(SPECS, ["comtrade"])
+    # the estimates are kept by a build of some periods (DuckDB): nothing of theirs to build
+    kept = planned_selection(SOME_PERIODS, SPECS, keeps_estimates=True)
+    assert kept == downstream - _keys("intermediate/margins")
+    # Spark rebuilds every table it builds, the estimates too
+    assert planned_selection(SOME_PERIODS, SPECS, keeps_estimates=False) == downstream
+    for every in (
+        BuildPlan("periods", "nothing changed"),
+        BuildPlan("all_periods", "asked"),
+        BuildPlan("refresh", "asked", estimate_vintage="v"),
+    ):
+        assert planned_selection(every, SPECS, keeps_estimates=True) is None
 
 
 def test_mirror_run_leaves_out_what_a_comtrade_file_cannot_change() -> None:
     """On the real transform job: a revised Comtrade file rebuilds the chain from Comtrade's
     raw table to the publication, and leaves the seeds, the reference tables and what is made
-    of them only, and the other landing sources' staging, as they are."""
+    of them only, the other landing sources' staging and the kept estimates as they are."""
     from dagster_project.cli import _planned_selection
     from dagster_project.definitions import defs
     from dagster_project.jobs import TRANSFORM_JOB_NAME
 
     job = defs.resolve_job_def(TRANSFORM_JOB_NAME)
     every = set(job.asset_layer.selected_asset_keys)
-    plan = BuildPlan(
-        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
-    )
-    selected = set(_planned_selection(job, plan) or [])
+    selected = set(_planned_selection(job, SOME_PERIODS, keeps_estimates=True) or [])
     assert selected < every
     assert (
         _keys(
@@ -108,29 +115,32 @@ def test_mirror_run_leaves_out_what_a_comtrade_file_cannot_change() -> None:
         "staging/stg_coir__crude_imports",
         "staging/stg_eurostat__crude_imports",
         "intermediate/int_energy__crude_imports_by_origin",
+        # the estimates (dbt tag estimate), kept between refreshes
+        "intermediate/int_cif_fob__margins",
+        "intermediate/int_reporter__noise",
+        "intermediate/int_transit__corridors",
+        "intermediate/int_transit__corridor_evidence",
+        "intermediate/int_transit__route_members",
+        "marts/fct_reporter_reliability",
     }
-    assert _planned_selection(job, BuildPlan("all_periods", "asked")) is None
+    everything = _planned_selection(job, BuildPlan("all_periods", "asked"), keeps_estimates=True)
+    assert everything is None
 
 
 def test_a_run_is_a_complete_build_when_it_selected_what_the_plan_needs() -> None:
     """The dbt step records a subset run as a complete build (the next plans from it) only when
-    it selected every asset downstream of the changed sources: a run of a few models from the
-    UI is not one."""
-    from types import SimpleNamespace
-
+    it selected every asset the plan needs: a run of a few models from the UI is not one."""
     from dagster_project.transform.assets import _selects_what_the_plan_needs
 
-    plan = BuildPlan(
-        "periods", "1 file version(s) changed", (("M", "202303"),), sources=("comtrade",)
-    )
-    needed = downstream_of_sources(SPECS, ["comtrade"])
+    needed = downstream_of_sources(SPECS, ["comtrade"]) - _keys("intermediate/margins")
 
-    def run(selected: set[dg.AssetKey], of: BuildPlan = plan) -> bool:
+    def run(selected: set[dg.AssetKey], of: BuildPlan = SOME_PERIODS, kept: bool = True) -> bool:
         context = SimpleNamespace(
             assets_def=SimpleNamespace(specs=SPECS), selected_asset_keys=selected
         )
-        return _selects_what_the_plan_needs(context, of)  # type: ignore[arg-type]
+        return _selects_what_the_plan_needs(context, of, keeps_estimates=kept)  # type: ignore[arg-type]
 
-    assert run(needed) and run(needed | _keys("marts/dim_product"))
+    assert run(needed) and run(needed | _keys("marts/dim_product", "intermediate/margins"))
     assert not run(needed - _keys("marts/fct_mirror"))
+    assert not run(needed, kept=False)  # on Spark the estimates are rebuilt: needed too
     assert not run(needed, BuildPlan("all_periods", "asked"))
