@@ -322,7 +322,7 @@ def plan_of_run(
     """:func:`plan` for a run with these tags (:data:`REFRESH_ESTIMATES_TAG`,
     :data:`ALL_PERIODS_TAG`), or over every period partition: the one reading of the tags, for
     the dbt step and for ``mirror run``, which asks before its transform run which partitions
-    that run will build (``partitions.planned_partition_keys``)."""
+    that run will build and which assets it selects (``partitions.planned_build``)."""
     return plan(
         con,
         refresh_asked=tags.get(REFRESH_ESTIMATES_TAG) == "true",

@@ -25,7 +25,6 @@ __all__ = [
     "after_ingest",
     "partition_keys_of",
     "planned_build",
-    "planned_partition_keys",
     "planned_run_tags",
 ]
 
@@ -69,14 +68,7 @@ def planned_build(con: duckdb.DuckDBPyConnection, tags: Mapping[str, str]) -> bu
     return build_plan.plan_of_run(con, tags, code=build_state.code_fingerprint(), new_vintage="")
 
 
-def planned_partition_keys(
-    con: duckdb.DuckDBPyConnection, tags: Mapping[str, str]
-) -> list[str] | None:
-    """The partitions of the periods a run with these tags will build (:func:`planned_build`),
-    as keys; None when it builds every period. For :func:`planned_run_tags`."""
-    return partition_keys_of(planned_build(con, tags))
-
-
 def partition_keys_of(plan: build_plan.BuildPlan) -> list[str] | None:
-    """The partitions of the periods ``plan`` builds; None: every period."""
+    """The partitions of the periods ``plan`` builds; None: every period. For
+    :func:`planned_run_tags`."""
     return plan.partition_keys() if plan.kind == "periods" else None

@@ -56,6 +56,36 @@ def clean_environment(**extra: str) -> dict[str, str]:
 MIRROR = Path(sys.executable).with_name("mirror")  # the console script, as a user runs it
 
 
+def assets_of_transform_runs(home: Path, checks: bool = False) -> list[set[str]]:
+    """The assets (``schema/name``) each transform run of ``home`` materialized, or, with
+    ``checks``, whose checks it evaluated (dbt tests, GX suites), oldest run first: what
+    Dagster recorded."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.storage.dagster_run import RunsFilter
+
+    from dagster_project.jobs import TRANSFORM_JOB_NAME
+
+    kind = (
+        DagsterEventType.ASSET_CHECK_EVALUATION
+        if checks
+        else DagsterEventType.ASSET_MATERIALIZATION
+    )
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        runs = instance.get_runs(filters=RunsFilter(job_name=TRANSFORM_JOB_NAME))
+        found = []
+        for run in reversed(runs):
+            keys = set()
+            for record in instance.all_logs(run.run_id, of_type=kind):
+                event = record.dagster_event
+                if event is None:
+                    continue
+                key = event.asset_check_evaluation_data.asset_key if checks else event.asset_key
+                if key is not None:
+                    keys.add("/".join(key.path))
+            found.append(keys)
+        return found
+
+
 def mirror_run(
     home: Path, landing: Path, *args: str, command: str = "run", tty: bool = False, **env: str
 ) -> MirrorRun:

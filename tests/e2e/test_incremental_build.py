@@ -25,7 +25,7 @@ import pytest
 
 from benchmarks.compare_warehouses import compare
 from tests.conftest import SAMPLE_COMTRADE
-from tests.e2e.conftest import MirrorRun, mirror_run
+from tests.e2e.conftest import MirrorRun, assets_of_transform_runs, mirror_run
 
 HELD_BACK_MONTH = "202412"
 MONTH_FILE = f"comtrade_final_M_ALL_{HELD_BACK_MONTH}_released-2025-07-31.csv"
@@ -308,31 +308,12 @@ def test_dagster_records_the_periods_a_run_built_not_all_history(builds: Builds)
     assert done == set(keys)
 
 
-def _materialized_by_transform_runs(home: Path) -> list[set[str]]:
-    """The assets each transform run of the home materialized, oldest run first."""
-    from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.storage.dagster_run import RunsFilter
-
-    from dagster_project.jobs import TRANSFORM_JOB_NAME
-
-    with DagsterInstance.from_config(str(home / "dagster")) as instance:
-        runs = instance.get_runs(filters=RunsFilter(job_name=TRANSFORM_JOB_NAME))
-        return [
-            {
-                "/".join(e.dagster_event.asset_key.path)
-                for e in instance.all_logs(r.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-                if e.dagster_event and e.dagster_event.asset_key
-            }
-            for r in reversed(runs)
-        ]
-
-
 def test_the_incremental_run_builds_what_comtrade_feeds_and_is_recorded(builds: Builds) -> None:
     """Comtrade files changed, nothing else: the run selects what is downstream of Comtrade's
     raw table (transform/scope.py), leaves the seeds, the reference tables, the other
     sources' staging and the kept estimates as they are, and still counts as a complete build
     (its record is the registry now: the next run plans from it)."""
-    first, incremental, full = _materialized_by_transform_runs(builds.full.home)
+    first, incremental, full = assets_of_transform_runs(builds.full.home)
     left_alone = {
         "marts/dim_product",
         "reference/mirror_tolerances",

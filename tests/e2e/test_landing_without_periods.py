@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REPO_ROOT, SAMPLE_COMTRADE
-from tests.e2e.conftest import MirrorRun, mirror_run
+from tests.e2e.conftest import MirrorRun, assets_of_transform_runs, mirror_run
 
 pytestmark = pytest.mark.e2e
 
@@ -50,23 +50,6 @@ def published_counts(run: MirrorRun) -> dict[str, int]:
 def dbt_tests_passed(run: MirrorRun) -> int:
     [count] = re.findall(r"dbt tests +(\d+) passed", run.stdout)
     return int(count)
-
-
-def checked_assets_of_last_transform_run(run: MirrorRun) -> set[str]:
-    """The assets whose checks (dbt tests) the home's last transform run evaluated."""
-    from dagster import DagsterEventType, DagsterInstance
-    from dagster._core.storage.dagster_run import RunsFilter
-
-    from dagster_project.jobs import TRANSFORM_JOB_NAME
-
-    with DagsterInstance.from_config(str(run.home / "dagster")) as instance:
-        [last] = instance.get_runs(filters=RunsFilter(job_name=TRANSFORM_JOB_NAME), limit=1)
-        events = instance.all_logs(last.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-        return {
-            "/".join(e.dagster_event.asset_check_evaluation_data.asset_key.path)
-            for e in events
-            if e.dagster_event
-        }
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +88,7 @@ def test_trade_files_delivered_later_build_over_their_partitions(runs: Runs) -> 
     assert runs.with_trade.returncode == 0, runs.with_trade.stdout + runs.with_trade.stderr
     assert runs.trade_counts["fct_declarations"] > 0 and runs.trade_counts["fct_mirror_trade"] > 0
     # over partitions, the period models and their dbt tests are Dagster's again
-    checked = checked_assets_of_last_transform_run(runs.with_trade)
+    checked = assets_of_transform_runs(runs.with_trade.home, checks=True)[-1]
     assert {"intermediate/int_trade__declarations", "marts/fct_declarations"} <= checked
     assert dbt_tests_passed(runs.with_trade) > 0
     assert "fct_declarations" in runs.with_trade.stdout.split("Built:")[1]

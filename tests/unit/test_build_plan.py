@@ -309,7 +309,10 @@ def test_mirror_run_asks_the_plan_for_the_partitions_of_its_transform_run(
     (build_plan.plan_of_run): None (every partition) before any recorded build, on a rebuild
     and on a refresh; else the periods of the versions changed since the recorded build."""
     from dagster_project import build_state
-    from dagster_project.transform.partitions import planned_partition_keys
+    from dagster_project.transform.partitions import partition_keys_of, planned_build
+
+    def planned_partition_keys(con: duckdb.DuckDBPyConnection, tags: dict[str, str]) -> object:
+        return partition_keys_of(planned_build(con, tags))
 
     con = warehouse
     _register(con, "a.csv", "a1", "comtrade", "loaded")
