@@ -110,8 +110,9 @@ def period_model_keys(assets_def: dg.AssetsDefinition) -> set[dg.AssetKey]:
 
 
 def _selects_every_other_model(context: dg.AssetExecutionContext) -> bool:
-    """Whether the run selected every asset of the dbt step but the period models."""
-    others = set(context.assets_def.keys) - period_model_keys(context.assets_def)
+    """Whether the run selected every asset of the dbt step but the period models (read from the
+    step's specs: in a subset run ``assets_def.keys`` holds the selected keys only)."""
+    others = set(context.assets_def.specs_by_key) - period_model_keys(context.assets_def)
     return others <= set(context.selected_asset_keys)
 
 
@@ -128,12 +129,18 @@ def _selects_what_the_plan_needs(
     return needed is not None and needed <= set(context.selected_asset_keys)
 
 
-def _leaves_trailing_models_behind(context: dg.AssetExecutionContext) -> bool:
-    """A run (of some models, from the UI) that rebuilt period models but not every model
-    downstream of them (the trailing models and the tables they feed)."""
-    periods = period_model_keys(context.assets_def)
-    return bool(periods & set(context.selected_asset_keys)) and not _selects_every_other_model(
-        context
+def _leaves_trailing_models_behind(
+    context: dg.AssetExecutionContext, *, keeps_estimates: bool
+) -> set[dg.AssetKey]:
+    """The models a run (of some models, from the UI) left behind: it rebuilt period models but
+    not every model downstream of them (the trailing models and the tables they feed;
+    ``scope.left_behind``). Empty for ``mirror run`` and the landing sensor, whose selections
+    hold everything downstream of what they select."""
+    return scope.left_behind(
+        context.assets_def.specs,
+        context.selected_asset_keys,
+        period_model_keys(context.assets_def),
+        keeps_estimates=keeps_estimates,
     )
 
 
@@ -370,12 +377,14 @@ def mirror_dbt_assets(
                 # a run of some models or of some partitions (from the UI) leaves the others
                 # behind: the next build must still see the changes since the last complete one
                 build_plan.record_build(con, inputs.code)
-            elif _leaves_trailing_models_behind(context):
+            elif behind := _leaves_trailing_models_behind(context, keeps_estimates=keeps_estimates):
                 # the trailing models are rebuilt by the periods of what changed: periods rebuilt
                 # without them must count as changed until a build takes them along
                 build_plan.forget_versions(con)
+                names = sorted(key.path[-1] for key in behind)
                 context.log.warning(
-                    "period models built without the models downstream of them: the next "
+                    f"period models built without {len(names)} model(s) downstream of them "
+                    f"({', '.join(names[:4])}{', ...' if len(names) > 4 else ''}): the next "
                     "planned build rebuilds every period (estimates kept)"
                 )
             build_plan.forget_snapshots(con)

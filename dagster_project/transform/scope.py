@@ -26,7 +26,9 @@ that source changed. Measured on the sample, one revised Comtrade file: 38 of 13
 Used three times, on the same asset graph: by ``mirror run`` to choose its transform run's
 asset selection, by the landing sensor for the run it launches when files of a source with
 periods change (``definitions._delivery_target``), and by the dbt step to decide whether a run
-built everything the plan needs (a complete build is recorded, so the next plans from it).
+built everything the plan needs (a complete build is recorded, so the next plans from it). The
+dbt step also asks the converse (:func:`left_behind`): whether a run of some models from the UI
+rebuilt period models without what is downstream of them, which makes every period due.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from dagster_project.transform import build_plan
 __all__ = [
     "ESTIMATE_TAG",
     "REGISTRY_KEY",
+    "downstream_of",
     "downstream_of_sources",
+    "left_behind",
     "planned_selection",
     "raw_asset_key",
 ]
@@ -61,13 +65,11 @@ def raw_asset_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
 
 
-def downstream_of_sources(
-    specs: Iterable[dg.AssetSpec], sources: Iterable[str]
-) -> set[dg.AssetKey]:
-    """The keys among ``specs`` that depend, directly or through other specs, on the raw table
-    of one of ``sources`` (the raw tables themselves are not among them), the file registry
-    left out (in Dagster's graph the registry asset follows every ingest asset, and every
-    staging view reads it: through it, everything would be downstream of every source)."""
+def downstream_of(specs: Iterable[dg.AssetSpec], roots: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+    """The keys among ``specs`` that depend, directly or through other specs, on one of
+    ``roots`` (the roots themselves only if one depends on another), the file registry left
+    out (in Dagster's graph the registry asset follows every ingest asset, and every staging
+    view reads it: through it, everything would be downstream of every source)."""
     children: dict[dg.AssetKey, set[dg.AssetKey]] = defaultdict(set)
     for spec in specs:
         if spec.key == REGISTRY_KEY:
@@ -76,13 +78,42 @@ def downstream_of_sources(
             if dep.asset_key != REGISTRY_KEY:
                 children[dep.asset_key].add(spec.key)
     found: set[dg.AssetKey] = set()
-    todo = [raw_asset_key(source) for source in sources]
+    todo = list(roots)
     while todo:
         for child in children.get(todo.pop(), ()):
             if child not in found:
                 found.add(child)
                 todo.append(child)
     return found
+
+
+def downstream_of_sources(
+    specs: Iterable[dg.AssetSpec], sources: Iterable[str]
+) -> set[dg.AssetKey]:
+    """The keys among ``specs`` downstream of the raw table of one of ``sources`` (the raw
+    tables themselves are not among them; the registry is not a way down: :func:`downstream_of`)."""
+    return downstream_of(specs, [raw_asset_key(source) for source in sources])
+
+
+def left_behind(
+    specs: Iterable[dg.AssetSpec],
+    selected: Iterable[dg.AssetKey],
+    periods: Iterable[dg.AssetKey],
+    *,
+    keeps_estimates: bool,
+) -> set[dg.AssetKey]:
+    """The keys among ``specs`` downstream of a selected one of ``periods`` (the period models)
+    that ``selected`` leaves out: the trailing models and what they feed, which such a run
+    leaves stale (the estimates aside when the target ``keeps_estimates``: a build of some
+    periods appends nothing to them). Empty for a run that selected no period model, or one
+    that selected everything downstream of those it selected (``mirror run``, the sensor),
+    however much else it left out."""
+    specs = list(specs)
+    chosen = set(selected)
+    behind = downstream_of(specs, chosen & set(periods)) - chosen
+    if keeps_estimates:
+        behind -= {spec.key for spec in specs if ESTIMATE_TAG in spec.tags}
+    return behind
 
 
 def planned_selection(

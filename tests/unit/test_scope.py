@@ -9,7 +9,12 @@ from types import SimpleNamespace
 import dagster as dg
 
 from dagster_project.transform.build_plan import BuildPlan
-from dagster_project.transform.scope import ESTIMATE_TAG, downstream_of_sources, planned_selection
+from dagster_project.transform.scope import (
+    ESTIMATE_TAG,
+    downstream_of_sources,
+    left_behind,
+    planned_selection,
+)
 
 
 def _spec(key: str, *deps: str, estimate: bool = False) -> dg.AssetSpec:
@@ -144,3 +149,43 @@ def test_a_run_is_a_complete_build_when_it_selected_what_the_plan_needs() -> Non
     assert not run(needed - _keys("marts/fct_mirror"))
     assert not run(needed, kept=False)  # on Spark the estimates are rebuilt: needed too
     assert not run(needed, BuildPlan("all_periods", "asked"))
+
+
+def test_a_run_of_period_models_without_what_they_feed_leaves_it_behind() -> None:
+    """A run of some models from the UI that rebuilt a period model but not the models
+    downstream of it leaves those behind (the dbt step then makes every period due); the
+    selections of `mirror run` and of the landing sensor, closed downstream, leave none."""
+    periods = _keys("intermediate/declarations")
+
+    def behind(*names: str, kept: bool = True) -> set[dg.AssetKey]:
+        return left_behind(SPECS, _keys(*names), periods, keeps_estimates=kept)
+
+    assert behind("intermediate/declarations") == _keys("marts/fct_mirror", "published/warehouse")
+    # on Spark the estimates are rebuilt with the periods: they are behind too
+    assert behind("intermediate/declarations", kept=False) == _keys(
+        "intermediate/margins", "marts/fct_mirror", "published/warehouse"
+    )
+    assert behind("intermediate/declarations", "marts/fct_mirror") == _keys("published/warehouse")
+    # what mirror run selects for a Comtrade file: nothing behind, though dim_product is left out
+    assert behind(*("/".join(k.path) for k in downstream_of_sources(SPECS, ["comtrade"]))) == set()
+    # no period model selected: nothing rebuilt that others must follow
+    assert behind("marts/fct_mirror", "staging/stg_comtrade") == set()
+
+
+def test_the_dbt_step_reads_what_is_left_behind_from_its_whole_specs() -> None:
+    """In a subset run Dagster's ``assets_def.keys`` holds the selected keys only; the step
+    reads the whole graph from ``assets_def.specs``, so a run of one period model (the paired
+    flows) is seen to leave the models downstream of it behind."""
+    from dagster_project.definitions import defs
+    from dagster_project.jobs import TRANSFORM_JOB_NAME
+    from dagster_project.transform.assets import _leaves_trailing_models_behind, mirror_dbt_assets
+
+    paired = dg.AssetKey(["intermediate", "int_mirror__flows_paired"])
+    subset = mirror_dbt_assets.subset_for({paired}, selected_asset_check_keys=None)
+    assert set(subset.keys) == {paired}  # what made the old check always find nothing behind
+    context = SimpleNamespace(assets_def=subset, selected_asset_keys={paired})
+    behind = _leaves_trailing_models_behind(context, keeps_estimates=True)  # type: ignore[arg-type]
+    assert dg.AssetKey(["marts", "fct_mirror_trade"]) in behind
+    assert not {k for k in behind if k.path[-1] == "int_cif_fob__margins"}
+    job = defs.resolve_job_def(TRANSFORM_JOB_NAME)
+    assert behind < set(job.asset_layer.selected_asset_keys)
