@@ -63,6 +63,27 @@ def test_a_first_build_reuses_the_parse_made_while_the_run_started(sample_run: M
     assert "Unable to do partial parsing" not in log
 
 
+def test_a_moved_home_parses_beside_the_run_not_in_its_build(
+    sample_run: MirrorRun, tmp_path: Path
+) -> None:
+    """A home copied to another folder holds parses made for its old warehouse path, which dbt
+    refuses (the profile's hash includes the path). `mirror run` there parses again in the
+    background (home_parse.py: the profile's values are recorded with the parse), so the
+    build does not parse the whole project itself."""
+    assert sample_run.returncode == 0, sample_run.stdout + sample_run.stderr
+    moved = tmp_path / "moved"
+    shutil.copytree(sample_run.home, moved, symlinks=True)
+    parse = moved / "dbt" / "parse" / "partial_parse.msgpack"
+    before = parse.stat().st_mtime_ns
+    run = mirror_run(moved, sample_run.landing, "--rebuild")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert parse.stat().st_mtime_ns != before  # parsed again, for the new path
+    assert str(moved / "mirror.duckdb") in (moved / "dbt" / "parse_profile.json").read_text()
+    log = (moved / "dbt" / "build" / "dbt.log").read_text(encoding="utf-8")
+    assert "Registered adapter" in log
+    assert "Unable to do partial parsing" not in log
+
+
 def test_every_delivered_row_is_in_raw(sample_run: MirrorRun) -> None:
     delivered = sum(len(csv_rows(p)) for p in SAMPLE_COMTRADE.glob("*.csv"))
     with sample_run.connect() as con:
