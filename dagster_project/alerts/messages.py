@@ -121,6 +121,16 @@ def offender_line(row: dict[str, Any]) -> str:
         )
         if row.get("check_tolerance_pct") is not None:
             text += f", tolerance {float(row['check_tolerance_pct']):g} %"
+        if row.get("corridor_id"):
+            text += f"; transit corridor {row['corridor_id']}"
+            if row.get("corridor_source"):
+                text += f" ({str(row['corridor_source']).replace('_', ' ')})"
+            if row.get("corridor_allocation_share") is not None:
+                text += (
+                    f" attributes {100 * float(row['corridor_allocation_share']):.1f} % of what "
+                    f"{row['exporter_iso3']} declared to "
+                    f"{row.get('corridor_declared_partner_iso3')} to {row['importer_iso3']}"
+                )
         if row.get("previous_period"):
             change = None
             if row.get("gap_usd") is not None and row.get("previous_gap_usd") is not None:

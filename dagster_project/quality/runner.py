@@ -28,6 +28,19 @@ _MIRROR_COLUMNS = {"status", "gap_usd", "gap_pct", "export_value_usd", "import_v
 # as well as the corridor's pairs (a table without the column: the pairs alone).
 CORRIDOR_COLUMN = "corridor_id"
 
+# Columns shown with an offending row when the query has them: the tolerance that judged it,
+# and the transit corridor applied to its pair (a breach it did not close: the alert says what
+# the corridor attributed, so the reader knows which route's declarations are missing).
+_SHOWN = (
+    "check_tolerance_pct",
+    "tolerance_rule",
+    "is_waived",
+    CORRIDOR_COLUMN,
+    "corridor_source",
+    "corridor_declared_partner_iso3",
+    "corridor_allocation_share",
+)
+
 _OFFENDING = "temp.main.mirror_offending_rows"  # one failed expectation's rows at a time
 
 # The worst offending fact rows of a query, with the same flow's gap one period earlier: the
@@ -243,9 +256,7 @@ class _Database:
         sql = self.render(query)
         columns = [d[0] for d in self.con.execute(f"select * from ({sql}) limit 0").description]
         if set(_KEYS) <= set(columns) and {*_MIRROR_COLUMNS, "period_start"} <= set(columns):
-            shown = [
-                c for c in ("check_tolerance_pct", "tolerance_rule", "is_waived") if c in columns
-            ]
+            shown = [c for c in _SHOWN if c in columns]
             # the query runs once: the columns the worst rows and the fingerprint read are kept
             # in a temporary table (the read-only file is not written), which both then scan
             # (running the query twice cost 0.15-0.3 s a failed expectation at 5M)

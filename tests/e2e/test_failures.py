@@ -146,3 +146,34 @@ def test_nothing_in_the_landing_zone_is_invisible(broken_landing_run) -> None:
     assert all(message.startswith("not read:") for _, _, message in ignored)
     on_disk = {str(p) for p in run.landing.rglob("*") if p.is_file()}
     assert on_disk <= every_file  # every file: loaded, refused or ignored, with its reason
+
+
+def test_a_corridor_whose_importers_do_not_report_is_named_in_the_breach(
+    tmp_path: Path,
+) -> None:
+    """KAZ and ITA alone (the route's importers AUT, DEU and CZE deliver nothing): the seeded
+    corridor kz-it-tal applies but attributes all of KAZ's crude to ITA, and the gap stays. A
+    breach, rightly (nothing in the data explains it), whose reason and alert say what the
+    corridor attributed, so whoever is paged knows whose declarations are missing."""
+    landing = tmp_path / "landing" / "comtrade"
+    landing.mkdir(parents=True)
+    for reporter in ("KAZ", "ITA"):
+        name = f"comtrade_final_A_{reporter}_2019-2024_released-2025-06-30.csv"
+        shutil.copyfile(SAMPLE_COMTRADE / name, landing / name)
+    run = mirror_run(tmp_path / "home", landing.parent)
+    assert run.returncode == 1, run.stdout + run.stderr
+    note = "transit corridor kz-it-tal (seed only)"
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
+        reasons = con.execute(
+            "select status_reason from marts.fct_mirror_trade where status = 'breach' "
+            "and exporter_iso3 = 'KAZ' and importer_iso3 = 'ITA' and hs6 = '270900'"
+        ).fetchall()
+    assert len(reasons) == 6, reasons  # 2019-2024
+    assert all(
+        f"; {note} does not close it: 100.0% of what KAZ declared to ITA is attributed to ITA"
+        in reason
+        for (reason,) in reasons
+    ), reasons
+    alert = last_alert(run.home)
+    assert alert["kind"] == "breach" and "gx_fct_mirror_trade" in alert["title"]
+    assert f"{note} attributes 100.0 % of what KAZ declared to ITA to ITA" in alert["body"]

@@ -97,6 +97,33 @@ def test_offender_line_reads_like_a_sentence() -> None:
     assert "previous period 2021: gap +7.50 m USD (+0.6 %), change +752.50 m USD" in line
 
 
+def test_an_offender_on_a_corridor_says_what_the_corridor_attributed() -> None:
+    """A breach on a pair a transit corridor applies to (its other importers declared none of
+    the goods): the line names the corridor and the share it attributed."""
+    row = {
+        "freq": "A",
+        "period": "2021",
+        "exporter_iso3": "KAZ",
+        "importer_iso3": "ITA",
+        "hs6": "270900",
+        "declared_export_usd": 5.64e9,
+        "mirror_import_fob_usd": 0.65e9,
+        "gap_usd": -4.99e9,
+        "gap_pct": -88.4,
+        "check_tolerance_pct": 10.0,
+        "corridor_id": "kz-it-tal",
+        "corridor_source": "seed_only",
+        "corridor_declared_partner_iso3": "ITA",
+        "corridor_allocation_share": 1.0,
+    }
+    line = offender_line(row)
+    assert (
+        "tolerance 10 %; transit corridor kz-it-tal (seed only) attributes 100.0 % of what "
+        "KAZ declared to ITA to ITA;" in line
+    )
+    assert "corridor" not in offender_line({**row, "corridor_id": None})
+
+
 def test_a_broken_channel_never_raises_and_never_leaks(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -461,6 +461,23 @@ final as (
                         ~ '(HS chapter %s)',
                         ['gap_pct', 'tolerance_pct', 'hs_chapter']
                     ) }}
+                    -- a corridor on this pair that did not close the gap: what it attributed
+                    -- (all of it to the declared partner when its other importers declared
+                    -- none: a route whose importers do not report)
+                    || case
+                        when corridor_id is not null and transit_gap_pct is not null
+                            then {{ format_text(
+                                '; transit corridor %s (%s) does not close it: %.1f%% of what '
+                                ~ '%s declared to %s is attributed to %s, leaving a %.1f%% residual',
+                                [
+                                    'corridor_id', "replace(corridor_source, '_', ' ')",
+                                    '100 * corridor_allocation_share', 'exporter_iso3',
+                                    'corridor_declared_partner_iso3', 'importer_iso3',
+                                    'transit_gap_pct',
+                                ]
+                            ) }}
+                        else ''
+                    end
                 end
         end
         || case
