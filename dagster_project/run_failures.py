@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagster_project.quality.offenders import offender_line
+
 # "dagster_project.resources.WarehouseLockedError: ..." -> "WarehouseLockedError: ..."
 _MODULE_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?P<name>[A-Za-z_]\w*):")
 
@@ -68,16 +70,46 @@ def step_failure_cause(step: str | None, data: Any) -> Cause:
 CHECKS_FAILED_ERROR = "DagsterAssetCheckFailedError"
 
 
+# worst offending rows named under a failed check's cause: one per failed expectation, at most
+FAILED_EXPECTATIONS_SHOWN = 3
+
+
+def _worst_offenders(metadata: Any) -> tuple[str, ...]:
+    """The worst offending row of each failed expectation (the check's ``failures`` metadata,
+    what the GX checks write), as ``expectation: KAZ→ITA HS 270900 2022 (A): ...``, without
+    the landing files (the alert and the run's log list them)."""
+    failures = getattr((metadata or {}).get("failures"), "value", None) or []
+    lines: list[str] = []
+    shown: dict[str, str] = {}  # a row already shown -> the expectation it was shown for
+    for failure in failures:
+        offenders = (failure.get("offenders") or []) if isinstance(failure, dict) else []
+        if not offenders or len(lines) >= FAILED_EXPECTATIONS_SHOWN:
+            continue
+        name = failure.get("expectation")
+        row = {k: v for k, v in offenders[0].items() if k != "source_files"}
+        text = offender_line(row)
+        if text in shown:
+            lines.append(f"{name}: worst the same flow as {shown[text]}")
+            continue
+        shown[text] = str(name)
+        is_flow = {"exporter_iso3", "importer_iso3", "hs6"} <= set(row)
+        lines.append(f"{name}: {'worst ' if is_flow else ''}{text}")
+    return tuple(lines)
+
+
 def failed_check_causes(step: str | None, evaluations: list[Any]) -> list[Cause]:
     """One cause per failed ERROR-severity check evaluated in ``step``: the check, its asset
-    and the summary the check wrote (which expectations failed, how many rows)."""
+    and the summary the check wrote (which expectations failed, how many rows), with the worst
+    offending row of each failed expectation under it."""
     causes = []
     for ev in evaluations:
         if ev.passed or getattr(ev.severity, "value", ev.severity) != "ERROR":
             continue
         summary = getattr((ev.metadata or {}).get("summary"), "value", None)
         line = f"{ev.check_name} failed on {ev.asset_key.to_user_string()}"
-        causes.append(Cause(step, f"{line}: {summary}" if summary else line))
+        causes.append(
+            Cause(step, f"{line}: {summary}" if summary else line, _worst_offenders(ev.metadata))
+        )
     return causes
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster_project.alerts.channels import Alert
+from dagster_project.quality.offenders import offender_line, pct, signed_usd
 from dagster_project.redaction import redact
 
 BLOCKING_CONSEQUENCE = (
@@ -91,63 +92,6 @@ class CheckEvaluation:
         return hashlib.sha256(f"{self.key}|{names}".encode()).hexdigest()[:16]
 
 
-def _usd(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    v = float(value)
-    for unit, size in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
-        if abs(v) >= size:
-            return f"{v / size:,.2f} {unit} USD"
-    return f"{v:,.0f} USD"
-
-
-def _signed_usd(value: Any) -> str:
-    return ("+" if value is not None and float(value) > 0 else "") + _usd(value)
-
-
-def _pct(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):+.1f} %"
-
-
-def offender_line(row: dict[str, Any]) -> str:
-    """One offending row, as a sentence a statistician reads."""
-    if {"exporter_iso3", "importer_iso3", "hs6"} <= set(row):
-        text = (
-            f"{row['exporter_iso3']}→{row['importer_iso3']} HS {row['hs6']} "
-            f"{row.get('period')} ({row.get('freq')}): declared export "
-            f"{_usd(row.get('declared_export_usd'))} vs mirror import (FOB) "
-            f"{_usd(row.get('mirror_import_fob_usd'))}, gap {_signed_usd(row.get('gap_usd'))} "
-            f"({_pct(row.get('gap_pct'))})"
-        )
-        if row.get("check_tolerance_pct") is not None:
-            text += f", tolerance {float(row['check_tolerance_pct']):g} %"
-        if row.get("corridor_id"):
-            text += f"; transit corridor {row['corridor_id']}"
-            if row.get("corridor_source"):
-                text += f" ({str(row['corridor_source']).replace('_', ' ')})"
-            if row.get("corridor_allocation_share") is not None:
-                text += (
-                    f" attributes {100 * float(row['corridor_allocation_share']):.1f} % of what "
-                    f"{row['exporter_iso3']} declared to "
-                    f"{row.get('corridor_declared_partner_iso3')} to {row['importer_iso3']}"
-                )
-        if row.get("previous_period"):
-            change = None
-            if row.get("gap_usd") is not None and row.get("previous_gap_usd") is not None:
-                change = float(row["gap_usd"]) - float(row["previous_gap_usd"])
-            text += (
-                f"; previous period {row['previous_period']}: gap "
-                f"{_signed_usd(row.get('previous_gap_usd'))} ({_pct(row.get('previous_gap_pct'))})"
-                + (f", change {_signed_usd(change)}" if change is not None else "")
-            )
-        else:
-            text += "; no mirror comparison in the previous period"
-        if row.get("source_files"):
-            text += "; files: " + ", ".join(str(f) for f in row["source_files"])
-        return text
-    return ", ".join(f"{k}={v}" for k, v in row.items())
-
-
 def waiver_entries(offenders: Iterable[dict[str, Any]], today: dt.date) -> str | None:
     """YAML for ``waivers:`` of the suite, one entry per flow (pair x HS6 x freq) of the
     offending rows, spanning their periods. It parses as it is (``mirror checks`` lists it); its
@@ -164,7 +108,7 @@ def waiver_entries(offenders: Iterable[dict[str, Any]], today: dt.date) -> str |
     for (exporter, importer, hs6, freq), rows in flows.items():
         periods = sorted(str(r["period"]) for r in rows)
         observed = "; ".join(
-            f"{r['period']}: gap {_signed_usd(r.get('gap_usd'))} ({_pct(r.get('gap_pct'))})"
+            f"{r['period']}: gap {signed_usd(r.get('gap_usd'))} ({pct(r.get('gap_pct'))})"
             for r in sorted(rows, key=lambda r: str(r["period"]))
         )
         ident = f"waive-{exporter}-{importer}-{hs6}-{freq}".lower()

@@ -11,19 +11,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from dagster_project.quality.offenders import scaled
 from dagster_project.report.tables import ReportData
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 
 def fmt_usd(value: Any) -> str:
-    if value is None:
-        return "-"
-    v = float(value)
-    for unit, size in (("bn", 1e9), ("m", 1e6), ("k", 1e3)):
-        if abs(v) >= size:
-            return f"{v / size:,.2f} {unit}"
-    return f"{v:,.0f}"
+    return "-" if value is None else scaled(value)
 
 
 def fmt_pct(value: Any, signed: bool = True) -> str:

@@ -153,8 +153,8 @@ def test_a_corridor_whose_importers_do_not_report_is_named_in_the_breach(
 ) -> None:
     """KAZ and ITA alone (the route's importers AUT, DEU and CZE deliver nothing): the seeded
     corridor kz-it-tal applies but attributes all of KAZ's crude to ITA, and the gap stays. A
-    breach, rightly (nothing in the data explains it), whose reason and alert say what the
-    corridor attributed, so whoever is paged knows whose declarations are missing."""
+    breach, rightly (nothing in the data explains it), whose reason, summary and alert say
+    what the corridor attributed, so whoever is paged knows whose declarations are missing."""
     landing = tmp_path / "landing" / "comtrade"
     landing.mkdir(parents=True)
     for reporter in ("KAZ", "ITA"):
@@ -174,6 +174,12 @@ def test_a_corridor_whose_importers_do_not_report_is_named_in_the_breach(
         in reason
         for (reason,) in reasons
     ), reasons
+    # the summary's cause names the check, then the worst flow of each failed expectation
+    cause, worst, *more = cause_lines(run)
+    assert cause.startswith("  gx_suites: gx_fct_mirror_trade failed on marts/fct_mirror_trade")
+    assert worst.startswith("    no_unwaived_breach: worst KAZ→ITA HS 270900 ")
+    assert f"{note} attributes 100.0 % of what KAZ declared to ITA to ITA" in worst
+    assert "files:" not in worst and len(more) <= 2
     alert = last_alert(run.home)
     assert alert["kind"] == "breach" and "gx_fct_mirror_trade" in alert["title"]
     assert f"{note} attributes 100.0 % of what KAZ declared to ITA to ITA" in alert["body"]

@@ -94,3 +94,45 @@ def test_a_step_failed_by_its_blocking_checks_names_each_check_with_its_summary(
         "gx_suites: gx_structural failed on marts/fct_mirror_trade: "
         "gx_structural: 1 expectation failed"
     ]
+
+
+def test_a_failed_check_names_the_worst_row_of_each_failed_expectation() -> None:
+    """Under the cause, `mirror run`'s summary shows the worst offending row of each failed
+    expectation (at most three), in the alert's wording, without the landing files."""
+    from dagster import AssetCheckSeverity, AssetKey
+
+    from dagster_project.run_failures import FAILED_EXPECTATIONS_SHOWN, failed_check_causes
+
+    row = {
+        "freq": "A", "period": "2022", "exporter_iso3": "KAZ", "importer_iso3": "ITA",
+        "hs6": "270900", "declared_export_usd": 10.09e9, "mirror_import_fob_usd": 3.10e9,
+        "gap_usd": -6.99e9, "gap_pct": -69.3, "check_tolerance_pct": 10.0,
+        "corridor_id": "kz-it-tal", "corridor_source": "seed_only",
+        "corridor_declared_partner_iso3": "ITA", "corridor_allocation_share": 1.0,
+        "source_files": ["/landing/comtrade/a.csv"],
+    }  # fmt: skip
+    failures = [{"expectation": f"rule_{n}", "offenders": [row]} for n in range(5)]
+    failures.insert(1, {"expectation": "share", "offenders": []})  # an aggregate: no row
+    evaluation = SimpleNamespace(
+        check_name="gx_fct_mirror_trade", passed=False, severity=AssetCheckSeverity.ERROR,
+        asset_key=AssetKey(["marts", "fct_mirror_trade"]),
+        metadata={"summary": SimpleNamespace(value="FAILED: 2/4 expectations"),
+                  "failures": SimpleNamespace(value=failures)},
+    )  # fmt: skip
+    [cause] = failed_check_causes("gx_suites", [evaluation])
+    assert len(cause.details) == FAILED_EXPECTATIONS_SHOWN == 3
+    assert cause.details[0].startswith(
+        "rule_0: worst KAZ→ITA HS 270900 2022 (A): declared export 10.09 bn USD"
+    )
+    assert "; transit corridor kz-it-tal (seed only) attributes 100.0 %" in cause.details[0]
+    assert cause.details[1] == "rule_1: worst the same flow as rule_0"
+    assert all("a.csv" not in line for line in cause.details)
+    # an aggregate's row (no flow) is shown as it is, not as a "worst" flow
+    aggregate = {"expectation": "share", "offenders": [{"freq": "A", "share": 0.07}]}
+    evaluation.metadata["failures"] = SimpleNamespace(value=[aggregate])
+    assert failed_check_causes("gx_suites", [evaluation])[0].details == (
+        "share: freq=A, share=0.07",
+    )
+    # a check without the metadata (another kind of check): the summary alone, as before
+    evaluation.metadata = {"summary": SimpleNamespace(value="FAILED")}
+    assert failed_check_causes("gx_suites", [evaluation])[0].details == ()
