@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster_project.quality.offenders import offender_line
+from dagster_project.quality.offenders import is_flow, offender_line
 
 # "dagster_project.resources.WarehouseLockedError: ..." -> "WarehouseLockedError: ..."
 _MODULE_PREFIX = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?P<name>[A-Za-z_]\w*):")
@@ -92,8 +92,7 @@ def _worst_offenders(metadata: Any) -> tuple[str, ...]:
             lines.append(f"{name}: worst the same flow as {shown[text]}")
             continue
         shown[text] = str(name)
-        is_flow = {"exporter_iso3", "importer_iso3", "hs6"} <= set(row)
-        lines.append(f"{name}: {'worst ' if is_flow else ''}{text}")
+        lines.append(f"{name}: {'worst ' if is_flow(row) else ''}{text}")
     return tuple(lines)
 
 

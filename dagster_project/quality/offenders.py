@@ -33,9 +33,15 @@ def pct(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):+.1f} %"
 
 
+def is_flow(row: dict[str, Any]) -> bool:
+    """Whether an offending row is a flow (a pair and an HS6 code), which :func:`offender_line`
+    words as a sentence, rather than an aggregate's row (``key=value`` pairs)."""
+    return {"exporter_iso3", "importer_iso3", "hs6"} <= set(row)
+
+
 def offender_line(row: dict[str, Any]) -> str:
     """One offending row, as a sentence a statistician reads."""
-    if {"exporter_iso3", "importer_iso3", "hs6"} <= set(row):
+    if is_flow(row):
         text = (
             f"{row['exporter_iso3']}→{row['importer_iso3']} HS {row['hs6']} "
             f"{row.get('period')} ({row.get('freq')}): declared export "
